@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Building a tree from spans that are already sorted, in O(n).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::config::{BRANCH_CAP, LEAF_CAP};
+use super::node::{Branch, Leaf, Node};
+use super::{Span, SpanTree};
+
+impl SpanTree {
+    /// Builds a tree from spans in increasing order.
+    ///
+    /// Precondition: the spans are sorted and disjoint (each ends before the
+    /// next starts); the decoders check this before calling. Leaves are
+    /// filled completely, so only the last node of each level can be small.
+    /// Time: O(n).
+    pub(crate) fn from_sorted(spans: impl IntoIterator<Item = Span>) -> SpanTree {
+        let mut level: Vec<Node> = Vec::new();
+        let mut chunk: Vec<Span> = Vec::with_capacity(LEAF_CAP);
+        let mut prev: Option<Span> = None;
+        for span in spans {
+            debug_assert!(
+                prev.map_or(true, |p| p.end < span.start),
+                "unsorted {span:?}"
+            );
+            prev = Some(span);
+            chunk.push(span);
+            if chunk.len() == LEAF_CAP {
+                level.push(Node::Leaf(Arc::new(Leaf::from_spans(&chunk))));
+                chunk.clear();
+            }
+        }
+        if !chunk.is_empty() {
+            level.push(Node::Leaf(Arc::new(Leaf::from_spans(&chunk))));
+        }
+        while level.len() > 1 {
+            let mut parents = Vec::with_capacity(level.len().div_ceil(BRANCH_CAP));
+            let mut rest = level.into_iter().peekable();
+            while rest.peek().is_some() {
+                let children: Vec<Node> = rest.by_ref().take(BRANCH_CAP).collect();
+                parents.push(Node::Branch(Arc::new(Branch::from_children(children))));
+            }
+            level = parents;
+        }
+        SpanTree { root: level.pop() }
+    }
+}

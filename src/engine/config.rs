@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Node sizes of the span tree.
+//!
+//! Unit tests and fuzzing use tiny nodes so that splits, merges, borrowing
+//! and height changes happen after a handful of operations.
+
+/// Most spans a leaf holds. 128 spans of 16 bytes keep the per-leaf summary
+/// (about 550 bytes) under a fifth of the leaf.
+#[cfg(not(any(test, fuzzing)))]
+pub(crate) const LEAF_CAP: usize = 128;
+/// Most children a branch holds.
+#[cfg(not(any(test, fuzzing)))]
+pub(crate) const BRANCH_CAP: usize = 16;
+
+#[cfg(any(test, fuzzing))]
+pub(crate) const LEAF_CAP: usize = 4;
+#[cfg(any(test, fuzzing))]
+pub(crate) const BRANCH_CAP: usize = 4;
+
+/// Fewest spans a leaf holds unless it is the root or the first or last leaf.
+pub(crate) const LEAF_MIN: usize = LEAF_CAP / 2;
+/// Fewest children a branch holds unless it is the root or the first or last
+/// branch of its level.
+pub(crate) const BRANCH_MIN: usize = BRANCH_CAP / 2;

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! The persistent range engine beneath both allocators.
+//!
+//! A [`SpanTree`] is a set of disjoint closed `u64` intervals ("spans") kept
+//! in a copy-on-write B+ tree: spans live in leaves of up to `LEAF_CAP`,
+//! nodes are shared through `Arc`, and every node carries a [`Summary`] of
+//! its subtree (first and last value, span count, values covered, and the
+//! alignment-aware free-gap capacities of [`caps`]). So:
+//!
+//! - cloning copies one pointer, and a mutation copies only the nodes on its
+//!   path that are shared with a clone (none when no clone is alive);
+//! - lookups, inserts, removals and first/last-fit searches with any
+//!   power-of-two alignment and any window are O(log n).
+//!
+//! The engine knows nothing of ids, addresses or errors: the allocators give
+//! spans their meaning and check every precondition documented here.
+
+mod build;
+mod caps;
+mod check;
+mod config;
+mod iter;
+mod node;
+mod search;
+
+use alloc::sync::Arc;
+
+pub(crate) use iter::Spans;
+use node::{Branch, Edges, Leaf, Node};
+
+/// A closed interval `[start, end]`, `start <= end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Span {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+impl Span {
+    pub(crate) const ZERO: Span = Span { start: 0, end: 0 };
+
+    pub(crate) fn new(start: u64, end: u64) -> Span {
+        debug_assert!(start <= end);
+        Span { start, end }
+    }
+
+    /// `end - start`: the length minus one, which cannot overflow.
+    pub(crate) fn len_minus_one(&self) -> u64 {
+        self.end - self.start
+    }
+}
+
+/// A request for free space: `size` values at alignment `2^align_log2`,
+/// entirely inside the window `[lo, hi]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fit {
+    pub(crate) size: u64,
+    pub(crate) align_log2: u32,
+    pub(crate) lo: u64,
+    pub(crate) hi: u64,
+}
+
+/// A persistent set of disjoint spans.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SpanTree {
+    root: Option<Node>,
+}
+
+impl SpanTree {
+    /// An empty tree.
+    pub(crate) const fn new() -> SpanTree {
+        SpanTree { root: None }
+    }
+
+    /// Number of spans. Time: O(1).
+    pub(crate) fn len(&self) -> u64 {
+        self.root.as_ref().map_or(0, |r| r.summary().count)
+    }
+
+    /// Number of values covered by all spans (modulo 2^64). Time: O(1).
+    pub(crate) fn covered(&self) -> u64 {
+        self.root.as_ref().map_or(0, |r| r.summary().covered)
+    }
+
+    /// True if both trees are the same allocation. Time: O(1).
+    pub(crate) fn ptr_eq(&self, other: &SpanTree) -> bool {
+        match (&self.root, &other.root) {
+            (None, None) => true,
+            (Some(Node::Leaf(a)), Some(Node::Leaf(b))) => Arc::ptr_eq(a, b),
+            (Some(Node::Branch(a)), Some(Node::Branch(b))) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// Adds `span`. Precondition: it overlaps no span in the tree.
+    /// Time: O(log n).
+    pub(crate) fn insert(&mut self, span: Span) {
+        debug_assert!(self.overlap(span).is_none(), "{span:?} overlaps");
+        let Some(root) = self.root.as_mut() else {
+            self.root = Some(Node::Leaf(Arc::new(Leaf::from_spans(&[span]))));
+            return;
+        };
+        if let Some(sibling) = root.insert(span, Edges::ROOT) {
+            let left = self.root.take().expect("root exists");
+            self.root = Some(Node::Branch(Arc::new(Branch::from_children(alloc::vec![
+                left, sibling
+            ]))));
+        }
+    }
+
+    /// Removes the span that starts at `start`. Precondition: it exists.
+    /// Time: O(log n).
+    pub(crate) fn remove(&mut self, start: u64) {
+        debug_assert!(self.floor(start).is_some_and(|s| s.start == start));
+        let Some(root) = self.root.as_mut() else {
+            return;
+        };
+        root.remove(start, Edges::ROOT);
+        self.shrink_root();
+    }
+
+    /// Replaces the span that starts at `start` with `span`. Precondition:
+    /// the old span exists and `span` overlaps no other span.
+    /// Time: O(log n).
+    pub(crate) fn replace(&mut self, start: u64, span: Span) {
+        if let Some(root) = self.root.as_mut() {
+            root.replace(start, span);
+        }
+    }
+
+    /// Drops empty roots and roots with a single child.
+    fn shrink_root(&mut self) {
+        loop {
+            match self.root.take() {
+                Some(node) if node.len() == 0 => return,
+                Some(Node::Branch(branch)) if branch.children().len() == 1 => {
+                    let branch = Arc::try_unwrap(branch).unwrap_or_else(|shared| (*shared).clone());
+                    self.root = Some(branch.into_only_child());
+                }
+                other => {
+                    self.root = other;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The last span that starts at or before `x`. Time: O(log n).
+    pub(crate) fn floor(&self, x: u64) -> Option<Span> {
+        let mut node = self.root.as_ref()?;
+        loop {
+            match node {
+                Node::Leaf(leaf) => return leaf.floor_index(x).map(|i| leaf.spans()[i]),
+                Node::Branch(branch) => {
+                    let i = branch.route(x);
+                    let child = &branch.children()[i];
+                    if child.summary().first > x {
+                        return None; // x precedes every span
+                    }
+                    node = child;
+                }
+            }
+        }
+    }
+
+    /// The span containing `x`. Time: O(log n).
+    pub(crate) fn containing(&self, x: u64) -> Option<Span> {
+        self.floor(x).filter(|s| s.end >= x)
+    }
+
+    /// A span that shares a value with `span`, if any. Time: O(log n).
+    pub(crate) fn overlap(&self, span: Span) -> Option<Span> {
+        // The span with the greatest start <= span.end is the only candidate
+        // that can reach back into `span`.
+        self.floor(span.end).filter(|s| s.end >= span.start)
+    }
+
+    /// The spans in increasing order. Time: O(1) per step.
+    pub(crate) fn iter(&self) -> Spans<'_> {
+        Spans::new(self.root.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! A closed interval of `u64` values.
+
+use core::cmp::{max, min};
+
+use crate::{Error, Result};
+
+/// A closed interval `[start, end]`: an allocated address range, the managed
+/// address space, or a bound for an allocation.
+///
+/// Invariant: `start <= end`, and the interval is never the whole `u64` space
+/// (its length, 2^64, would not fit in a `u64`).
+///
+/// # Example
+///
+/// ```rust
+/// use vm_allocator::RangeInclusive;
+///
+/// let r = RangeInclusive::new(0x0, 0x100).unwrap();
+/// assert_eq!(r.len(), 0x101);
+/// assert_eq!(r.start(), 0x0);
+/// assert_eq!(r.end(), 0x100);
+///
+/// // Check if a region contains another region.
+/// let other = RangeInclusive::new(0x50, 0x80).unwrap();
+/// assert!(r.contains(&other));
+///
+/// // Check if a region overlaps with another one.
+/// let other = RangeInclusive::new(0x99, 0x150).unwrap();
+/// assert!(r.overlaps(&other));
+/// ```
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct RangeInclusive {
+    start: u64,
+    end: u64,
+}
+
+#[allow(clippy::len_without_is_empty)] // a RangeInclusive is never empty
+impl RangeInclusive {
+    /// Creates the range `[start, end]`.
+    ///
+    /// Fails with [`Error::InvalidRange`] when `start > end` or when the range
+    /// would be the whole `u64` space.
+    pub fn new(start: u64, end: u64) -> Result<Self> {
+        if start > end || (start == 0 && end == u64::MAX) {
+            return Err(Error::InvalidRange(start, end));
+        }
+        Ok(RangeInclusive { start, end })
+    }
+
+    /// Returns the number of values in the range.
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+
+    /// Returns true if the two ranges share at least one value.
+    pub fn overlaps(&self, other: &RangeInclusive) -> bool {
+        max(self.start, other.start) <= min(self.end, other.end)
+    }
+
+    /// Returns true if `other` lies entirely inside this range.
+    pub fn contains(&self, other: &RangeInclusive) -> bool {
+        self.start <= other.start && self.end >= other.end
+    }
+
+    /// Returns the first value of the range.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Returns the last value of the range.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Returns true if `value` lies inside the range.
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// let r = RangeInclusive::new(0x1000, 0x1fff).unwrap();
+    /// assert!(r.contains_value(0x1fff));
+    /// assert!(!r.contains_value(0x2000));
+    /// ```
+    pub fn contains_value(&self, value: u64) -> bool {
+        self.start <= value && value <= self.end
+    }
+
+    /// Returns the values the two ranges share, if any.
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// let a = RangeInclusive::new(0, 99).unwrap();
+    /// let b = RangeInclusive::new(50, 200).unwrap();
+    /// assert_eq!(a.intersection(&b), Some(RangeInclusive::new(50, 99).unwrap()));
+    /// ```
+    pub fn intersection(&self, other: &RangeInclusive) -> Option<RangeInclusive> {
+        let start = max(self.start, other.start);
+        let end = min(self.end, other.end);
+        (start <= end).then_some(RangeInclusive { start, end })
+    }
+
+    /// Builds a range from parts the caller has already checked.
+    pub(crate) fn from_parts(start: u64, end: u64) -> Self {
+        debug_assert!(start <= end && !(start == 0 && end == u64::MAX));
+        RangeInclusive { start, end }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_rejects_inverted_and_full_ranges() {
+        assert_eq!(
+            RangeInclusive::new(2, 1).unwrap_err(),
+            Error::InvalidRange(2, 1)
+        );
+        assert_eq!(
+            RangeInclusive::new(0, u64::MAX).unwrap_err(),
+            Error::InvalidRange(0, u64::MAX)
+        );
+        assert_eq!(RangeInclusive::new(1, u64::MAX).unwrap().len(), u64::MAX);
+        assert_eq!(RangeInclusive::new(5, 5).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn overlaps_and_contains() {
+        let a = RangeInclusive::new(1, 4).unwrap();
+        let b = RangeInclusive::new(4, 6).unwrap();
+        let c = RangeInclusive::new(2, 3).unwrap();
+        let e = RangeInclusive::new(5, 6).unwrap();
+        assert!(a.overlaps(&b) && b.overlaps(&a));
+        assert!(a.overlaps(&c) && c.overlaps(&a));
+        assert!(!a.overlaps(&e) && !e.overlaps(&a));
+        assert!(a.contains(&c));
+        assert!(!a.contains(&b));
+        assert_eq!(a.intersection(&e), None);
+        assert_eq!(a.intersection(&b), Some(RangeInclusive::new(4, 4).unwrap()));
+    }
+
+    #[test]
+    fn ordering_is_by_start_then_end() {
+        let a = RangeInclusive::new(1, 4).unwrap();
+        let c = RangeInclusive::new(1, 3).unwrap();
+        let d = RangeInclusive::new(1, 5).unwrap();
+        assert!(a > c && c < a && a < d && d > a);
+    }
+}
