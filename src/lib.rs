@@ -88,16 +88,27 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 
 mod address_allocator;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod compat;
 mod constraint;
 mod engine;
 mod error;
+pub mod format;
 mod id_allocator;
+#[cfg(feature = "std")]
+mod persist;
 mod range;
+#[cfg(feature = "serde")]
+mod serde_impl;
 mod state;
+#[cfg(feature = "versionize")]
+mod versionize_impl;
 
 pub use address_allocator::{AddressAllocator, Allocations};
 pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Being written.
