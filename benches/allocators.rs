@@ -30,8 +30,12 @@ fn ours_with(n: u64) -> vm_allocator::AddressAllocator {
 fn upstream_with(n: u64) -> upstream::AddressAllocator {
     let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
     for i in 0..n {
-        a.allocate(PAGE, PAGE, upstream::AllocPolicy::ExactMatch(BASE + i * PAGE))
-            .unwrap();
+        a.allocate(
+            PAGE,
+            PAGE,
+            upstream::AllocPolicy::ExactMatch(BASE + i * PAGE),
+        )
+        .unwrap();
     }
     a
 }

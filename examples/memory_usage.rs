@@ -67,8 +67,12 @@ fn main() {
         let (theirs, b) = heap_of(|| {
             let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
             for i in 0..n {
-                a.allocate(PAGE, PAGE, upstream::AllocPolicy::ExactMatch(BASE + i * PAGE))
-                    .unwrap();
+                a.allocate(
+                    PAGE,
+                    PAGE,
+                    upstream::AllocPolicy::ExactMatch(BASE + i * PAGE),
+                )
+                .unwrap();
             }
             a
         });
@@ -102,8 +106,12 @@ fn main() {
         let (theirs, b) = heap_of(|| {
             let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
             for &s in &slots {
-                a.allocate(PAGE, PAGE, upstream::AllocPolicy::ExactMatch(BASE + s * PAGE))
-                    .unwrap();
+                a.allocate(
+                    PAGE,
+                    PAGE,
+                    upstream::AllocPolicy::ExactMatch(BASE + s * PAGE),
+                )
+                .unwrap();
             }
             a
         });

@@ -347,33 +347,15 @@ impl IdAllocator {
         })
     }
 
-    /// Marks the free ids `first..=last` allocated, merging touching runs.
+    /// Marks the free ids `first..=last` allocated.
     fn mark_allocated(&mut self, first: u64, last: u64) {
-        let before = first.checked_sub(1).and_then(|id| self.ids.containing(id));
-        let after = self.ids.containing(last + 1);
-        match (before, after) {
-            (Some(b), Some(a)) => {
-                self.ids.remove(a.start);
-                self.ids.replace(b.start, Span::new(b.start, a.end));
-            }
-            (Some(b), None) => self.ids.replace(b.start, Span::new(b.start, last)),
-            (None, Some(a)) => self.ids.replace(a.start, Span::new(first, a.end)),
-            (None, None) => self.ids.insert(Span::new(first, last)),
-        }
+        self.ids.fill(first, last);
         self.next_id = self.next_id.max(last + 1);
     }
 
     /// Frees `first..=last`, which lie inside the allocated `run`.
     fn unmark(&mut self, run: Span, first: u64, last: u64) {
-        match (run.start == first, run.end == last) {
-            (true, true) => self.ids.remove(run.start),
-            (true, false) => self.ids.replace(run.start, Span::new(last + 1, run.end)),
-            (false, true) => self.ids.replace(run.start, Span::new(run.start, first - 1)),
-            (false, false) => {
-                self.ids.replace(run.start, Span::new(run.start, first - 1));
-                self.ids.insert(Span::new(last + 1, run.end));
-            }
-        }
+        self.ids.carve(run, first, last);
     }
 }
 

@@ -2,8 +2,8 @@
 
 //! Building a tree from spans that are already sorted, in O(n).
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
+use triomphe::Arc;
 
 use super::config::{BRANCH_CAP, LEAF_CAP};
 use super::node::{Branch, Leaf, Node};

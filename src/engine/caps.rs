@@ -83,9 +83,9 @@ impl Caps {
         Caps(points)
     }
 
-    /// The summary of a single gap.
-    pub(crate) fn of_gap(start: u64, len: u64) -> Caps {
-        Caps::from_gaps(core::iter::once((start, len)))
+    /// The summary of a single gap given as `(start, len)`.
+    pub(crate) fn of_gap(gap: (u64, u64)) -> Caps {
+        Caps::from_gaps(core::iter::once(gap))
     }
 
     /// Raises every class to at least `other`'s value.
@@ -214,7 +214,7 @@ mod tests {
             (3, u64::MAX - 3),
         ];
         for &(start, len) in &samples {
-            let caps = Caps::of_gap(start, len);
+            let caps = Caps::of_gap((start, len));
             for k in 0..64 {
                 assert_eq!(
                     caps.get(k),
@@ -257,15 +257,15 @@ mod tests {
 
     #[test]
     fn apply_change_reports_shrunk_maxima() {
-        let mut caps = Caps::of_gap(0, 0x1000);
-        let out = Caps::of_gap(0, 0x1000);
-        let inc = Caps::of_gap(0x800, 0x800);
+        let mut caps = Caps::of_gap((0, 0x1000));
+        let out = Caps::of_gap((0, 0x1000));
+        let inc = Caps::of_gap((0x800, 0x800));
         let stale = caps.apply_change(&out, &inc);
         // Every class the old gap held (k = 0..=63, start 0 is aligned to all) is stale.
         assert_eq!(stale, u64::MAX);
-        let mut caps = Caps::of_gap(0, 0x10);
+        let mut caps = Caps::of_gap((0, 0x10));
         assert_eq!(
-            caps.apply_change(&Caps::EMPTY, &Caps::of_gap(0x100, 0x20)),
+            caps.apply_change(&Caps::EMPTY, &Caps::of_gap((0x100, 0x20))),
             0
         );
         assert_eq!(caps.get(0), 0x20);

@@ -56,7 +56,7 @@ impl SpanTree {
                 })
                 .collect();
         }
-        check_summaries(root)?;
+        check_summaries(root, true)?;
         let mut prev_end: Option<u64> = None;
         let mut count = 0u64;
         for span in self.iter() {
@@ -81,31 +81,40 @@ impl SpanTree {
     }
 }
 
-/// Checks, bottom-up, that every stored summary equals what its contents give.
-fn check_summaries(node: &Node) -> Result<(), String> {
+/// Checks, bottom-up, that every stored summary and capacity equals what
+/// the contents give (a root leaf's capacities may be stale); returns the
+/// node's inner capacities.
+fn check_summaries(node: &Node, is_root: bool) -> Result<Caps, String> {
     let expected = match node {
         Node::Leaf(leaf) => {
             let spans = leaf.spans();
+            if !leaf.gap_bits_match() {
+                return Err(format!(
+                    "stale open-gap bits in the leaf starting at {:#x}",
+                    spans[0].start
+                ));
+            }
             if let Some(pair) = spans.windows(2).find(|p| p[0].end >= p[1].start) {
                 return Err(format!(
                     "leaf spans {:?} and {:?} are unsorted or overlap",
                     pair[0], pair[1]
                 ));
             }
-            Summary {
+            let summary = Summary {
                 first: spans[0].start,
                 last: spans[spans.len() - 1].end,
                 count: spans.len() as u64,
                 covered: spans
                     .iter()
                     .fold(0u64, |a, s| a.wrapping_add(s.end - s.start + 1)),
-                caps: brute_caps(spans.windows(2).map(|w| gap_between(w[0].end, w[1].start))),
-            }
+            };
+            let caps = brute_caps(spans.windows(2).map(|w| gap_between(w[0].end, w[1].start)));
+            (summary, caps)
         }
         Node::Branch(branch) => {
             let children = branch.children();
             for child in children {
-                check_summaries(child)?;
+                check_summaries(child, false)?;
             }
             if let Some(pair) = children
                 .windows(2)
@@ -125,27 +134,39 @@ fn check_summaries(node: &Node) -> Result<(), String> {
             let mut count = 0;
             let mut covered = 0u64;
             for child in children {
-                caps.raise(&child.summary().caps);
+                caps.raise(child.inner_caps());
                 count += child.summary().count;
                 covered = covered.wrapping_add(child.summary().covered);
             }
-            Summary {
+            if *branch.caps() != caps {
+                return Err(format!(
+                    "stale branch capacities: stored {:?}, contents give {caps:?}",
+                    branch.caps()
+                ));
+            }
+            let summary = Summary {
                 first: children[0].summary().first,
                 last: children[children.len() - 1].summary().last,
                 count,
                 covered,
-                caps,
-            }
+            };
+            (summary, caps)
         }
     };
-    if *node.summary() != expected {
+    let (summary, caps) = expected;
+    if !is_root && *node.inner_caps() != caps {
         return Err(format!(
-            "stale summary: stored {:?}, contents give {:?}",
-            node.summary(),
-            expected
+            "stale capacities: stored {:?}, contents give {caps:?}",
+            node.inner_caps()
         ));
     }
-    Ok(())
+    if *node.summary() != summary {
+        return Err(format!(
+            "stale summary: stored {:?}, contents give {summary:?}",
+            node.summary()
+        ));
+    }
+    Ok(caps)
 }
 
 /// Capacities computed class by class, independently of `Caps::from_gaps`.

@@ -24,10 +24,10 @@ mod iter;
 mod node;
 mod search;
 
-use alloc::sync::Arc;
+use triomphe::Arc;
 
 pub(crate) use iter::Spans;
-use node::{Branch, Edges, Leaf, Node};
+use node::{Branch, Leaf, Node, Place};
 
 /// A closed interval `[start, end]`, `start <= end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,45 +92,92 @@ impl SpanTree {
         }
     }
 
-    /// Adds `span`. Precondition: it overlaps no span in the tree.
-    /// Time: O(log n).
-    pub(crate) fn insert(&mut self, span: Span) {
-        debug_assert!(self.overlap(span).is_none(), "{span:?} overlaps");
-        let Some(root) = self.root.as_mut() else {
-            self.root = Some(Node::Leaf(Arc::new(Leaf::from_spans(&[span]))));
-            return;
-        };
-        if let Some(sibling) = root.insert(span, Edges::ROOT) {
+    /// Runs `edit` on the leaf where `key` belongs and rebalances the path.
+    fn edit<R>(
+        &mut self,
+        key: u64,
+        mut edit: impl FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
+    ) -> R {
+        let root = self
+            .root
+            .get_or_insert_with(|| Node::Leaf(Arc::new(Leaf::empty())));
+        let (result, sibling) = root.edit(key, Place::ROOT, &mut edit);
+        if let Some(sibling) = sibling {
             let left = self.root.take().expect("root exists");
             self.root = Some(Node::Branch(Arc::new(Branch::from_children(alloc::vec![
                 left, sibling
             ]))));
         }
+        self.shrink_root();
+        result
+    }
+
+    /// Adds `span`. Precondition: it overlaps no span in the tree.
+    /// Time: O(log n).
+    pub(crate) fn insert(&mut self, span: Span) {
+        debug_assert!(self.overlap(span).is_none(), "{span:?} overlaps");
+        self.edit(span.start, |leaf, place| {
+            ((), leaf.insert(span, place.edges))
+        });
     }
 
     /// Removes the span that starts at `start`. Precondition: it exists.
     /// Time: O(log n).
     pub(crate) fn remove(&mut self, start: u64) {
         debug_assert!(self.floor(start).is_some_and(|s| s.start == start));
-        let Some(root) = self.root.as_mut() else {
-            return;
-        };
-        root.remove(start, Edges::ROOT);
-        self.shrink_root();
+        self.edit(start, |leaf, _| (leaf.remove(start), None));
     }
 
     /// Replaces the span that starts at `start` with `span`. Precondition:
     /// the old span exists and `span` overlaps no other span.
     /// Time: O(log n).
     pub(crate) fn replace(&mut self, start: u64, span: Span) {
-        if let Some(root) = self.root.as_mut() {
-            root.replace(start, span);
+        self.edit(start, |leaf, _| (leaf.replace(start, span), None));
+    }
+
+    /// Range-set edit: adds the free values `first..=last`, merging them with
+    /// the spans they touch, so that spans stay maximal. Precondition: no
+    /// span overlaps `first..=last`. Time: O(log n).
+    pub(crate) fn fill(&mut self, first: u64, last: u64) {
+        debug_assert!(self.overlap(Span::new(first, last)).is_none());
+        if self
+            .edit(first, |leaf, place| leaf.fill(first, last, place))
+            .is_ok()
+        {
+            return;
         }
+        // A touched span lies in a neighbouring leaf: edit span by span.
+        let before = first.checked_sub(1).and_then(|x| self.containing(x));
+        let after = last.checked_add(1).and_then(|x| self.containing(x));
+        match (before, after) {
+            (Some(b), Some(a)) => {
+                self.remove(a.start);
+                self.replace(b.start, Span::new(b.start, a.end));
+            }
+            (Some(b), None) => self.replace(b.start, Span::new(b.start, last)),
+            (None, Some(a)) => self.replace(a.start, Span::new(first, a.end)),
+            (None, None) => self.insert(Span::new(first, last)),
+        }
+    }
+
+    /// Range-set edit: removes `first..=last` from `span`, a span of the tree
+    /// that contains them, keeping what is left on either side.
+    /// Time: O(log n).
+    pub(crate) fn carve(&mut self, span: Span, first: u64, last: u64) {
+        debug_assert!(self.floor(span.start) == Some(span));
+        self.edit(span.start, |leaf, place| {
+            ((), leaf.carve(span.start, first, last, place.edges))
+        });
     }
 
     /// Drops empty roots and roots with a single child.
     fn shrink_root(&mut self) {
         loop {
+            match &self.root {
+                Some(Node::Leaf(leaf)) if leaf.spans().is_empty() => {}
+                Some(Node::Branch(branch)) if branch.children().len() <= 1 => {}
+                _ => return,
+            }
             match self.root.take() {
                 Some(node) if node.len() == 0 => return,
                 Some(Node::Branch(branch)) if branch.children().len() == 1 => {

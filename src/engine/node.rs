@@ -11,13 +11,15 @@
 //!   children (the edge nodes are exempt so that filling the space in order
 //!   leaves full nodes behind instead of half-full ones); a root branch has at
 //!   least two children;
-//! - every node's summary equals what its contents give.
+//! - every node's summary equals what its contents give, and so do the
+//!   free-gap capacities of every node except a root leaf (nothing reads
+//!   those, so a tree of one leaf never pays for them).
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem;
+use triomphe::Arc;
 
-use super::caps::{gap_cap, Caps};
+use super::caps::Caps;
 use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_MIN};
 use super::Span;
 
@@ -33,8 +35,6 @@ pub(crate) struct Summary {
     /// Number of values covered by the spans (modulo 2^64: the allocators
     /// never cover the whole `u64` space).
     pub(crate) covered: u64,
-    /// Free-gap capacities of the gaps between the subtree's spans.
-    pub(crate) caps: Caps,
 }
 
 impl Summary {
@@ -43,7 +43,6 @@ impl Summary {
         last: 0,
         count: 0,
         covered: 0,
-        caps: Caps::EMPTY,
     };
 }
 
@@ -61,11 +60,6 @@ pub(crate) struct Edges {
 }
 
 impl Edges {
-    pub(crate) const ROOT: Edges = Edges {
-        left: true,
-        right: true,
-    };
-
     /// The edges of child `i` out of `n`.
     fn child(self, i: usize, n: usize) -> Edges {
         Edges {
@@ -79,6 +73,35 @@ impl Edges {
     }
 }
 
+/// Where a subtree sits in the tree: whether it is the root, its edges, and
+/// the nearest span ends outside it, so that a leaf can tell whether an edit
+/// reaches a neighbouring leaf.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place {
+    pub(crate) is_root: bool,
+    pub(crate) edges: Edges,
+    /// End of the last span before the subtree.
+    pub(crate) before: Option<u64>,
+    /// Start of the first span after the subtree.
+    pub(crate) after: Option<u64>,
+}
+
+impl Place {
+    pub(crate) const ROOT: Place = Place {
+        is_root: true,
+        edges: Edges {
+            left: true,
+            right: true,
+        },
+        before: None,
+        after: None,
+    };
+}
+
+/// A range-set edit reached a span in a neighbouring leaf; nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CrossesLeaf;
+
 /// A node: a leaf of spans or a branch of nodes, shared copy-on-write.
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
@@ -91,7 +114,23 @@ pub(crate) enum Node {
 pub(crate) struct Leaf {
     len: usize,
     spans: [Span; LEAF_CAP],
+    /// Bit `j` is set when spans `j` and `j + 1` do not touch, so that the
+    /// capacities are recomputed from the real gaps only (a leaf of packed
+    /// allocations has none).
+    open_gaps: u128,
     summary: Summary,
+    /// Capacities of the gaps between the spans (stale in a root leaf).
+    caps: Caps,
+}
+
+/// The bits below `j`.
+#[inline]
+fn bits_below(j: usize) -> u128 {
+    if j >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << j) - 1
+    }
 }
 
 /// Up to `BRANCH_CAP` children, all of the same height, in span order.
@@ -99,6 +138,8 @@ pub(crate) struct Leaf {
 pub(crate) struct Branch {
     children: Vec<Node>,
     summary: Summary,
+    /// Capacities of all gaps strictly inside this branch.
+    caps: Caps,
 }
 
 impl Node {
@@ -106,6 +147,15 @@ impl Node {
         match self {
             Node::Leaf(leaf) => &leaf.summary,
             Node::Branch(branch) => &branch.summary,
+        }
+    }
+
+    /// Capacities of the gaps strictly inside this node (stale for a root
+    /// leaf, which nobody asks).
+    pub(crate) fn inner_caps(&self) -> &Caps {
+        match self {
+            Node::Leaf(leaf) => &leaf.caps,
+            Node::Branch(branch) => &branch.caps,
         }
     }
 
@@ -117,59 +167,63 @@ impl Node {
         }
     }
 
-    fn min_len(&self) -> usize {
-        match self {
+    /// True if this child must be merged or rebalanced after an edit.
+    fn underflows(&self, edges: Edges) -> bool {
+        let min = match self {
             Node::Leaf(_) => LEAF_MIN,
             Node::Branch(_) => BRANCH_MIN,
-        }
+        };
+        self.len() == 0 || (self.len() < min && !edges.any())
     }
 
-    /// Inserts `span`, which overlaps no span of the subtree. Returns the new
-    /// right sibling when the node had to split.
-    pub(crate) fn insert(&mut self, span: Span, edges: Edges) -> Option<Node> {
+    /// Runs `edit` on the leaf that holds `key`, then restores every
+    /// invariant on the way back up: a node that overflowed splits, one that
+    /// underflowed is merged with or rebalanced against a neighbour, and
+    /// every summary on the path is refreshed. Returns the edit's result and
+    /// the new right sibling of this node if it split.
+    ///
+    /// Time: O(log n) nodes, each touched in O(node size).
+    pub(crate) fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Node>)
+    where
+        F: FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
+    {
         match self {
-            Node::Leaf(leaf) => Arc::make_mut(leaf)
-                .insert(span, edges)
-                .map(|sibling| Node::Leaf(Arc::new(sibling))),
-            Node::Branch(branch) => Arc::make_mut(branch)
-                .insert(span, edges)
-                .map(|sibling| Node::Branch(Arc::new(sibling))),
+            Node::Leaf(leaf) => {
+                let leaf = Arc::make_mut(leaf);
+                let (result, sibling) = edit(leaf, place);
+                // A leaf that has (or, having split, is about to get) a
+                // parent keeps its capacities; a lone root leaf does not.
+                if !place.is_root || sibling.is_some() {
+                    leaf.refresh_caps();
+                }
+                (result, sibling.map(Node::Leaf))
+            }
+            Node::Branch(branch) => {
+                let (result, sibling) = Arc::make_mut(branch).edit(key, place, edit);
+                (result, sibling.map(|s| Node::Branch(Arc::new(s))))
+            }
         }
-    }
-
-    /// Removes the span that starts at `start`; it must exist.
-    pub(crate) fn remove(&mut self, start: u64, edges: Edges) {
-        match self {
-            Node::Leaf(leaf) => Arc::make_mut(leaf).remove(start),
-            Node::Branch(branch) => Arc::make_mut(branch).remove(start, edges),
-        }
-    }
-
-    /// Replaces the span that starts at `start` with `span`, which overlaps
-    /// no other span of the tree.
-    pub(crate) fn replace(&mut self, start: u64, span: Span) {
-        match self {
-            Node::Leaf(leaf) => Arc::make_mut(leaf).replace(start, span),
-            Node::Branch(branch) => Arc::make_mut(branch).replace(start, span),
-        }
-    }
-
-    /// True if this child must be merged or rebalanced after a removal.
-    fn underflows(&self, edges: Edges) -> bool {
-        self.len() == 0 || (self.len() < self.min_len() && !edges.any())
     }
 }
 
 impl Leaf {
-    pub(crate) fn new() -> Leaf {
+    fn new() -> Leaf {
         Leaf {
             len: 0,
             spans: [Span::ZERO; LEAF_CAP],
+            open_gaps: 0,
             summary: Summary::EMPTY,
+            caps: Caps::EMPTY,
         }
     }
 
-    /// A leaf holding `spans` (sorted, disjoint, at most `LEAF_CAP`).
+    /// An empty root leaf.
+    pub(crate) fn empty() -> Leaf {
+        Leaf::new()
+    }
+
+    /// A leaf holding `spans` (sorted, disjoint, at most `LEAF_CAP`), with
+    /// its summary and capacities computed.
     pub(crate) fn from_spans(spans: &[Span]) -> Leaf {
         let mut leaf = Leaf::new();
         leaf.spans[..spans.len()].copy_from_slice(spans);
@@ -198,27 +252,94 @@ impl Leaf {
         i
     }
 
-    /// Recomputes the summary from the spans.
-    pub(crate) fn recompute(&mut self) {
-        let spans = self.spans();
-        let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
-            self.summary = Summary::EMPTY;
-            return;
-        };
-        let covered = spans.iter().fold(0u64, |acc, s| {
+    /// Recomputes the summary, gap bits and capacities from the spans.
+    /// Time: O(len).
+    fn recompute(&mut self) {
+        self.summary.covered = self.spans().iter().fold(0u64, |acc, s| {
             acc.wrapping_add(s.len_minus_one().wrapping_add(1))
         });
-        let caps = Caps::from_gaps(spans.windows(2).map(|w| gap_between(w[0].end, w[1].start)));
-        self.summary = Summary {
-            first: first.start,
-            last: last.end,
-            count: spans.len() as u64,
-            covered,
-            caps,
+        self.open_gaps = 0;
+        for j in 0..self.len.saturating_sub(1) {
+            self.mark_gap(j);
+        }
+        self.refresh_ends();
+        self.refresh_caps();
+    }
+
+    /// Re-reads whether gap `j` (between spans `j` and `j + 1`) is open;
+    /// out-of-range indices are ignored.
+    #[inline]
+    fn mark_gap(&mut self, j: usize) {
+        if j + 1 < self.len {
+            let bit = 1u128 << j;
+            if self.spans[j].end + 1 == self.spans[j + 1].start {
+                self.open_gaps &= !bit;
+            } else {
+                self.open_gaps |= bit;
+            }
+        }
+    }
+
+    /// Updates the gap bits after span `pos` was inserted.
+    fn gaps_after_insert(&mut self, pos: usize) {
+        let low = self.open_gaps & bits_below(pos);
+        self.open_gaps = low | ((self.open_gaps & !bits_below(pos)) << 1);
+        if pos > 0 {
+            self.mark_gap(pos - 1);
+        }
+        self.mark_gap(pos);
+    }
+
+    /// Updates the gap bits after span `pos` was removed.
+    fn gaps_after_remove(&mut self, pos: usize) {
+        let low = self.open_gaps & bits_below(pos);
+        self.open_gaps = low | ((self.open_gaps >> 1) & !bits_below(pos));
+        self.open_gaps &= bits_below(self.len.saturating_sub(1));
+        if pos > 0 {
+            self.mark_gap(pos - 1);
+        }
+    }
+
+    /// Updates the gap bits after span `pos` changed its bounds.
+    fn gaps_after_change(&mut self, pos: usize) {
+        if pos > 0 {
+            self.mark_gap(pos - 1);
+        }
+        self.mark_gap(pos);
+    }
+
+    /// Refreshes first, last and count; `covered` is kept by the edits.
+    fn refresh_ends(&mut self) {
+        let spans = self.spans();
+        self.summary = match (spans.first(), spans.last()) {
+            (Some(first), Some(last)) => Summary {
+                first: first.start,
+                last: last.end,
+                count: spans.len() as u64,
+                covered: self.summary.covered,
+            },
+            _ => Summary::EMPTY,
         };
     }
 
-    fn insert(&mut self, span: Span, edges: Edges) -> Option<Leaf> {
+    /// Recomputes the capacities of the gaps between the spans.
+    /// Time: O(open gaps + 64).
+    fn refresh_caps(&mut self) {
+        let spans = &self.spans;
+        let mut open = self.open_gaps;
+        self.caps = Caps::from_gaps(core::iter::from_fn(|| {
+            if open == 0 {
+                return None;
+            }
+            let j = open.trailing_zeros() as usize;
+            open &= open - 1;
+            Some(gap_between(spans[j].end, spans[j + 1].start))
+        }));
+    }
+
+    /// Inserts `span`, which overlaps no span; returns the new right
+    /// sibling if the leaf had to split.
+    pub(crate) fn insert(&mut self, span: Span, edges: Edges) -> Option<Arc<Leaf>> {
         let pos = self.spans().partition_point(|s| s.start < span.start);
         if self.len < LEAF_CAP {
             self.insert_at(pos, span);
@@ -227,19 +348,25 @@ impl Leaf {
         // Full. Filling the space in order appends at an edge leaf: split
         // there so that the full leaf stays full.
         if edges.right && pos == self.len {
-            return Some(Leaf::from_spans(&[span]));
+            return Some(Arc::new(Leaf::from_spans(&[span])));
         }
         if edges.left && pos == 0 {
-            return Some(mem::replace(self, Leaf::from_spans(&[span])));
+            let mut full = Arc::new(Leaf::from_spans(&[span]));
+            let moved = Arc::make_mut(&mut full);
+            mem::swap(self, moved);
+            moved.refresh_caps(); // it may have been a root leaf
+            return Some(full);
         }
         let mid = LEAF_CAP / 2;
-        let mut right = Leaf::from_spans(&self.spans[mid..self.len]);
+        let mut right = Arc::new(Leaf::from_spans(&self.spans[mid..self.len]));
         self.len = mid;
+        self.recompute();
         if pos <= mid {
             self.insert_at(pos, span);
         } else {
-            self.recompute();
-            right.insert_at(pos - mid, span);
+            let right_leaf = Arc::make_mut(&mut right);
+            right_leaf.insert_at(pos - mid, span);
+            right_leaf.refresh_caps();
         }
         Some(right)
     }
@@ -248,20 +375,122 @@ impl Leaf {
         self.spans.copy_within(pos..self.len, pos + 1);
         self.spans[pos] = span;
         self.len += 1;
-        self.recompute();
+        self.gaps_after_insert(pos);
+        self.summary.covered = self
+            .summary
+            .covered
+            .wrapping_add(span.len_minus_one().wrapping_add(1));
+        self.refresh_ends();
     }
 
-    fn remove(&mut self, start: u64) {
+    /// Removes the span that starts at `start`.
+    pub(crate) fn remove(&mut self, start: u64) {
         let pos = self.index_of(start);
+        let span = self.spans[pos];
         self.spans.copy_within(pos + 1..self.len, pos);
         self.len -= 1;
-        self.recompute();
+        self.gaps_after_remove(pos);
+        self.summary.covered = self
+            .summary
+            .covered
+            .wrapping_sub(span.len_minus_one().wrapping_add(1));
+        self.refresh_ends();
     }
 
-    fn replace(&mut self, start: u64, span: Span) {
+    /// Replaces the span that starts at `start` with `span`.
+    pub(crate) fn replace(&mut self, start: u64, span: Span) {
         let pos = self.index_of(start);
-        self.spans[pos] = span;
-        self.recompute();
+        let old = mem::replace(&mut self.spans[pos], span);
+        self.gaps_after_change(pos);
+        self.summary.covered = self
+            .summary
+            .covered
+            .wrapping_sub(old.len_minus_one())
+            .wrapping_add(span.len_minus_one());
+        self.refresh_ends();
+    }
+
+    /// Adds the free values `first..=last`, merging with the spans they
+    /// touch. Fails, changing nothing, if a touched span lies in another leaf.
+    pub(crate) fn fill(
+        &mut self,
+        first: u64,
+        last: u64,
+        place: Place,
+    ) -> (Result<(), CrossesLeaf>, Option<Arc<Leaf>>) {
+        let pos = self.spans().partition_point(|s| s.start < first);
+        let touches_left = match pos {
+            0 => {
+                if first > 0 && place.before == Some(first - 1) {
+                    return (Err(CrossesLeaf), None);
+                }
+                false
+            }
+            _ => self.spans[pos - 1].end + 1 == first,
+        };
+        let touches_right = if pos == self.len {
+            if last < u64::MAX && place.after == Some(last + 1) {
+                return (Err(CrossesLeaf), None);
+            }
+            false
+        } else {
+            self.spans[pos].start == last + 1
+        };
+        match (touches_left, touches_right) {
+            (false, false) => return (Ok(()), self.insert(Span::new(first, last), place.edges)),
+            (true, true) => {
+                self.spans[pos - 1].end = self.spans[pos].end;
+                self.spans.copy_within(pos + 1..self.len, pos);
+                self.len -= 1;
+                self.gaps_after_remove(pos);
+            }
+            (true, false) => {
+                self.spans[pos - 1].end = last;
+                self.gaps_after_change(pos - 1);
+            }
+            (false, true) => {
+                self.spans[pos].start = first;
+                self.gaps_after_change(pos);
+            }
+        }
+        self.summary.covered = self.summary.covered.wrapping_add(last - first + 1);
+        self.refresh_ends();
+        (Ok(()), None)
+    }
+
+    /// Removes the values `first..=last` from the span that starts at
+    /// `start` and contains them; returns the new right sibling if the leaf
+    /// had to split to keep both remaining pieces.
+    pub(crate) fn carve(
+        &mut self,
+        start: u64,
+        first: u64,
+        last: u64,
+        edges: Edges,
+    ) -> Option<Arc<Leaf>> {
+        let pos = self.index_of(start);
+        let span = self.spans[pos];
+        debug_assert!(span.start <= first && last <= span.end);
+        match (span.start == first, span.end == last) {
+            (true, true) => {
+                self.remove(start);
+                return None;
+            }
+            (true, false) => self.spans[pos].start = last + 1,
+            (false, true) => self.spans[pos].end = first - 1,
+            (false, false) => {
+                // Keep the left piece in place, insert the right one.
+                self.spans[pos].end = first - 1;
+                self.gaps_after_change(pos);
+                self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
+                self.refresh_ends();
+                return self.insert(Span::new(last + 1, span.end), edges);
+            }
+        }
+        self.gaps_after_change(pos);
+        self.summary.covered = self.summary.covered.wrapping_sub(last - first + 1);
+        self.refresh_ends();
+        None
     }
 
     /// Moves all of `right`'s spans to the end of this leaf.
@@ -281,14 +510,27 @@ impl Leaf {
         *left = Leaf::from_spans(&all[..mid]);
         *right = Leaf::from_spans(&all[mid..]);
     }
+
+    /// True if the gap bits match the spans (for the invariant checker).
+    pub(crate) fn gap_bits_match(&self) -> bool {
+        let mut expected = 0u128;
+        for (j, pair) in self.spans().windows(2).enumerate() {
+            if pair[0].end + 1 != pair[1].start {
+                expected |= 1 << j;
+            }
+        }
+        expected == self.open_gaps
+    }
 }
 
 impl Branch {
-    /// A branch over `children` (same height, in order, at most `BRANCH_CAP`).
+    /// A branch over `children` (same height, in order, at most
+    /// `BRANCH_CAP`, capacities up to date).
     pub(crate) fn from_children(children: Vec<Node>) -> Branch {
         let mut branch = Branch {
             children,
             summary: Summary::EMPTY,
+            caps: Caps::EMPTY,
         };
         branch.recompute();
         branch
@@ -296,6 +538,11 @@ impl Branch {
 
     pub(crate) fn children(&self) -> &[Node] {
         &self.children
+    }
+
+    /// Capacities of all gaps strictly inside this branch.
+    pub(crate) fn caps(&self) -> &Caps {
+        &self.caps
     }
 
     /// Index of the child to search for a span starting at `x`: the last
@@ -314,18 +561,18 @@ impl Branch {
         )
     }
 
-    /// Recomputes the summary from the children.
+    /// Recomputes the summary and capacities from the children.
+    /// Time: O(BRANCH_CAP * 64).
     pub(crate) fn recompute(&mut self) {
+        self.recompute_caps();
         let (Some(first), Some(last)) = (self.children.first(), self.children.last()) else {
             self.summary = Summary::EMPTY;
             return;
         };
-        let mut caps = Caps::from_gaps((0..self.children.len() - 1).map(|i| self.boundary_gap(i)));
         let mut count = 0u64;
         let mut covered = 0u64;
         for child in &self.children {
             let s = child.summary();
-            caps.raise(&s.caps);
             count += s.count;
             covered = covered.wrapping_add(s.covered);
         }
@@ -334,15 +581,25 @@ impl Branch {
             last: last.summary().last,
             count,
             covered,
-            caps,
         };
     }
 
-    /// Updates the summary after child `i` changed in place from `old`.
+    /// Recomputes the capacities from the children's and the gaps between
+    /// them. Time: O(BRANCH_CAP * 64) at worst; zero classes are skipped.
+    fn recompute_caps(&mut self) {
+        let n = self.children.len();
+        let mut caps = Caps::from_gaps((0..n.saturating_sub(1)).map(|i| self.boundary_gap(i)));
+        for child in &self.children {
+            caps.raise(child.inner_caps());
+        }
+        self.caps = caps;
+    }
+
+    /// Updates the summary after child `i` changed in place from
+    /// `old`/`old_caps`.
     ///
-    /// Time: O(BRANCH_CAP) per alignment class whose maximum shrank, else O(1)
-    /// beyond the 64-class merge.
-    fn refresh(&mut self, i: usize, old: &Summary) {
+    /// Time: O(64), plus a recomputation when a maximum may have shrunk.
+    fn refresh(&mut self, i: usize, old: &Summary, old_caps: &Caps) {
         let new = *self.children[i].summary();
         let n = self.children.len();
         self.summary.count = self.summary.count - old.count + new.count;
@@ -354,42 +611,67 @@ impl Branch {
         self.summary.first = self.children[0].summary().first;
         self.summary.last = self.children[n - 1].summary().last;
 
-        let mut outgoing = old.caps;
-        let mut incoming = new.caps;
+        // The child's capacities replace its old ones; its boundary gaps
+        // change only if its ends moved. Classes that only grew are updated
+        // in place; if a maximum may have shrunk, recompute from the parts.
+        let mut stale = self
+            .caps
+            .apply_change(old_caps, self.children[i].inner_caps());
         if old.first != new.first && i > 0 {
             let prev_last = self.children[i - 1].summary().last;
-            outgoing.raise(&Caps::of_gap_pair(gap_between(prev_last, old.first)));
-            incoming.raise(&Caps::of_gap_pair(gap_between(prev_last, new.first)));
+            stale |= self.caps.apply_change(
+                &Caps::of_gap(gap_between(prev_last, old.first)),
+                &Caps::of_gap(gap_between(prev_last, new.first)),
+            );
         }
         if old.last != new.last && i + 1 < n {
             let next_first = self.children[i + 1].summary().first;
-            outgoing.raise(&Caps::of_gap_pair(gap_between(old.last, next_first)));
-            incoming.raise(&Caps::of_gap_pair(gap_between(new.last, next_first)));
+            stale |= self.caps.apply_change(
+                &Caps::of_gap(gap_between(old.last, next_first)),
+                &Caps::of_gap(gap_between(new.last, next_first)),
+            );
         }
-        let mut stale = self.summary.caps.apply_change(&outgoing, &incoming);
-        while stale != 0 {
-            let k = stale.trailing_zeros();
-            stale &= stale - 1;
-            let mut best = 0;
-            for (j, child) in self.children.iter().enumerate() {
-                best = best.max(child.summary().caps.get(k));
-                if j + 1 < n {
-                    let (start, len) = self.boundary_gap(j);
-                    best = best.max(gap_cap(start, len, k));
-                }
-            }
-            self.summary.caps.set(k, best);
+        if stale != 0 {
+            self.recompute_caps();
         }
     }
 
-    fn insert(&mut self, span: Span, edges: Edges) -> Option<Branch> {
-        let i = self.route(span.start);
+    fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Branch>)
+    where
+        F: FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
+    {
+        let i = self.route(key);
         let n = self.children.len();
-        let old = *self.children[i].summary();
-        let Some(sibling) = self.children[i].insert(span, edges.child(i, n)) else {
-            self.refresh(i, &old);
-            return None;
+        let child_place = Place {
+            is_root: false,
+            edges: place.edges.child(i, n),
+            before: match i {
+                0 => place.before,
+                _ => Some(self.children[i - 1].summary().last),
+            },
+            after: match self.children.get(i + 1) {
+                Some(next) => Some(next.summary().first),
+                None => place.after,
+            },
         };
+        let old = *self.children[i].summary();
+        let old_caps = *self.children[i].inner_caps();
+        let (result, sibling) = self.children[i].edit(key, child_place, edit);
+        if let Some(sibling) = sibling {
+            return (result, self.adopt(i, sibling, place.edges));
+        }
+        if self.children[i].underflows(child_place.edges) {
+            self.fix_underflow(i);
+            self.recompute();
+        } else {
+            self.refresh(i, &old, &old_caps);
+        }
+        (result, None)
+    }
+
+    /// Inserts `sibling`, split off child `i`, after it; splits this branch
+    /// if it overflows and returns the new right half.
+    fn adopt(&mut self, i: usize, sibling: Node, edges: Edges) -> Option<Branch> {
         self.children.insert(i + 1, sibling);
         if self.children.len() <= BRANCH_CAP {
             self.recompute();
@@ -408,27 +690,6 @@ impl Branch {
         let right = self.children.split_off(mid);
         self.recompute();
         Some(Branch::from_children(right))
-    }
-
-    fn remove(&mut self, start: u64, edges: Edges) {
-        let i = self.route(start);
-        let n = self.children.len();
-        let child_edges = edges.child(i, n);
-        let old = *self.children[i].summary();
-        self.children[i].remove(start, child_edges);
-        if self.children[i].underflows(child_edges) {
-            self.fix_underflow(i);
-            self.recompute();
-        } else {
-            self.refresh(i, &old);
-        }
-    }
-
-    fn replace(&mut self, start: u64, span: Span) {
-        let i = self.route(start);
-        let old = *self.children[i].summary();
-        self.children[i].replace(start, span);
-        self.refresh(i, &old);
     }
 
     /// Merges or rebalances child `i`, which is empty or below its minimum,
@@ -491,12 +752,5 @@ impl Branch {
     pub(crate) fn into_only_child(self) -> Node {
         debug_assert_eq!(self.children.len(), 1);
         self.children.into_iter().next().expect("one child")
-    }
-}
-
-impl Caps {
-    /// The summary of one gap given as `(start, len)`.
-    fn of_gap_pair((start, len): (u64, u64)) -> Caps {
-        Caps::of_gap(start, len)
     }
 }

@@ -11,8 +11,16 @@
 
 use core::cmp::{max, min};
 
-use super::caps::{first_fit_in, last_fit_in};
+use super::caps::{first_fit_in, last_fit_in, Caps};
 use super::node::{gap_between, Node};
+
+/// The inner capacities a root node knows about itself.
+fn root_caps(root: &Node) -> Option<&Caps> {
+    match root {
+        Node::Branch(branch) => Some(branch.caps()),
+        Node::Leaf(_) => None,
+    }
+}
 use super::{Fit, SpanTree};
 
 /// Clips the gap `(start, len)` to the window; `None` if nothing is left.
@@ -37,11 +45,14 @@ impl Fit {
         last_fit_in(lo, hi, self.size, self.align_log2)
     }
 
-    /// False if no gap strictly inside `node` can hold the request.
-    fn may_fit_inside(&self, node: &Node) -> bool {
+    /// False if no gap strictly inside `node` can hold the request; `caps`
+    /// are the node's inner capacities when known (not for a root leaf).
+    fn may_fit_inside(&self, node: &Node, caps: Option<&Caps>) -> bool {
         let s = node.summary();
         // Inner gaps lie in [first + 1, last - 1].
-        s.last > self.lo && s.first < self.hi && s.caps.fits(self.size, self.align_log2)
+        s.last > self.lo
+            && s.first < self.hi
+            && caps.map_or(true, |c| c.fits(self.size, self.align_log2))
     }
 }
 
@@ -60,7 +71,7 @@ impl SpanTree {
                 return Some(x);
             }
         }
-        if let Some(x) = first_inside(root, fit) {
+        if let Some(x) = first_inside(root, root_caps(root), fit) {
             return Some(x);
         }
         if s.last < fit.hi {
@@ -82,7 +93,7 @@ impl SpanTree {
                 return Some(x);
             }
         }
-        if let Some(x) = last_inside(root, fit) {
+        if let Some(x) = last_inside(root, root_caps(root), fit) {
             return Some(x);
         }
         if s.first > fit.lo {
@@ -93,8 +104,8 @@ impl SpanTree {
 }
 
 /// First fit among the gaps strictly inside `node`.
-fn first_inside(node: &Node, fit: &Fit) -> Option<u64> {
-    if !fit.may_fit_inside(node) {
+fn first_inside(node: &Node, caps: Option<&Caps>, fit: &Fit) -> Option<u64> {
+    if !fit.may_fit_inside(node, caps) {
         return None;
     }
     match node {
@@ -115,7 +126,10 @@ fn first_inside(node: &Node, fit: &Fit) -> Option<u64> {
         Node::Branch(branch) => {
             let children = branch.children();
             for (i, child) in children.iter().enumerate() {
-                if let Some(x) = first_inside(child, fit) {
+                if child.summary().first >= fit.hi {
+                    break; // this child and every later gap lie past the window
+                }
+                if let Some(x) = first_inside(child, Some(child.inner_caps()), fit) {
                     return Some(x);
                 }
                 let Some(next) = children.get(i + 1) else {
@@ -132,8 +146,8 @@ fn first_inside(node: &Node, fit: &Fit) -> Option<u64> {
 }
 
 /// Last fit among the gaps strictly inside `node`.
-fn last_inside(node: &Node, fit: &Fit) -> Option<u64> {
-    if !fit.may_fit_inside(node) {
+fn last_inside(node: &Node, caps: Option<&Caps>, fit: &Fit) -> Option<u64> {
+    if !fit.may_fit_inside(node, caps) {
         return None;
     }
     match node {
@@ -154,7 +168,10 @@ fn last_inside(node: &Node, fit: &Fit) -> Option<u64> {
         Node::Branch(branch) => {
             let children = branch.children();
             for (i, child) in children.iter().enumerate().rev() {
-                if let Some(x) = last_inside(child, fit) {
+                if child.summary().last <= fit.lo {
+                    break; // this child and every earlier gap lie before the window
+                }
+                if let Some(x) = last_inside(child, Some(child.inner_caps()), fit) {
                     return Some(x);
                 }
                 if i == 0 {

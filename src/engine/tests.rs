@@ -17,6 +17,21 @@ impl Model {
     fn overlaps(&self, s: Span) -> bool {
         self.0.iter().any(|(&a, &b)| a <= s.end && s.start <= b)
     }
+    /// Range-set fill: add [a, b] and merge touching spans.
+    fn fill(&mut self, a: u64, b: u64) {
+        let (mut a, mut b) = (a, b);
+        if let Some((&s, &e)) = self.0.range(..a).next_back() {
+            if e + 1 == a {
+                self.0.remove(&s);
+                a = s;
+            }
+        }
+        if let Some(&e) = self.0.get(&(b + 1)) {
+            self.0.remove(&(b + 1));
+            b = e;
+        }
+        self.0.insert(a, b);
+    }
     fn floor(&self, x: u64) -> Option<Span> {
         self.0
             .range(..=x)
@@ -58,6 +73,8 @@ enum Op {
         hi: u64,
     },
     Floor(u64),
+    Fill(u64, u64),
+    Carve(u64, u64, u64),
 }
 
 const SPACE: u64 = 300;
@@ -76,6 +93,8 @@ fn op() -> impl Strategy<Value = Op> {
             hi: a.max(b),
         }),
         2 => (0..SPACE).prop_map(Op::Floor),
+        4 => (0..SPACE, 0u64..6).prop_map(|(a, l)| Op::Fill(a, (a + l).min(SPACE - 1))),
+        3 => (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(i, a, b)| Op::Carve(i, a, b)),
     ]
 }
 
@@ -141,6 +160,28 @@ proptest! {
                     let fit = Fit { size, align_log2, lo, hi };
                     prop_assert_eq!(tree.first_fit(&fit), model.first_fit(&fit), "first {:?}", fit);
                     prop_assert_eq!(tree.last_fit(&fit), model.last_fit(&fit), "last {:?}", fit);
+                }
+                Op::Fill(a, b) => {
+                    if !model.overlaps(Span::new(a, b)) {
+                        tree.fill(a, b);
+                        model.fill(a, b);
+                    }
+                }
+                Op::Carve(i, x, y) => {
+                    if !model.0.is_empty() {
+                        let (&s, &e) = model.0.iter().nth((i % model.0.len() as u64) as usize).unwrap();
+                        let len = e - s + 1;
+                        let (p, q) = (s + x % len, s + y % len);
+                        let (first, last) = (p.min(q), p.max(q));
+                        tree.carve(Span::new(s, e), first, last);
+                        model.0.remove(&s);
+                        if first > s {
+                            model.0.insert(s, first - 1);
+                        }
+                        if last < e {
+                            model.0.insert(last + 1, e);
+                        }
+                    }
                 }
                 Op::Floor(x) => {
                     prop_assert_eq!(tree.floor(x), model.floor(x));
