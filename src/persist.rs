@@ -1,3 +1,500 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! Being written.
+//! Saving allocator state to a path and loading it back (needs `std`).
+//!
+//! A save replaces the file atomically: the bytes go to a new temporary file
+//! in the same directory, which is flushed to disk, renamed over the target,
+//! and the directory is flushed so that the rename itself is durable. After
+//! a crash at any instant the target holds the complete old file or the
+//! complete new one. A crash may leave a temporary file behind
+//! (`.NAME.PID-N.tmp`); it is never read, and later saves pick other names.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::format::{DecodeError, ErrorKind, Field, MAX_FILE_SIZE};
+use crate::{AddressAllocator, IdAllocator};
+
+/// Why a state could not be read from a path.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    Io(io::Error),
+    /// The file was read but its bytes are not a valid state.
+    Decode(DecodeError),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "cannot read the state file: {e}"),
+            ReadError::Decode(e) => write!(f, "invalid state file: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io(e) => Some(e),
+            ReadError::Decode(e) => Some(e),
+        }
+    }
+}
+
+impl AddressAllocator {
+    /// Saves the allocator to `path` in the format of
+    /// [`to_bytes`](Self::to_bytes), replacing any file there atomically:
+    /// the bytes go to a new temporary file in the same directory, which is
+    /// synced to disk, renamed over `path`, and the directory is synced.
+    /// After a crash at any instant `path` holds the old file or the new one,
+    /// never a mix; a crash may leave a `.NAME.PID-N.tmp` file behind, which
+    /// nothing reads. The new file gets default permissions.
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("mmio.vmalloc");
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// mmio.write_to_path(&path).unwrap();
+    /// assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), mmio);
+    /// ```
+    ///
+    /// Time: O(n) plus the I/O.
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn write_to_path(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        replace_atomically(&mut RealSteps, path.as_ref(), &self.to_bytes())
+    }
+
+    /// Loads an allocator saved by [`write_to_path`](Self::write_to_path),
+    /// with the full validation of [`from_bytes`](Self::from_bytes).
+    ///
+    /// Time: O(file size) plus the I/O.
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn read_from_path(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        let bytes = read_bounded(path.as_ref())?;
+        AddressAllocator::from_bytes(&bytes).map_err(ReadError::Decode)
+    }
+}
+
+impl IdAllocator {
+    /// Saves the allocator to `path` in the format of
+    /// [`to_bytes`](Self::to_bytes), replacing any file there atomically
+    /// exactly as [`AddressAllocator::write_to_path`] does: after a crash at
+    /// any instant `path` holds the old file or the new one.
+    ///
+    /// ```rust
+    /// use vm_allocator::format::ReadError;
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("gsi.vmalloc");
+    /// let mut gsi = IdAllocator::new(5, 23).unwrap();
+    /// gsi.allocate_id().unwrap();
+    /// gsi.write_to_path(&path).unwrap();
+    /// assert_eq!(IdAllocator::read_from_path(&path).unwrap(), gsi);
+    ///
+    /// let missing = IdAllocator::read_from_path(dir.path().join("nothing"));
+    /// assert!(matches!(missing, Err(ReadError::Io(_))));
+    /// ```
+    ///
+    /// Time: O(r) plus the I/O.
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn write_to_path(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        replace_atomically(&mut RealSteps, path.as_ref(), &self.to_bytes())
+    }
+
+    /// Loads an allocator saved by [`write_to_path`](Self::write_to_path),
+    /// with the full validation of [`from_bytes`](Self::from_bytes).
+    ///
+    /// Time: O(file size) plus the I/O.
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn read_from_path(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        let bytes = read_bounded(path.as_ref())?;
+        IdAllocator::from_bytes(&bytes).map_err(ReadError::Decode)
+    }
+}
+
+/// Reads the whole file, refusing one over the format's size limit without
+/// reading it (or, if it grows meanwhile, past one byte over the limit).
+fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let too_large = |size: u64| {
+        ReadError::Decode(DecodeError {
+            offset: 0,
+            field: Field::File,
+            kind: ErrorKind::FileTooLarge {
+                size,
+                max: MAX_FILE_SIZE as u64,
+            },
+        })
+    };
+    let file = File::open(path).map_err(ReadError::Io)?;
+    let size = file.metadata().map_err(ReadError::Io)?.len();
+    if size > MAX_FILE_SIZE as u64 {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_FILE_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() > MAX_FILE_SIZE {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// The steps of an atomic replace. Each call is a point where a crash may
+/// strike; tests drive [`replace_atomically`] through a version that stops
+/// for good after any step, as a killed process would.
+pub(crate) trait Steps {
+    /// An open file.
+    type File;
+    /// Creates `path`, failing if it exists.
+    fn create_new(&mut self, path: &Path) -> io::Result<Self::File>;
+    /// Writes some of `bytes`, returning how many.
+    fn write(&mut self, file: &mut Self::File, bytes: &[u8]) -> io::Result<usize>;
+    /// Flushes the file's data and metadata to disk.
+    fn sync_file(&mut self, file: &mut Self::File) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing `to`.
+    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Flushes the directory's entries to disk.
+    fn sync_dir(&mut self, dir: &Path) -> io::Result<()>;
+    /// Removes a temporary file after a failure.
+    fn remove(&mut self, path: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+pub(crate) struct RealSteps;
+
+impl Steps for RealSteps {
+    type File = File;
+
+    fn create_new(&mut self, path: &Path) -> io::Result<File> {
+        OpenOptions::new().write(true).create_new(true).open(path)
+    }
+
+    fn write(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<usize> {
+        file.write(bytes)
+    }
+
+    fn sync_file(&mut self, file: &mut File) -> io::Result<()> {
+        file.sync_all()
+    }
+
+    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    #[cfg(unix)]
+    fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    #[cfg(not(unix))]
+    fn sync_dir(&mut self, _dir: &Path) -> io::Result<()> {
+        // Elsewhere a directory cannot be opened for syncing; the rename is
+        // as durable as the platform makes it.
+        Ok(())
+    }
+
+    fn remove(&mut self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+}
+
+/// Numbers the temporary files of this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Replaces `target` with `bytes` so that it holds either its old content
+/// or `bytes`, whenever the process or the machine stops.
+pub(crate) fn replace_atomically<S: Steps>(
+    steps: &mut S,
+    target: &Path,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let name = target.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", target.display()),
+        )
+    })?;
+    // The same directory, so that the rename never crosses file systems.
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let (mut file, temp) = create_temp(steps, dir, name)?;
+    let written = write_all(steps, &mut file, bytes).and_then(|()| steps.sync_file(&mut file));
+    drop(file);
+    if let Err(e) = written.and_then(|()| steps.rename(&temp, target)) {
+        // Best effort: the error that matters is the one above.
+        let _ = steps.remove(&temp);
+        return Err(e);
+    }
+    steps.sync_dir(dir)
+}
+
+/// Creates a temporary file beside the target under a name no other writer
+/// (nor a leftover of a crashed one) uses.
+fn create_temp<S: Steps>(
+    steps: &mut S,
+    dir: &Path,
+    name: &std::ffi::OsStr,
+) -> io::Result<(S::File, PathBuf)> {
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut temp_name = OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}-{n}.tmp", std::process::id()));
+        let temp = dir.join(temp_name);
+        match steps.create_new(&temp) {
+            Ok(file) => return Ok((file, temp)),
+            // A leftover from a crashed process that had our pid.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_all<S: Steps>(steps: &mut S, file: &mut S::File, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match steps.write(file, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AllocPolicy;
+
+    /// The real steps, with a crash after `budget` of them: from then on
+    /// every step fails and does nothing, clean-up included, as when the
+    /// process is killed. Writes go `chunk` bytes at a time.
+    struct CrashAfter {
+        budget: usize,
+        chunk: usize,
+        done: Vec<&'static str>,
+    }
+
+    impl CrashAfter {
+        fn step(&mut self, name: &'static str) -> io::Result<()> {
+            if self.done.len() == self.budget {
+                return Err(io::Error::other("crashed"));
+            }
+            self.done.push(name);
+            Ok(())
+        }
+    }
+
+    impl Steps for CrashAfter {
+        type File = File;
+
+        fn create_new(&mut self, path: &Path) -> io::Result<File> {
+            self.step("create")?;
+            RealSteps.create_new(path)
+        }
+
+        fn write(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<usize> {
+            self.step("write")?;
+            RealSteps.write(file, &bytes[..bytes.len().min(self.chunk)])
+        }
+
+        fn sync_file(&mut self, file: &mut File) -> io::Result<()> {
+            self.step("sync")?;
+            RealSteps.sync_file(file)
+        }
+
+        fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+            self.step("rename")?;
+            RealSteps.rename(from, to)
+        }
+
+        fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
+            self.step("sync_dir")?;
+            RealSteps.sync_dir(dir)
+        }
+
+        fn remove(&mut self, path: &Path) -> io::Result<()> {
+            self.step("remove")?;
+            RealSteps.remove(path)
+        }
+    }
+
+    fn allocator_with(pages: u64) -> AddressAllocator {
+        let mut a = AddressAllocator::new(1 << 32, 1 << 40).unwrap();
+        for _ in 0..pages {
+            a.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+        }
+        a
+    }
+
+    fn temp_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count()
+    }
+
+    /// Crashes a save after every step and every partial write, with and
+    /// without an old file, and checks what a reader then finds.
+    fn crash_everywhere(with_old: bool, chunk: usize) {
+        let old = allocator_with(3);
+        let new = allocator_with(40);
+        let mut budget = 0;
+        loop {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state");
+            if with_old {
+                old.write_to_path(&path).unwrap();
+            }
+            let mut steps = CrashAfter {
+                budget,
+                chunk,
+                done: Vec::new(),
+            };
+            let result = replace_atomically(&mut steps, &path, &new.to_bytes());
+            let renamed = steps.done.contains(&"rename");
+            match AddressAllocator::read_from_path(&path) {
+                Ok(found) if renamed => assert_eq!(found, new, "after {:?}", steps.done),
+                Ok(found) => {
+                    assert!(with_old, "a file appeared before the rename");
+                    assert_eq!(found, old, "after {:?}", steps.done);
+                }
+                Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                    assert!(
+                        !with_old && !renamed,
+                        "lost the file after {:?}",
+                        steps.done
+                    )
+                }
+                Err(e) => panic!("unreadable after {:?}: {e}", steps.done),
+            }
+            // Whatever a crash left behind, a later save and load work.
+            let later = allocator_with(7);
+            later.write_to_path(&path).unwrap();
+            assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), later);
+            if result.is_ok() {
+                assert_eq!(steps.done.last(), Some(&"sync_dir"));
+                assert_eq!(temp_files(dir.path()), 0);
+                break;
+            }
+            if steps.done.contains(&"create") && !renamed {
+                assert_eq!(temp_files(dir.path()), 1, "the crash leaves its temp file");
+            }
+            budget += 1;
+        }
+        let writes = new.to_bytes().len().div_ceil(chunk);
+        // create, every write, sync, rename, sync_dir: each a crash point.
+        assert_eq!(budget, writes + 4);
+    }
+
+    #[test]
+    fn crash_at_any_step_leaves_old_or_new() {
+        crash_everywhere(true, 1);
+        crash_everywhere(true, 16);
+    }
+
+    #[test]
+    fn crash_without_an_old_file_leaves_nothing_or_new() {
+        crash_everywhere(false, 7);
+    }
+
+    #[test]
+    fn failed_write_removes_its_temp_file() {
+        struct FailingWrite;
+        impl Steps for FailingWrite {
+            type File = File;
+            fn create_new(&mut self, path: &Path) -> io::Result<File> {
+                RealSteps.create_new(path)
+            }
+            fn write(&mut self, _: &mut File, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn sync_file(&mut self, file: &mut File) -> io::Result<()> {
+                RealSteps.sync_file(file)
+            }
+            fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+                RealSteps.rename(from, to)
+            }
+            fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
+                RealSteps.sync_dir(dir)
+            }
+            fn remove(&mut self, path: &Path) -> io::Result<()> {
+                RealSteps.remove(path)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let err = replace_atomically(&mut FailingWrite, &path, b"bytes").unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn leftover_with_the_next_name_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids");
+        let n = TEMP_COUNTER.load(Ordering::Relaxed);
+        // Squat on the next few names, as leftovers of a crashed process
+        // with our pid would (other tests may take names meanwhile).
+        for k in n..n + 64 {
+            let squat = dir
+                .path()
+                .join(format!(".ids.{}-{k}.tmp", std::process::id()));
+            std::fs::write(squat, b"garbage").unwrap();
+        }
+        let ids = IdAllocator::new(0, 9).unwrap();
+        ids.write_to_path(&path).unwrap();
+        assert_eq!(IdAllocator::read_from_path(&path).unwrap(), ids);
+        assert_eq!(temp_files(dir.path()), 64);
+    }
+
+    #[test]
+    fn paths_without_a_file_name_are_refused() {
+        let err = replace_atomically(&mut RealSteps, Path::new("/"), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn oversized_and_damaged_files_are_decode_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let file = File::create(&path).unwrap();
+        file.set_len(MAX_FILE_SIZE as u64 + 1).unwrap();
+        match IdAllocator::read_from_path(&path) {
+            Err(ReadError::Decode(e)) => assert_eq!(
+                e.kind,
+                ErrorKind::FileTooLarge {
+                    size: MAX_FILE_SIZE as u64 + 1,
+                    max: MAX_FILE_SIZE as u64
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&path, b"hello").unwrap();
+        let err = IdAllocator::read_from_path(&path).unwrap_err();
+        assert!(matches!(&err, ReadError::Decode(e) if e.field == Field::Magic));
+        assert!(err
+            .to_string()
+            .starts_with("invalid state file: magic at byte 0"));
+    }
+}

@@ -1,3 +1,134 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! Being written.
+//! `Versionize` for the state types, for VMMs whose snapshots are built on
+//! the `versionize` crate.
+//!
+//! An allocator is written as its canonical file ([`to_bytes`]) in a
+//! length-prefixed byte vector: a little-endian `u64` length, then the
+//! bytes, which is exactly how `versionize` writes a `Vec<u8>`. The file
+//! carries its own format version and checksum, so the `VersionMap` and the
+//! target version are not consulted; reading runs [`from_bytes`] with its
+//! full validation. Reading never preallocates from the length prefix: the
+//! buffer grows with the bytes actually present, up to
+//! [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE).
+//!
+//! A [`RangeInclusive`] is its two bounds, as `versionize` writes two `u64`,
+//! checked on the way in as [`RangeInclusive::new`] checks them.
+//!
+//! [`to_bytes`]: crate::AddressAllocator::to_bytes
+//! [`from_bytes`]: crate::AddressAllocator::from_bytes
+
+use std::io::{Read, Write};
+use std::string::String;
+use std::vec::Vec;
+
+use versionize::{VersionMap, Versionize, VersionizeError, VersionizeResult};
+
+use crate::format::{DecodeError, MAX_FILE_SIZE};
+use crate::{AddressAllocator, IdAllocator, RangeInclusive};
+
+/// Writes `bytes` as `versionize` writes a `Vec<u8>`.
+fn write_bytes<W: Write>(writer: &mut W, what: &str, bytes: &[u8]) -> VersionizeResult<()> {
+    let len = bytes.len() as u64;
+    writer
+        .write_all(&len.to_le_bytes())
+        .and_then(|()| writer.write_all(bytes))
+        .map_err(|e| VersionizeError::Serialize(format!("{what}: writing {len} bytes: {e}")))
+}
+
+/// Reads a byte vector written by [`write_bytes`], refusing a length above
+/// the format's limit or one the input does not hold.
+fn read_bytes<R: Read>(reader: &mut R, what: &str) -> VersionizeResult<Vec<u8>> {
+    let mut prefix = [0u8; 8];
+    reader.read_exact(&mut prefix).map_err(|e| {
+        VersionizeError::Deserialize(format!("{what}: reading the length prefix: {e}"))
+    })?;
+    let len = u64::from_le_bytes(prefix);
+    if len > MAX_FILE_SIZE as u64 {
+        return Err(VersionizeError::Deserialize(format!(
+            "{what}: the length prefix says {len} bytes, more than the format's limit of \
+             {MAX_FILE_SIZE}"
+        )));
+    }
+    let mut bytes = Vec::new();
+    reader
+        .take(len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| VersionizeError::Deserialize(format!("{what}: reading {len} bytes: {e}")))?;
+    if bytes.len() as u64 != len {
+        return Err(VersionizeError::Deserialize(format!(
+            "{what}: the length prefix says {len} bytes but only {} follow",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn decode_error(what: &str, e: DecodeError) -> VersionizeError {
+    VersionizeError::Deserialize(format!("{what}: {e}"))
+}
+
+impl Versionize for AddressAllocator {
+    /// Time: O(n).
+    fn serialize<W: Write>(&self, writer: &mut W, _: &VersionMap, _: u16) -> VersionizeResult<()> {
+        write_bytes(writer, "AddressAllocator", &self.to_bytes())
+    }
+
+    /// Time: O(len) of the encoded state.
+    fn deserialize<R: Read>(reader: &mut R, _: &VersionMap, _: u16) -> VersionizeResult<Self> {
+        let bytes = read_bytes(reader, "AddressAllocator")?;
+        AddressAllocator::from_bytes(&bytes).map_err(|e| decode_error("AddressAllocator", e))
+    }
+
+    fn version() -> u16 {
+        1
+    }
+}
+
+impl Versionize for IdAllocator {
+    /// Time: O(r), r = runs of allocated ids.
+    fn serialize<W: Write>(&self, writer: &mut W, _: &VersionMap, _: u16) -> VersionizeResult<()> {
+        write_bytes(writer, "IdAllocator", &self.to_bytes())
+    }
+
+    /// Time: O(len) of the encoded state.
+    fn deserialize<R: Read>(reader: &mut R, _: &VersionMap, _: u16) -> VersionizeResult<Self> {
+        let bytes = read_bytes(reader, "IdAllocator")?;
+        IdAllocator::from_bytes(&bytes).map_err(|e| decode_error("IdAllocator", e))
+    }
+
+    fn version() -> u16 {
+        1
+    }
+}
+
+impl Versionize for RangeInclusive {
+    /// Time: O(1).
+    fn serialize<W: Write>(
+        &self,
+        writer: &mut W,
+        version_map: &VersionMap,
+        target_version: u16,
+    ) -> VersionizeResult<()> {
+        self.start()
+            .serialize(writer, version_map, target_version)?;
+        self.end().serialize(writer, version_map, target_version)
+    }
+
+    /// Time: O(1).
+    fn deserialize<R: Read>(
+        reader: &mut R,
+        version_map: &VersionMap,
+        source_version: u16,
+    ) -> VersionizeResult<Self> {
+        let start = u64::deserialize(reader, version_map, source_version)?;
+        let end = u64::deserialize(reader, version_map, source_version)?;
+        RangeInclusive::new(start, end).map_err(|e| {
+            VersionizeError::Deserialize(String::from("RangeInclusive: ") + &e.to_string())
+        })
+    }
+
+    fn version() -> u16 {
+        1
+    }
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Encoding and decoding allocator state: our format (checksummed, fully
+//! validated on decode) against vm-allocator 0.1.4 serialised with bincode
+//! 1.3.3 (no checksum, no validation), in one run.
+//!
+//! Every state holds `n` page-sized, page-aligned allocations packed from the
+//! start of a 1 TiB space at 4 GiB. Bytes per allocation are printed to
+//! stderr once. Run with `cargo bench --bench format`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+const PAGE: u64 = 0x1000;
+const BASE: u64 = 1 << 32;
+const SPACE: u64 = 1 << 40;
+const SIZES: [u64; 3] = [1_000, 10_000, 100_000];
+
+fn ours_with(n: u64) -> vm_allocator::AddressAllocator {
+    let mut a = vm_allocator::AddressAllocator::new(BASE, SPACE).unwrap();
+    for _ in 0..n {
+        a.allocate(PAGE, PAGE, vm_allocator::AllocPolicy::FirstMatch)
+            .unwrap();
+    }
+    a
+}
+
+/// 0.1.4's FirstMatch is O(n) per allocation (a 100k fill takes over a
+/// minute), so its states are built with ExactMatch at the same addresses.
+fn upstream_with(n: u64) -> upstream::AddressAllocator {
+    let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
+    for i in 0..n {
+        a.allocate(
+            PAGE,
+            PAGE,
+            upstream::AllocPolicy::ExactMatch(BASE + i * PAGE),
+        )
+        .unwrap();
+    }
+    a
+}
+
+fn encode_decode(c: &mut Criterion) {
+    let states: Vec<_> = SIZES
+        .iter()
+        .map(|&n| (n, ours_with(n), upstream_with(n)))
+        .collect();
+
+    eprintln!("bytes per allocation (packed pages):");
+    for (n, ours, up) in &states {
+        let our_len = ours.to_bytes().len();
+        let up_len = bincode::serialize(up).unwrap().len();
+        eprintln!(
+            "  n = {n:>6}: ours {our_len:>8} B = {:.2} B/alloc, upstream+bincode {up_len:>8} B = {:.2} B/alloc",
+            our_len as f64 / *n as f64,
+            up_len as f64 / *n as f64,
+        );
+    }
+
+    let mut group = c.benchmark_group("encode");
+    for (n, ours, up) in &states {
+        group.throughput(Throughput::Elements(*n));
+        group.bench_with_input(BenchmarkId::new("ours", n), n, |b, _| {
+            b.iter(|| black_box(ours.to_bytes()))
+        });
+        group.bench_with_input(BenchmarkId::new("upstream_bincode", n), n, |b, _| {
+            b.iter(|| black_box(bincode::serialize(up).unwrap()))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("decode");
+    for (n, ours, up) in &states {
+        let our_bytes = ours.to_bytes();
+        let up_bytes = bincode::serialize(up).unwrap();
+        group.throughput(Throughput::Elements(*n));
+        group.bench_with_input(BenchmarkId::new("ours_validated", n), n, |b, _| {
+            b.iter(|| black_box(vm_allocator::AddressAllocator::from_bytes(&our_bytes).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("upstream_bincode", n), n, |b, _| {
+            b.iter(|| {
+                black_box(bincode::deserialize::<upstream::AddressAllocator>(&up_bytes).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = encode_decode
+}
+criterion_main!(benches);

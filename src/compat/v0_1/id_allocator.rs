@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! An [`IdAllocator`] field in 0.1.x's shape:
+//! `#[serde(with = "vm_allocator::compat::v0_1::id_allocator")]`.
+//!
+//! The shape is `IdAllocator { range_base, next_id, range_end, freed_ids }`;
+//! see the [module above](super) for what loading checks and what saving
+//! writes.
+
+use core::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
+
+use crate::serde_impl::{build_ids, next_field, state_error, FieldSeed, Seen};
+use crate::state::Checked;
+use crate::IdAllocator;
+
+const FIELDS: &[&str] = &["range_base", "next_id", "range_end", "freed_ids"];
+const WHAT: &str = "vm-allocator 0.1 IdAllocator";
+
+/// Writes `allocator` as 0.1.x's `IdAllocator`: `next_id` is one past the
+/// highest id ever handed out (`None` once that was `u32::MAX`), and
+/// `freed_ids` the ids below it that are not allocated.
+///
+/// Time: O(r + f), r = runs of allocated ids, f = free ids below `next_id`;
+/// no allocation.
+pub fn serialize<S: Serializer>(allocator: &IdAllocator, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut st = serializer.serialize_struct("IdAllocator", 4)?;
+    st.serialize_field("range_base", &allocator.range_base())?;
+    st.serialize_field("next_id", &u32::try_from(allocator.next_id()).ok())?;
+    st.serialize_field("range_end", &allocator.range_end())?;
+    st.serialize_field("freed_ids", &FreedIds(allocator))?;
+    st.end()
+}
+
+/// The ids in `range_base..next_id` that are not allocated, in increasing
+/// order, as a sequence of known length.
+struct FreedIds<'a>(&'a IdAllocator);
+
+impl Serialize for FreedIds<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let allocator = self.0;
+        let next_id = allocator.next_id();
+        // Every allocated id lies below `next_id`.
+        let count = next_id - u64::from(allocator.range_base()) - allocator.used();
+        let mut seq = serializer.serialize_seq(usize::try_from(count).ok())?;
+        // Ids below `next_id` fit in a u32.
+        let mut uncovered = u64::from(allocator.range_base());
+        for run in allocator.ranges() {
+            for id in uncovered..u64::from(*run.start()) {
+                seq.serialize_element(&(id as u32))?;
+            }
+            uncovered = u64::from(*run.end()) + 1;
+        }
+        for id in uncovered..next_id {
+            seq.serialize_element(&(id as u32))?;
+        }
+        seq.end()
+    }
+}
+
+/// Reads 0.1.x's `IdAllocator`, checking the range, `next_id` and every
+/// freed id; the allocated ids are `range_base..next_id` minus `freed_ids`.
+///
+/// ```rust
+/// // A corrupt 0.1.x state: id 9 was never handed out (next_id is 8).
+/// let json = r#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6,9]}"#;
+/// let mut de = serde_json::Deserializer::from_str(json);
+/// let err = vm_allocator::compat::v0_1::id_allocator::deserialize(&mut de).unwrap_err();
+/// assert!(err.to_string().contains("freed_ids #1 = 9 is at or above next_id 8"));
+///
+/// let json = r#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}"#;
+/// let mut de = serde_json::Deserializer::from_str(json);
+/// let ids = vm_allocator::compat::v0_1::id_allocator::deserialize(&mut de).unwrap();
+/// assert_eq!(ids.ranges().collect::<Vec<_>>(), vec![5..=5, 7..=7]);
+/// ```
+///
+/// Time: O(f), f = freed ids; no memory beyond the allocator's when
+/// `freed_ids` comes last, as 0.1.x writes it.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<IdAllocator, D::Error> {
+    deserializer.deserialize_struct("IdAllocator", FIELDS, AllocatorVisitor)
+}
+
+/// `range_base`, `next_id` and `range_end`, not yet checked.
+#[derive(Clone, Copy)]
+struct Header {
+    base: u32,
+    next_id: Option<u32>,
+    end: u32,
+}
+
+impl Header {
+    /// The range and the next id as the checker takes them; 0.1.x's `None`
+    /// is 2^32, which only a range ending at `u32::MAX` can reach.
+    fn widen<E: de::Error>(self) -> Result<(u64, u64, u64), E> {
+        if self.next_id.is_none() && self.end != u32::MAX {
+            return Err(E::custom(format_args!(
+                "invalid {WHAT}: next_id is None, which 0.1.x only reaches after handing out \
+                 u32::MAX, but range_end is {}",
+                self.end
+            )));
+        }
+        let next_id = self.next_id.map_or(1 << 32, u64::from);
+        Ok((self.base.into(), self.end.into(), next_id))
+    }
+
+    /// Builds the allocator from the freed ids, streaming the allocated runs
+    /// between them through the checker.
+    fn build<E: de::Error>(
+        self,
+        freed: impl Iterator<Item = Result<u32, E>>,
+    ) -> Result<IdAllocator, E> {
+        let header = self.widen()?;
+        build_ids(WHAT, header, allocated_runs(header, freed))
+    }
+}
+
+struct AllocatorVisitor;
+
+impl<'de> Visitor<'de> for AllocatorVisitor {
+    type Value = IdAllocator;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "vm-allocator 0.1 struct IdAllocator { range_base, next_id, range_end, freed_ids }",
+        )
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
+        let header = Header {
+            base: next_field(&mut seq, 0, &self)?,
+            next_id: next_field(&mut seq, 1, &self)?,
+            end: next_field(&mut seq, 2, &self)?,
+        };
+        seq.next_element_seed(Freed { header })?
+            .ok_or_else(|| de::Error::invalid_length(3, &self))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdAllocator, A::Error> {
+        let mut seen = Seen::default();
+        let (mut base, mut next_id, mut end) = (None, None, None);
+        let mut built: Option<IdAllocator> = None;
+        let mut pending: Option<IdAllocator> = None;
+        while let Some(i) = map.next_key_seed(FieldSeed(FIELDS))? {
+            seen.first_time(i, FIELDS)?;
+            match i {
+                0 => base = Some(map.next_value()?),
+                1 => next_id = Some(map.next_value()?),
+                2 => end = Some(map.next_value()?),
+                _ => match (base, next_id, end) {
+                    (Some(base), Some(next_id), Some(end)) => {
+                        let header = Header { base, next_id, end };
+                        built = Some(map.next_value_seed(Freed { header })?);
+                    }
+                    _ => pending = Some(map.next_value_seed(PendingFreed)?),
+                },
+            }
+        }
+        let header = Header {
+            base: base.ok_or_else(|| de::Error::missing_field(FIELDS[0]))?,
+            next_id: next_id.ok_or_else(|| de::Error::missing_field(FIELDS[1]))?,
+            end: end.ok_or_else(|| de::Error::missing_field(FIELDS[2]))?,
+        };
+        match (built, pending) {
+            (Some(allocator), _) => Ok(allocator),
+            (None, Some(held)) => header.build(held.iter().map(Ok)),
+            (None, None) => Err(de::Error::missing_field(FIELDS[3])),
+        }
+    }
+}
+
+/// Reads `freed_ids` once the header is known, straight into the allocator.
+struct Freed {
+    header: Header,
+}
+
+impl<'de> DeserializeSeed<'de> for Freed {
+    type Value = IdAllocator;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Freed {
+    type Value = IdAllocator;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a set of freed ids")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
+        self.header
+            .build(core::iter::from_fn(|| seq.next_element().transpose()))
+    }
+}
+
+/// Reads `freed_ids` that came before the header: checks that they are
+/// strictly increasing and holds them, as runs, in an allocator of every
+/// `u32` id until the header is known.
+struct PendingFreed;
+
+impl<'de> DeserializeSeed<'de> for PendingFreed {
+    type Value = IdAllocator;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PendingFreed {
+    type Value = IdAllocator;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a set of freed ids")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
+        let mut index = 0u64;
+        let mut previous: Option<u32> = None;
+        let freed = core::iter::from_fn(|| seq.next_element::<u32>().transpose());
+        let mut checked = Checked::new(freed.fuse().map(|item| {
+            let id = item?;
+            if let Some(previous) = previous.filter(|&p| id <= p) {
+                return Err(not_increasing(index, id.into(), previous.into()));
+            }
+            previous = Some(id);
+            index += 1;
+            Ok(id..=id)
+        }));
+        let held = IdAllocator::from_allocated(0, u32::MAX, &mut checked);
+        if let Some(e) = checked.into_error() {
+            return Err(e);
+        }
+        held.map_err(|e| state_error(WHAT, e))
+    }
+}
+
+/// The allocated runs of `base..next_id` between the freed ids, which are
+/// checked one by one as they stream past.
+fn allocated_runs<E: de::Error>(
+    (base, end, next_id): (u64, u64, u64),
+    freed: impl Iterator<Item = Result<u32, E>>,
+) -> impl Iterator<Item = Result<(u64, u64), E>> {
+    let mut freed = freed.fuse();
+    let mut index = 0u64;
+    let mut previous: Option<u64> = None;
+    // The lowest id not yet known to be freed or allocated; `None` once the
+    // run above the last freed id has been given.
+    let mut uncovered = Some(base);
+    core::iter::from_fn(move || loop {
+        let start = uncovered?;
+        let id = match freed.next() {
+            Some(Ok(id)) => u64::from(id),
+            Some(Err(e)) => return Some(Err(e)),
+            None => {
+                uncovered = None;
+                return (start < next_id).then(|| Ok((start, next_id - 1)));
+            }
+        };
+        if id < base || id > end {
+            return Some(Err(E::custom(format_args!(
+                "invalid {WHAT}: freed_ids #{index} = {id} is outside the id range {base}..={end}"
+            ))));
+        }
+        if id >= next_id {
+            return Some(Err(E::custom(format_args!(
+                "invalid {WHAT}: freed_ids #{index} = {id} is at or above next_id {next_id}, \
+                 so it was never handed out"
+            ))));
+        }
+        if let Some(previous) = previous.filter(|&p| id <= p) {
+            return Some(Err(not_increasing(index, id, previous)));
+        }
+        previous = Some(id);
+        index += 1;
+        uncovered = Some(id + 1);
+        if start < id {
+            return Some(Ok((start, id - 1)));
+        }
+    })
+}
+
+fn not_increasing<E: de::Error>(index: u64, id: u64, previous: u64) -> E {
+    E::custom(format_args!(
+        "invalid {WHAT}: freed_ids #{index} = {id} is not above the previous freed id \
+         {previous}; the set must be strictly increasing"
+    ))
+}

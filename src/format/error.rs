@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Why a file was refused, and where.
+
+use core::fmt;
+
+use super::{FileKind, MAGIC};
+use crate::StateError;
+
+/// A file that could not be decoded: what was wrong ([`kind`](Self::kind)),
+/// in which field ([`field`](Self::field)) and at which byte
+/// ([`offset`](Self::offset), counted from the start of the file).
+///
+/// ```rust
+/// use vm_allocator::format::{DecodeError, ErrorKind, Field};
+/// use vm_allocator::IdAllocator;
+///
+/// let err = IdAllocator::from_bytes(b"not a snapshot").unwrap_err();
+/// assert_eq!(err.offset, 0);
+/// assert_eq!(err.field, Field::Magic);
+/// assert!(matches!(err.kind, ErrorKind::BadMagic { .. }));
+/// assert!(err.to_string().starts_with("magic at byte 0: not a vm-allocator file"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Offset of the first byte of the offending field.
+    pub offset: usize,
+    /// The field or section being decoded.
+    pub field: Field,
+    /// What was wrong with it.
+    pub kind: ErrorKind,
+}
+
+impl DecodeError {
+    pub(crate) const fn new(offset: usize, field: Field, kind: ErrorKind) -> Self {
+        DecodeError {
+            offset,
+            field,
+            kind,
+        }
+    }
+}
+
+/// A field or section of a file (see `FORMAT.md`). Item fields carry the
+/// position of the item in the sorted list, counted from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// The file as a whole (its size).
+    File,
+    /// The 8-byte magic.
+    Magic,
+    /// The 2-byte format version.
+    Version,
+    /// The kind byte.
+    Kind,
+    /// The varint length of the body.
+    BodyLength,
+    /// The body as a whole.
+    Body,
+    /// The 4-byte CRC-32C trailer.
+    Checksum,
+    /// Past the checksum, where the file should end.
+    EndOfFile,
+    /// Past the last item of the body, where the body should end.
+    EndOfBody,
+    /// The first address of an address space.
+    SpaceStart,
+    /// The last address of an address space.
+    SpaceEnd,
+    /// The number of allocations.
+    AllocationCount,
+    /// The start (gap) of an allocation.
+    AllocationStart {
+        /// Position of the allocation.
+        index: u64,
+    },
+    /// The length of an allocation.
+    AllocationLength {
+        /// Position of the allocation.
+        index: u64,
+    },
+    /// The first id of an id range.
+    RangeBase,
+    /// The last id of an id range.
+    RangeEnd,
+    /// The next never-allocated id.
+    NextId,
+    /// The number of runs of allocated ids.
+    RunCount,
+    /// The first id (gap) of a run.
+    RunStart {
+        /// Position of the run.
+        index: u64,
+    },
+    /// The length of a run.
+    RunLength {
+        /// Position of the run.
+        index: u64,
+    },
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::File => f.write_str("file"),
+            Field::Magic => f.write_str("magic"),
+            Field::Version => f.write_str("format version"),
+            Field::Kind => f.write_str("kind"),
+            Field::BodyLength => f.write_str("body length"),
+            Field::Body => f.write_str("body"),
+            Field::Checksum => f.write_str("checksum"),
+            Field::EndOfFile => f.write_str("end of file"),
+            Field::EndOfBody => f.write_str("end of body"),
+            Field::SpaceStart => f.write_str("space start"),
+            Field::SpaceEnd => f.write_str("space end"),
+            Field::AllocationCount => f.write_str("allocation count"),
+            Field::AllocationStart { index } => write!(f, "allocation #{index} start"),
+            Field::AllocationLength { index } => write!(f, "allocation #{index} length"),
+            Field::RangeBase => f.write_str("range base"),
+            Field::RangeEnd => f.write_str("range end"),
+            Field::NextId => f.write_str("next id"),
+            Field::RunCount => f.write_str("run count"),
+            Field::RunStart { index } => write!(f, "run #{index} start"),
+            Field::RunLength { index } => write!(f, "run #{index} length"),
+        }
+    }
+}
+
+/// What was wrong with a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input is larger than [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE).
+    FileTooLarge {
+        /// Size of the input in bytes.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The input does not start with [`MAGIC`]: not one of our files.
+    BadMagic {
+        /// The bytes found, zero-padded when the input is shorter.
+        found: [u8; 8],
+        /// How many bytes of `found` were present.
+        found_len: u8,
+    },
+    /// The file is of a format version this reader does not know.
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u16,
+        /// The versions this reader decodes.
+        supported: &'static [u16],
+    },
+    /// The file holds another kind of state than the one asked for.
+    WrongKind {
+        /// The kind asked for.
+        expected: FileKind,
+        /// The kind byte in the file.
+        found: u8,
+    },
+    /// The kind byte names no kind this reader knows.
+    UnknownKind {
+        /// The kind byte in the file.
+        found: u8,
+    },
+    /// The CRC-32C stored in the trailer is not that of the bytes before it.
+    ChecksumMismatch {
+        /// The checksum in the file.
+        stored: u32,
+        /// The checksum of the bytes read.
+        computed: u32,
+    },
+    /// The input ends inside the field. For a varint, `needed` is the
+    /// least number of bytes that could complete it.
+    Truncated {
+        /// Bytes the field needs.
+        needed: u64,
+        /// Bytes left in the input (or the body).
+        available: u64,
+    },
+    /// Bytes follow the place where the file (or the body) must end.
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: u64,
+    },
+    /// A varint is longer than the minimal encoding of its value.
+    OverlongVarint,
+    /// A varint encodes a value of more than 64 bits.
+    VarintTooLarge,
+    /// A value is larger than its field allows.
+    ValueOutOfRange {
+        /// The value decoded.
+        value: u64,
+        /// The largest value the field allows.
+        max: u64,
+    },
+    /// Adding this delta to the position before it runs past `u64::MAX`.
+    Overflow {
+        /// The delta decoded.
+        value: u64,
+    },
+    /// A count of items larger than the rest of the body could hold, at
+    /// two bytes or more per item; refused before anything is allocated.
+    CountTooLarge {
+        /// The count decoded.
+        count: u64,
+        /// The most items the remaining bytes could hold.
+        max: u64,
+    },
+    /// The fields decode but describe an invalid state: the error names the
+    /// offending item; the offset is that of the item's first byte.
+    InvalidState(StateError),
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ErrorKind::FileTooLarge { size, max } => {
+                write!(f, "the input is {size} bytes, over the limit of {max}")
+            }
+            ErrorKind::BadMagic { found, found_len } => {
+                f.write_str("not a vm-allocator file: found")?;
+                write_hex(f, &found[..usize::from(found_len)])?;
+                f.write_str(", expected")?;
+                write_hex(f, &MAGIC)
+            }
+            ErrorKind::UnsupportedVersion { found, supported } => {
+                write!(
+                    f,
+                    "unsupported format version {found}; this reader supports "
+                )?;
+                for (i, v) in supported.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{v}")?;
+                }
+                Ok(())
+            }
+            ErrorKind::WrongKind { expected, found } => match FileKind::from_byte(found) {
+                Some(kind) => write!(f, "the file holds an {kind} ({found}), not an {expected}"),
+                None => write!(f, "unknown kind {found}, expected an {expected}"),
+            },
+            ErrorKind::UnknownKind { found } => write!(f, "unknown kind {found}"),
+            ErrorKind::ChecksumMismatch { stored, computed } => write!(
+                f,
+                "checksum mismatch: stored CRC-32C {stored:#010x}, computed {computed:#010x}"
+            ),
+            ErrorKind::Truncated { needed, available } => write!(
+                f,
+                "truncated: needs {needed} bytes, only {available} available"
+            ),
+            ErrorKind::TrailingBytes { count: 1 } => f.write_str("1 trailing byte"),
+            ErrorKind::TrailingBytes { count } => write!(f, "{count} trailing bytes"),
+            ErrorKind::OverlongVarint => {
+                f.write_str("non-canonical varint: longer than its value needs")
+            }
+            ErrorKind::VarintTooLarge => f.write_str("varint value does not fit in 64 bits"),
+            ErrorKind::ValueOutOfRange { value, max } => {
+                write!(f, "value {value:#x} is out of range (at most {max:#x})")
+            }
+            ErrorKind::Overflow { value } => {
+                write!(f, "delta {value:#x} runs past the largest value of u64")
+            }
+            ErrorKind::CountTooLarge { count, max } => write!(
+                f,
+                "count {count} is more than the rest of the body could hold (at most {max})"
+            ),
+            ErrorKind::InvalidState(e) => write!(f, "invalid state: {e}"),
+        }
+    }
+}
+
+fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    if bytes.is_empty() {
+        return f.write_str(" nothing");
+    }
+    for b in bytes {
+        write!(f, " {b:02x}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}: {}", self.field, self.offset, self.kind)
+    }
+}
+
+impl core::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::InvalidState(e) => Some(e),
+            _ => None,
+        }
+    }
+}

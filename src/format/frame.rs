@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! The frame around every body: header (magic, version, kind, body length)
+//! and the CRC-32C trailer.
+
+use alloc::vec::Vec;
+
+use crc::{Crc, Table, CRC_32_ISCSI};
+
+use super::varint::{self, Reader};
+use super::{
+    DecodeError, ErrorKind, Field, FileKind, FORMAT_VERSION, MAGIC, MAX_FILE_SIZE,
+    SUPPORTED_VERSIONS,
+};
+
+/// CRC-32C (Castagnoli), slice-by-16.
+static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
+
+/// Offset of the version field.
+const VERSION_OFFSET: usize = MAGIC.len();
+/// Offset of the kind byte.
+const KIND_OFFSET: usize = VERSION_OFFSET + 2;
+/// Offset of the body length varint.
+const BODY_LENGTH_OFFSET: usize = KIND_OFFSET + 1;
+/// Room reserved for the body length while the body is written.
+const MAX_VARINT_LEN: usize = 10;
+const CHECKSUM_LEN: usize = 4;
+
+/// The CRC-32C of `bytes`.
+pub(super) fn crc32c(bytes: &[u8]) -> u32 {
+    CRC32C.checksum(bytes)
+}
+
+/// Builds a file of `kind` around the body that `write_body` appends;
+/// `body_hint` is the expected body size.
+pub(super) fn seal(
+    kind: FileKind,
+    body_hint: usize,
+    write_body: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(BODY_LENGTH_OFFSET + MAX_VARINT_LEN + body_hint + CHECKSUM_LEN);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.push(kind.byte());
+    // The length is known only once the body is written: keep room for the
+    // longest varint, then close the gap.
+    out.extend_from_slice(&[0; MAX_VARINT_LEN]);
+    write_body(&mut out);
+    let body_len = out.len() - BODY_LENGTH_OFFSET - MAX_VARINT_LEN;
+    let (len_bytes, len_len) = varint::to_array(body_len as u64);
+    out.splice(
+        BODY_LENGTH_OFFSET..BODY_LENGTH_OFFSET + MAX_VARINT_LEN,
+        len_bytes[..len_len].iter().copied(),
+    );
+    let crc = crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// A file whose header and checksum have been checked.
+pub(super) struct Frame<'a> {
+    pub(super) version: u16,
+    pub(super) kind: FileKind,
+    pub(super) body_offset: usize,
+    pub(super) body_len: usize,
+    pub(super) checksum: u32,
+    /// Reads the body; the end of the body is the end of its input.
+    pub(super) body: Reader<'a>,
+}
+
+/// Checks the frame of `bytes`: size limit, magic, version, length,
+/// trailing bytes, checksum, then the kind (`expected`, or any known kind).
+///
+/// The kind is checked after the checksum so that a damaged kind byte is
+/// reported as damage, and a sound file of another kind as the wrong kind.
+pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>, DecodeError> {
+    if bytes.len() > MAX_FILE_SIZE {
+        return Err(DecodeError::new(
+            0,
+            Field::File,
+            ErrorKind::FileTooLarge {
+                size: bytes.len() as u64,
+                max: MAX_FILE_SIZE as u64,
+            },
+        ));
+    }
+    check_magic(bytes)?;
+    let mut r = Reader::new(bytes, VERSION_OFFSET);
+    let version_bytes = r.take(2, Field::Version)?;
+    let version = u16::from_le_bytes([version_bytes[0], version_bytes[1]]);
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(DecodeError::new(
+            VERSION_OFFSET,
+            Field::Version,
+            ErrorKind::UnsupportedVersion {
+                found: version,
+                supported: SUPPORTED_VERSIONS,
+            },
+        ));
+    }
+    // Version 1 is the only one; a later version dispatches here.
+    let kind_byte = r.take(1, Field::Kind)?[0];
+    let body_len = r.varint_at_most(Field::BodyLength, MAX_FILE_SIZE as u64)? as usize;
+    let body_offset = r.pos();
+    let available = r.remaining();
+    if available < body_len {
+        return Err(DecodeError::new(
+            body_offset,
+            Field::Body,
+            ErrorKind::Truncated {
+                needed: body_len as u64,
+                available: available as u64,
+            },
+        ));
+    }
+    let body_end = body_offset + body_len;
+    let after_body = available - body_len;
+    if after_body < CHECKSUM_LEN {
+        return Err(DecodeError::new(
+            body_end,
+            Field::Checksum,
+            ErrorKind::Truncated {
+                needed: CHECKSUM_LEN as u64,
+                available: after_body as u64,
+            },
+        ));
+    }
+    if after_body > CHECKSUM_LEN {
+        return Err(DecodeError::new(
+            body_end + CHECKSUM_LEN,
+            Field::EndOfFile,
+            ErrorKind::TrailingBytes {
+                count: (after_body - CHECKSUM_LEN) as u64,
+            },
+        ));
+    }
+    let stored = u32::from_le_bytes([
+        bytes[body_end],
+        bytes[body_end + 1],
+        bytes[body_end + 2],
+        bytes[body_end + 3],
+    ]);
+    let computed = crc32c(&bytes[..body_end]);
+    if stored != computed {
+        return Err(DecodeError::new(
+            body_end,
+            Field::Checksum,
+            ErrorKind::ChecksumMismatch { stored, computed },
+        ));
+    }
+    let kind = check_kind(kind_byte, expected)?;
+    Ok(Frame {
+        version,
+        kind,
+        body_offset,
+        body_len,
+        checksum: stored,
+        body: Reader::new(&bytes[..body_end], body_offset),
+    })
+}
+
+fn check_magic(bytes: &[u8]) -> Result<(), DecodeError> {
+    let present = bytes.len().min(MAGIC.len());
+    if bytes[..present] != MAGIC[..present] {
+        let mut found = [0; 8];
+        found[..present].copy_from_slice(&bytes[..present]);
+        return Err(DecodeError::new(
+            0,
+            Field::Magic,
+            ErrorKind::BadMagic {
+                found,
+                found_len: present as u8,
+            },
+        ));
+    }
+    if present < MAGIC.len() {
+        return Err(DecodeError::new(
+            0,
+            Field::Magic,
+            ErrorKind::Truncated {
+                needed: MAGIC.len() as u64,
+                available: present as u64,
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn check_kind(found: u8, expected: Option<FileKind>) -> Result<FileKind, DecodeError> {
+    let error = |kind| DecodeError::new(KIND_OFFSET, Field::Kind, kind);
+    match expected {
+        Some(expected) if expected.byte() == found => Ok(expected),
+        Some(expected) => Err(error(ErrorKind::WrongKind { expected, found })),
+        None => FileKind::from_byte(found).ok_or(error(ErrorKind::UnknownKind { found })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_check_value() {
+        // The check value of the CRC catalogue: CRC-32C of "123456789".
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn sealed_empty_body_opens() {
+        let file = seal(FileKind::IdAllocator, 0, |_| {});
+        assert_eq!(file.len(), 8 + 2 + 1 + 1 + 4);
+        let frame = open(&file, None).unwrap();
+        assert_eq!(frame.kind, FileKind::IdAllocator);
+        assert_eq!((frame.body_offset, frame.body_len), (12, 0));
+        assert_eq!(frame.version, 1);
+        assert_eq!(frame.checksum, crc32c(&file[..12]));
+    }
+
+    #[test]
+    fn long_bodies_get_multi_byte_lengths() {
+        let file = seal(FileKind::AddressAllocator, 300, |out| {
+            out.extend_from_slice(&[7; 300])
+        });
+        assert_eq!(&file[11..13], &[0xac, 0x02]);
+        let frame = open(&file, Some(FileKind::AddressAllocator)).unwrap();
+        assert_eq!((frame.body_offset, frame.body_len), (13, 300));
+        assert_eq!(frame.body.remaining(), 300);
+    }
+}

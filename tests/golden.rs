@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Golden files: every released file under `snapshots/` keeps decoding to
+//! the listing beside it, the current format re-encodes it byte for byte,
+//! and `snapshots/SHA256SUMS` pins every one of them, so editing or losing a
+//! released file fails here.
+//!
+//! The files of the current version are made by [`golden_states`]. With
+//! `VMALLOC_WRITE_GOLDEN=1` the generator writes the ones that are missing
+//! (and their hashes); it never overwrites a file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use vm_allocator::format::{self, FORMAT_VERSION, SUPPORTED_VERSIONS};
+use vm_allocator::{AddressAllocator, AllocPolicy, Constraint, IdAllocator, RangeInclusive};
+
+fn snapshots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots")
+}
+
+const HASH_LIST: &str = "SHA256SUMS";
+/// Files under snapshots/ that are not golden files.
+const NOT_GOLDEN: &[&str] = &[HASH_LIST, "README.md"];
+
+/// Every golden file under snapshots/, as paths relative to it with `/`.
+fn golden_files() -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            let relative = format!("{prefix}{name}");
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), &format!("{relative}/"), out);
+            } else if !NOT_GOLDEN.contains(&relative.as_str()) {
+                out.push(relative);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&snapshots(), "", &mut files);
+    files.sort();
+    files
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The hash list: relative path -> SHA-256, in `sha256sum` format.
+fn hash_list() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(snapshots().join(HASH_LIST)).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let (hash, path) = line
+                .split_once("  ")
+                .unwrap_or_else(|| panic!("malformed line in {HASH_LIST}: {line:?}"));
+            (path.to_string(), hash.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn golden_files_decode_to_their_listing_and_re_encode() {
+    let files = golden_files();
+    let bins: Vec<&String> = files.iter().filter(|f| f.ends_with(".bin")).collect();
+    assert!(bins.len() >= 10, "only {} golden files", bins.len());
+    for file in &files {
+        assert!(
+            file.ends_with(".bin") || file.ends_with(".txt"),
+            "{file}: golden files are .bin files with a .txt listing"
+        );
+        let twin = match file.strip_suffix(".bin") {
+            Some(stem) => format!("{stem}.txt"),
+            None => format!("{}.bin", file.strip_suffix(".txt").unwrap()),
+        };
+        assert!(files.contains(&twin), "{file} has no {twin} beside it");
+    }
+    for bin in bins {
+        let bytes = std::fs::read(snapshots().join(bin)).unwrap();
+        let listing =
+            std::fs::read_to_string(snapshots().join(bin.replace(".bin", ".txt"))).unwrap();
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        assert!(
+            bin.starts_with(&format!("v{version}/")),
+            "{bin} is of version {version}"
+        );
+        assert!(
+            SUPPORTED_VERSIONS.contains(&version),
+            "{bin}: version {version} no longer read"
+        );
+        let dumped = format::dump(&bytes).unwrap_or_else(|e| panic!("{bin}: {e}"));
+        assert!(
+            dumped == listing,
+            "{bin}: listing differs from {}",
+            bin.replace(".bin", ".txt")
+        );
+        let again = match bytes[10] {
+            1 => IdAllocator::from_bytes(&bytes).map(|a| a.to_bytes()),
+            _ => AddressAllocator::from_bytes(&bytes).map(|a| a.to_bytes()),
+        }
+        .unwrap();
+        // Files of older versions decode; the current writer reproduces its own.
+        if version == FORMAT_VERSION {
+            assert!(again == bytes, "{bin}: re-encoding changed the bytes");
+        }
+    }
+}
+
+#[test]
+fn golden_files_match_the_hash_list() {
+    let list = hash_list();
+    let files = golden_files();
+    for file in &files {
+        let bytes = std::fs::read(snapshots().join(file)).unwrap();
+        let hash = list
+            .get(file)
+            .unwrap_or_else(|| panic!("{file} is not in snapshots/{HASH_LIST}"));
+        assert_eq!(
+            &sha256_hex(&bytes),
+            hash,
+            "{file} was edited: released golden files never change; add new files instead"
+        );
+    }
+    for listed in list.keys() {
+        assert!(
+            files.contains(listed),
+            "{listed} is in snapshots/{HASH_LIST} but missing"
+        );
+    }
+}
+
+#[test]
+fn generator_reproduces_the_current_version_or_writes_it() {
+    let write = std::env::var("VMALLOC_WRITE_GOLDEN").is_ok_and(|v| v == "1");
+    let dir = format!("v{FORMAT_VERSION}");
+    let mut new_hashes = String::new();
+    for (name, bytes) in golden_states() {
+        let bin = format!("{dir}/{name}.bin");
+        let txt = format!("{dir}/{name}.txt");
+        let listing = format::dump(&bytes).unwrap();
+        match std::fs::read(snapshots().join(&bin)) {
+            Ok(existing) => {
+                assert!(
+                    existing == bytes,
+                    "{bin}: the generator no longer reproduces it"
+                );
+            }
+            Err(_) if write => {
+                std::fs::create_dir_all(snapshots().join(&dir)).unwrap();
+                for (path, content) in [(&bin, bytes.as_slice()), (&txt, listing.as_bytes())] {
+                    let full = snapshots().join(path);
+                    assert!(
+                        !full.exists(),
+                        "{path} exists; golden files are never overwritten"
+                    );
+                    std::fs::write(&full, content).unwrap();
+                    let _ = writeln!(new_hashes, "{}  {path}", sha256_hex(content));
+                }
+            }
+            Err(e) => panic!("{bin}: {e}; run with VMALLOC_WRITE_GOLDEN=1 to create it"),
+        }
+    }
+    if !new_hashes.is_empty() {
+        let mut list = std::fs::read_to_string(snapshots().join(HASH_LIST)).unwrap_or_default();
+        list.push_str(&new_hashes);
+        std::fs::write(snapshots().join(HASH_LIST), list).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The states of the golden files.
+
+fn r(start: u64, end: u64) -> RangeInclusive {
+    RangeInclusive::new(start, end).unwrap()
+}
+
+/// The golden files of the current version, by name.
+fn golden_states() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "empty_id",
+            IdAllocator::new(0, u32::MAX).unwrap().to_bytes(),
+        ),
+        (
+            "empty_address",
+            AddressAllocator::new(0, u64::MAX).unwrap().to_bytes(),
+        ),
+        ("x86_64_legacy_gsi", legacy_gsi().to_bytes()),
+        ("x86_64_msi_gsi", msi_gsi().to_bytes()),
+        ("x86_64_mmio32", mmio32().to_bytes()),
+        ("x86_64_mmio64", mmio64().to_bytes()),
+        ("x86_64_system_memory", system_memory().to_bytes()),
+        ("x86_64_pio", pio().to_bytes()),
+        ("fragmented_address_10k", fragmented_addresses().to_bytes()),
+        ("fragmented_id", fragmented_ids().to_bytes()),
+    ]
+}
+
+/// Legacy GSIs 5..=23: four devices, one hot-unplugged, one fixed line.
+fn legacy_gsi() -> IdAllocator {
+    let mut a = IdAllocator::new(5, 23).unwrap();
+    for _ in 0..4 {
+        a.allocate_id().unwrap();
+    }
+    a.free_id(6).unwrap();
+    a.allocate_id_at(20).unwrap();
+    a
+}
+
+/// MSI GSIs 24..=4095: vector blocks of a few PCI devices.
+fn msi_gsi() -> IdAllocator {
+    let mut a = IdAllocator::new(24, 4095).unwrap();
+    a.allocate_ids(3, 1).unwrap(); // virtio-net: config + rx/tx
+    a.allocate_ids(4, 4).unwrap(); // virtio-blk
+    a.allocate_ids(32, 32).unwrap(); // NVMe
+    let gone = a.allocate_ids(8, 8).unwrap(); // unplugged later
+    a.allocate_ids(16, 16).unwrap(); // GPU
+    a.allocate_id().unwrap(); // balloon
+    a.free_ids(gone).unwrap();
+    a.allocate_id().unwrap(); // vsock
+    a
+}
+
+/// The 32-bit MMIO hole below 4 GiB: BARs of several devices.
+fn mmio32() -> AddressAllocator {
+    let mut a = AddressAllocator::new(0xd000_0000, 0xfec0_0000 - 0xd000_0000).unwrap();
+    for _ in 0..3 {
+        a.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    }
+    a.allocate(0x100_0000, 0x100_0000, AllocPolicy::FirstMatch)
+        .unwrap(); // framebuffer
+    a.allocate(0x4000, 0x4000, AllocPolicy::LastMatch).unwrap();
+    a.allocate(0x10_0000, 0x10_0000, AllocPolicy::ExactMatch(0xfe00_0000))
+        .unwrap();
+    let msix = a.allocate(0x2000, 0x2000, AllocPolicy::FirstMatch).unwrap();
+    a.allocate(0x80, 0x80, AllocPolicy::FirstMatch).unwrap();
+    a.free(&msix).unwrap();
+    a
+}
+
+/// 64-bit MMIO: 64 GiB from 64 GiB, for 64-bit BARs.
+fn mmio64() -> AddressAllocator {
+    let mut a = AddressAllocator::new(1 << 36, 1 << 36).unwrap();
+    a.allocate(1 << 30, 1 << 30, AllocPolicy::FirstMatch)
+        .unwrap();
+    a.allocate(8 << 30, 8 << 30, AllocPolicy::FirstMatch)
+        .unwrap();
+    for _ in 0..4 {
+        a.allocate(0x10_0000, 0x10_0000, AllocPolicy::FirstMatch)
+            .unwrap();
+    }
+    a.allocate(1 << 32, 1 << 32, AllocPolicy::LastMatch)
+        .unwrap();
+    a.allocate_with(
+        Constraint::new(0x20_0000, 0x20_0000, AllocPolicy::LastMatch)
+            .unwrap()
+            .with_max_address((1 << 37) - 1),
+    )
+    .unwrap();
+    a
+}
+
+/// Guest physical memory of a 5 GiB VM: RAM below 640 KiB, below the 32-bit
+/// hole and above 4 GiB.
+fn system_memory() -> AddressAllocator {
+    let mut a = AddressAllocator::new(0, (1 << 32) + (2 << 30)).unwrap();
+    for (start, size) in [
+        (0, 0x9_fc00),
+        (0xf_0000, 0x1_0000),
+        (0x10_0000, 0xbff0_0000),
+        (1 << 32, 2 << 30),
+    ] {
+        a.allocate(size, 1, AllocPolicy::ExactMatch(start)).unwrap();
+    }
+    a
+}
+
+/// The x86 port I/O space with the usual legacy devices.
+fn pio() -> AddressAllocator {
+    let mut a = AddressAllocator::new(0, 0x1_0000).unwrap();
+    for (port, len) in [
+        (0x20, 2),  // PIC 1
+        (0x40, 4),  // PIT
+        (0x60, 1),  // i8042 data
+        (0x64, 1),  // i8042 command
+        (0x70, 2),  // RTC
+        (0xa0, 2),  // PIC 2
+        (0x2f8, 8), // COM2
+        (0x3f8, 8), // COM1
+        (0xcf8, 8), // PCI configuration
+    ] {
+        a.allocate(len, 1, AllocPolicy::ExactMatch(port)).unwrap();
+    }
+    a.allocate(0x40, 0x40, AllocPolicy::LastMatch).unwrap(); // a virtio I/O BAR
+    a
+}
+
+/// A small deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// 10,000 live allocations of mixed sizes and alignments, placed by every
+/// policy, with frees along the way.
+fn fragmented_addresses() -> AddressAllocator {
+    let mut rng = Rng(0x5eed_0001);
+    let base = 1u64 << 32;
+    let mut a = AddressAllocator::new(base, 1 << 38).unwrap();
+    let mut live: Vec<RangeInclusive> = Vec::new();
+    while a.len() < 10_000 {
+        if rng.below(100) < 15 && !live.is_empty() {
+            let i = rng.below(live.len() as u64) as usize;
+            a.free(&live.swap_remove(i)).unwrap();
+            continue;
+        }
+        let size = match rng.below(4) {
+            0 => rng.pick(&[0x1000, 0x2000, 0x4000, 0x10000]),
+            1 => 0x1000 * (1 + rng.below(16)),
+            2 => 0x10 * (1 + rng.below(256)),
+            _ => rng.pick(&[0x10_0000, 0x20_0000, 0x40_0000]),
+        };
+        let align = rng.pick(&[1, 0x10, 0x1000, 0x10000, 0x20_0000]);
+        let policy = match rng.below(10) {
+            0..=4 => AllocPolicy::FirstMatch,
+            5..=7 => AllocPolicy::LastMatch,
+            _ => AllocPolicy::ExactMatch(base + (rng.below(1 << 38) & !(align - 1))),
+        };
+        if let Ok(range) = a.allocate(size, align, policy) {
+            live.push(range);
+        }
+    }
+    a
+}
+
+/// Ids 0..=65535 after allocating single ids, given ids and aligned blocks,
+/// and freeing some of each.
+fn fragmented_ids() -> IdAllocator {
+    let mut rng = Rng(0x5eed_0002);
+    let mut a = IdAllocator::new(0, 0xffff).unwrap();
+    let mut blocks = Vec::new();
+    for _ in 0..20_000 {
+        match rng.below(10) {
+            0..=2 => {
+                let _ = a.allocate_id();
+            }
+            3..=4 => {
+                let _ = a.allocate_id_at(rng.below(0x1_0000) as u32);
+            }
+            5 => {
+                let count = 1 + rng.below(32) as u32;
+                let align = 1 << rng.below(6);
+                if let Ok(block) = a.allocate_ids(count, align) {
+                    blocks.push(block);
+                }
+            }
+            6..=8 => {
+                let _ = a.free_id(rng.below(0x1_0000) as u32);
+            }
+            _ => {
+                if !blocks.is_empty() {
+                    let i = rng.below(blocks.len() as u64) as usize;
+                    let _ = a.free_ids(blocks.swap_remove(i));
+                }
+            }
+        }
+    }
+    a
+}
+
+#[test]
+fn golden_states_are_what_their_names_say() {
+    let a = fragmented_addresses();
+    assert_eq!(a.len(), 10_000);
+    a.check_invariants().unwrap();
+    let ids = fragmented_ids();
+    ids.check_invariants().unwrap();
+    assert!(ids.ranges().count() > 1_000, "{}", ids.ranges().count());
+    assert_eq!(
+        legacy_gsi().ranges().collect::<Vec<_>>(),
+        vec![5..=5, 7..=8, 20..=20]
+    );
+    assert_eq!(
+        system_memory().iter().collect::<Vec<_>>(),
+        vec![
+            r(0, 0x9_fbff),
+            r(0xf_0000, 0xf_ffff),
+            r(0x10_0000, 0xbfff_ffff),
+            r(1 << 32, (1 << 32) + (2 << 30) - 1)
+        ]
+    );
+    assert_eq!(mmio32().end(), 0xfebf_ffff);
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Saving to and loading from paths, and crash safety with real processes:
+//! a child process saves one state after another in a loop and is killed
+//! with SIGKILL at random moments; after every kill the file must hold a
+//! complete state, never a torn one. (Crashes after every single step and
+//! partial write are injected by the unit tests of `src/persist.rs`.)
+
+#![cfg(feature = "std")]
+
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+use vm_allocator::format::{ErrorKind, Field, FileKind, ReadError};
+use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator};
+
+/// Set in the child process to the path it must keep saving to.
+const CHILD_ENV: &str = "VMALLOC_PERSIST_TEST_CHILD";
+
+/// The k-th state the child saves: the allocation `0..=k` says which one it
+/// is, and a varying number of pages makes consecutive files differ in size.
+fn state(k: u64) -> AddressAllocator {
+    let mut a = AddressAllocator::new(0, 1 << 40).unwrap();
+    a.allocate(k + 1, 1, AllocPolicy::ExactMatch(0)).unwrap();
+    for _ in 0..100 + k % 400 {
+        a.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    }
+    a
+}
+
+/// Which state `a` is, checking that it is exactly that state.
+fn which(a: &AddressAllocator) -> u64 {
+    let k = a.iter().next().expect("a state has allocations").end();
+    assert_eq!(a, &state(k), "a state that was never written");
+    k
+}
+
+/// Not a test of its own: the body of the child process. Without the
+/// environment variable (a normal test run) it returns at once.
+#[test]
+fn child_process_saves_in_a_loop() {
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let mut k = match AddressAllocator::read_from_path(&path) {
+        Ok(a) => which(&a),
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => panic!("the child found a damaged file: {e}"),
+    };
+    loop {
+        k += 1;
+        state(k).write_to_path(&path).unwrap();
+    }
+}
+
+/// A small generator for kill delays, seeded from the clock (and printed).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn killed_writers_leave_the_old_or_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.vmalloc");
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut rng = Rng(seed);
+    let exe = std::env::current_exe().unwrap();
+    let mut last = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for round in 0..40 {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "child_process_saves_in_a_loop",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5 + rng.below(60)));
+        // Child::kill sends SIGKILL: no destructor, no clean-up runs.
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "round {round} (seed {seed}): the child stopped by itself: {status:?}"
+        );
+        match AddressAllocator::read_from_path(&path) {
+            Ok(a) => {
+                let k = which(&a);
+                assert!(
+                    k >= last,
+                    "round {round} (seed {seed}): state {k} after state {last}"
+                );
+                last = k;
+            }
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                assert_eq!(last, 0, "round {round} (seed {seed}): the file disappeared")
+            }
+            Err(e) => panic!("round {round} (seed {seed}): torn file: {e}"),
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    assert!(last > 0, "seed {seed}: no child ever completed a save");
+    // Whatever the kills left behind, saving and loading still work.
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count() - 1;
+    eprintln!("{last} saves completed, {leftovers} temporary files left by kills");
+    let final_state = state(last + 1);
+    final_state.write_to_path(&path).unwrap();
+    assert_eq!(
+        AddressAllocator::read_from_path(&path).unwrap(),
+        final_state
+    );
+}
+
+#[test]
+fn saves_replace_and_loads_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids_path = dir.path().join("gsi");
+    let mut gsi = IdAllocator::new(5, 23).unwrap();
+    gsi.write_to_path(&ids_path).unwrap();
+    gsi.allocate_id().unwrap();
+    gsi.write_to_path(&ids_path).unwrap();
+    assert_eq!(IdAllocator::read_from_path(&ids_path).unwrap(), gsi);
+    assert_eq!(std::fs::read(&ids_path).unwrap(), gsi.to_bytes());
+    // Only the target is left in the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    // The other kind's reader refuses it, with the decode error.
+    match AddressAllocator::read_from_path(&ids_path) {
+        Err(ReadError::Decode(e)) => {
+            assert_eq!((e.offset, e.field), (10, Field::Kind));
+            assert_eq!(
+                e.kind,
+                ErrorKind::WrongKind {
+                    expected: FileKind::AddressAllocator,
+                    found: 1
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A damaged file says where.
+    let mut bytes = gsi.to_bytes();
+    bytes[14] ^= 0x40;
+    std::fs::write(&ids_path, &bytes).unwrap();
+    let e = IdAllocator::read_from_path(&ids_path).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("invalid state file: checksum at byte 18: checksum mismatch"),
+        "{e}"
+    );
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn io_errors_are_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = IdAllocator::read_from_path(dir.path().join("missing")).unwrap_err();
+    assert!(matches!(&missing, ReadError::Io(e) if e.kind() == io::ErrorKind::NotFound));
+    assert!(missing
+        .to_string()
+        .starts_with("cannot read the state file: "));
+    // Saving into a directory that does not exist fails and leaves nothing.
+    let nowhere = dir.path().join("no/such/dir/file");
+    let e = IdAllocator::new(0, 1)
+        .unwrap()
+        .write_to_path(&nowhere)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    // A directory is not a state file.
+    assert!(matches!(
+        AddressAllocator::read_from_path(dir.path()),
+        Err(ReadError::Io(_))
+    ));
+}
