@@ -41,7 +41,7 @@ impl Caps {
     pub(crate) const EMPTY: Caps = Caps([0; CLASSES]);
 
     /// The capacity at alignment `2^k`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, k: u32) -> u64 {
         self.0[k as usize]
     }
