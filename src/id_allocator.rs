@@ -72,7 +72,16 @@ impl IdAllocator {
     ///
     /// Time: O(log r).
     pub fn allocate_id(&mut self) -> Result<u32> {
-        let first = self.first_free_block(1, 0).ok_or(self.exhausted())?;
+        // Runs are maximal, so the smallest free id is the range's base or
+        // the id right after the first run.
+        let base = u64::from(self.range_base);
+        let first = match self.ids.first() {
+            Some(run) if run.start == base => run.end + 1,
+            _ => base,
+        };
+        if first > u64::from(self.range_end) {
+            return Err(self.exhausted());
+        }
         self.mark_allocated(first, first);
         Ok(first as u32)
     }

@@ -39,7 +39,7 @@ impl SpanTree {
             let mut parents = Vec::with_capacity(level.len().div_ceil(BRANCH_CAP));
             let mut rest = level.into_iter().peekable();
             while rest.peek().is_some() {
-                let children: Vec<Node> = rest.by_ref().take(BRANCH_CAP).collect();
+                let children = rest.by_ref().take(BRANCH_CAP);
                 parents.push(Node::Branch(Arc::new(Branch::from_children(children))));
             }
             level = parents;

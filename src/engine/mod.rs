@@ -98,6 +98,19 @@ impl SpanTree {
         key: u64,
         mut edit: impl FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
     ) -> R {
+        // A lone root leaf with room cannot split: edit it directly.
+        if let Some(Node::Leaf(leaf)) = &mut self.root {
+            if leaf.spans().len() < config::LEAF_CAP {
+                let leaf = Arc::make_mut(leaf);
+                leaf.stop_tracking_gaps();
+                let (result, sibling) = edit(leaf, Place::ROOT);
+                debug_assert!(sibling.is_none());
+                if leaf.spans().is_empty() {
+                    self.root = None;
+                }
+                return result;
+            }
+        }
         let root = self
             .root
             .get_or_insert_with(|| Node::Leaf(Arc::new(Leaf::empty())));
@@ -206,6 +219,17 @@ impl SpanTree {
                     }
                     node = child;
                 }
+            }
+        }
+    }
+
+    /// The first span. Time: O(log n).
+    pub(crate) fn first(&self) -> Option<Span> {
+        let mut node = self.root.as_ref()?;
+        loop {
+            match node {
+                Node::Leaf(leaf) => return leaf.spans().first().copied(),
+                Node::Branch(branch) => node = &branch.children()[0],
             }
         }
     }

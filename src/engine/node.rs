@@ -16,6 +16,7 @@
 //!   those, so a tree of one leaf never pays for them).
 
 use alloc::vec::Vec;
+use arrayvec::ArrayVec;
 use core::mem;
 use triomphe::Arc;
 
@@ -116,8 +117,10 @@ pub(crate) struct Leaf {
     spans: [Span; LEAF_CAP],
     /// Bit `j` is set when spans `j` and `j + 1` do not touch, so that the
     /// capacities are recomputed from the real gaps only (a leaf of packed
-    /// allocations has none).
+    /// allocations has none). Like the capacities, a root leaf stops
+    /// tracking them (`gaps_tracked`), and rebuilds them when it needs them.
     open_gaps: u128,
+    gaps_tracked: bool,
     summary: Summary,
     /// Capacities of the gaps between the spans (stale in a root leaf).
     caps: Caps,
@@ -133,10 +136,14 @@ fn bits_below(j: usize) -> u128 {
     }
 }
 
+/// The children of a branch, inline so that copying a shared branch is one
+/// allocation; one spare slot holds a new child until the branch splits.
+type Children = ArrayVec<Node, { BRANCH_CAP + 1 }>;
+
 /// Up to `BRANCH_CAP` children, all of the same height, in span order.
 #[derive(Clone, Debug)]
 pub(crate) struct Branch {
-    children: Vec<Node>,
+    children: Children,
     summary: Summary,
     /// Capacities of all gaps strictly inside this branch.
     caps: Caps,
@@ -190,6 +197,9 @@ impl Node {
         match self {
             Node::Leaf(leaf) => {
                 let leaf = Arc::make_mut(leaf);
+                if place.is_root {
+                    leaf.stop_tracking_gaps();
+                }
                 let (result, sibling) = edit(leaf, place);
                 // A leaf that has (or, having split, is about to get) a
                 // parent keeps its capacities; a lone root leaf does not.
@@ -212,6 +222,7 @@ impl Leaf {
             len: 0,
             spans: [Span::ZERO; LEAF_CAP],
             open_gaps: 0,
+            gaps_tracked: true,
             summary: Summary::EMPTY,
             caps: Caps::EMPTY,
         }
@@ -258,12 +269,23 @@ impl Leaf {
         self.summary.covered = self.spans().iter().fold(0u64, |acc, s| {
             acc.wrapping_add(s.len_minus_one().wrapping_add(1))
         });
+        self.rebuild_gap_bits();
+        self.refresh_ends();
+        self.refresh_caps();
+    }
+
+    /// A root leaf needs neither gap bits nor capacities until it gets a
+    /// parent; stop maintaining them.
+    pub(crate) fn stop_tracking_gaps(&mut self) {
+        self.gaps_tracked = false;
+    }
+
+    fn rebuild_gap_bits(&mut self) {
         self.open_gaps = 0;
+        self.gaps_tracked = true;
         for j in 0..self.len.saturating_sub(1) {
             self.mark_gap(j);
         }
-        self.refresh_ends();
-        self.refresh_caps();
     }
 
     /// Re-reads whether gap `j` (between spans `j` and `j + 1`) is open;
@@ -282,6 +304,9 @@ impl Leaf {
 
     /// Updates the gap bits after span `pos` was inserted.
     fn gaps_after_insert(&mut self, pos: usize) {
+        if !self.gaps_tracked {
+            return;
+        }
         let low = self.open_gaps & bits_below(pos);
         self.open_gaps = low | ((self.open_gaps & !bits_below(pos)) << 1);
         if pos > 0 {
@@ -292,6 +317,9 @@ impl Leaf {
 
     /// Updates the gap bits after span `pos` was removed.
     fn gaps_after_remove(&mut self, pos: usize) {
+        if !self.gaps_tracked {
+            return;
+        }
         let low = self.open_gaps & bits_below(pos);
         self.open_gaps = low | ((self.open_gaps >> 1) & !bits_below(pos));
         self.open_gaps &= bits_below(self.len.saturating_sub(1));
@@ -302,6 +330,9 @@ impl Leaf {
 
     /// Updates the gap bits after span `pos` changed its bounds.
     fn gaps_after_change(&mut self, pos: usize) {
+        if !self.gaps_tracked {
+            return;
+        }
         if pos > 0 {
             self.mark_gap(pos - 1);
         }
@@ -309,6 +340,7 @@ impl Leaf {
     }
 
     /// Refreshes first, last and count; `covered` is kept by the edits.
+    #[inline]
     fn refresh_ends(&mut self) {
         let spans = self.spans();
         self.summary = match (spans.first(), spans.last()) {
@@ -325,6 +357,9 @@ impl Leaf {
     /// Recomputes the capacities of the gaps between the spans.
     /// Time: O(open gaps + 64).
     fn refresh_caps(&mut self) {
+        if !self.gaps_tracked {
+            self.rebuild_gap_bits();
+        }
         let spans = &self.spans;
         let mut open = self.open_gaps;
         self.caps = Caps::from_gaps(core::iter::from_fn(|| {
@@ -371,8 +406,11 @@ impl Leaf {
         Some(right)
     }
 
+    #[inline]
     fn insert_at(&mut self, pos: usize, span: Span) {
-        self.spans.copy_within(pos..self.len, pos + 1);
+        if pos < self.len {
+            self.spans.copy_within(pos..self.len, pos + 1);
+        }
         self.spans[pos] = span;
         self.len += 1;
         self.gaps_after_insert(pos);
@@ -440,7 +478,9 @@ impl Leaf {
             (false, false) => return (Ok(()), self.insert(Span::new(first, last), place.edges)),
             (true, true) => {
                 self.spans[pos - 1].end = self.spans[pos].end;
-                self.spans.copy_within(pos + 1..self.len, pos);
+                if pos + 1 < self.len {
+                    self.spans.copy_within(pos + 1..self.len, pos);
+                }
                 self.len -= 1;
                 self.gaps_after_remove(pos);
             }
@@ -483,8 +523,13 @@ impl Leaf {
                 self.spans[pos].end = first - 1;
                 self.gaps_after_change(pos);
                 self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
+                let right = Span::new(last + 1, span.end);
+                if self.len < LEAF_CAP {
+                    self.insert_at(pos + 1, right);
+                    return None;
+                }
                 self.refresh_ends();
-                return self.insert(Span::new(last + 1, span.end), edges);
+                return self.insert(right, edges);
             }
         }
         self.gaps_after_change(pos);
@@ -511,8 +556,12 @@ impl Leaf {
         *right = Leaf::from_spans(&all[mid..]);
     }
 
-    /// True if the gap bits match the spans (for the invariant checker).
+    /// True if the gap bits match the spans or are not tracked (for the
+    /// invariant checker).
     pub(crate) fn gap_bits_match(&self) -> bool {
+        if !self.gaps_tracked {
+            return true;
+        }
         let mut expected = 0u128;
         for (j, pair) in self.spans().windows(2).enumerate() {
             if pair[0].end + 1 != pair[1].start {
@@ -526,9 +575,9 @@ impl Leaf {
 impl Branch {
     /// A branch over `children` (same height, in order, at most
     /// `BRANCH_CAP`, capacities up to date).
-    pub(crate) fn from_children(children: Vec<Node>) -> Branch {
+    pub(crate) fn from_children(children: impl IntoIterator<Item = Node>) -> Branch {
         let mut branch = Branch {
-            children,
+            children: children.into_iter().collect(),
             summary: Summary::EMPTY,
             caps: Caps::EMPTY,
         };
@@ -687,7 +736,7 @@ impl Branch {
         } else {
             total / 2
         };
-        let right = self.children.split_off(mid);
+        let right: Children = self.children.drain(mid..).collect();
         self.recompute();
         Some(Branch::from_children(right))
     }
@@ -739,11 +788,11 @@ impl Branch {
 
     /// Evens out the children of two neighbouring branches.
     fn rebalance(left: &mut Branch, right: &mut Branch) {
-        let mut all = mem::take(&mut left.children);
-        all.append(&mut right.children);
+        let mut all: Vec<Node> = left.children.drain(..).collect();
+        all.extend(right.children.drain(..));
         let mid = all.len() / 2;
-        right.children = all.split_off(mid);
-        left.children = all;
+        right.children = all.drain(mid..).collect();
+        left.children = all.into_iter().collect();
         left.recompute();
         right.recompute();
     }
