@@ -19,6 +19,24 @@
 //! copy-on-write: a `clone` is a snapshot that never changes, costs one
 //! pointer copy, and is `Send + Sync`.
 //!
+//! # Saving, restoring and migrating state
+//!
+//! - `to_bytes` / `from_bytes` (and, with `std`, `write_to_path` /
+//!   `read_from_path`, which survive a crash at any instant) use the stable,
+//!   versioned, checksummed format of [`format`](mod@format), specified byte by byte in
+//!   `FORMAT.md`.
+//! - With the `serde` feature (on by default) both allocators and
+//!   [`RangeInclusive`] implement `Serialize`/`Deserialize` through a flat,
+//!   sorted representation, and `compat::v0_1` reads and writes the serde
+//!   shapes of vm-allocator 0.1.x, for migrations in both directions.
+//! - With the `versionize` feature both allocators implement `Versionize`.
+//! - [`AddressAllocator::from_allocations`] and [`IdAllocator::from_allocated`]
+//!   rebuild an allocator from a VMM's own record of assignments.
+//!
+//! Every way in validates the state completely and reports the first problem
+//! with its position ([`StateError`], [`format::DecodeError`]); no input can
+//! build an allocator that would hand out the same id or address twice.
+//!
 //! # Cost of each operation
 //!
 //! n is the number of live allocations (for [`IdAllocator`], of runs of
@@ -109,6 +127,11 @@ mod serde_impl;
 mod state;
 #[cfg(feature = "versionize")]
 mod versionize_impl;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use address_allocator::{AddressAllocator, Allocations};
 pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
