@@ -3,19 +3,21 @@
 //! Node sizes of the span tree.
 //!
 //! Unit tests and fuzzing use tiny nodes so that splits, merges, borrowing
-//! and height changes happen after a handful of operations.
+//! and height changes happen after a handful of operations; so does any
+//! build with `--cfg vm_allocator_small_nodes` (CI runs the integration
+//! suites that way too).
 
 /// Most spans a leaf holds. 128 spans of 16 bytes keep the per-leaf summary
 /// (about 550 bytes) under a fifth of the leaf.
-#[cfg(not(any(test, fuzzing)))]
+#[cfg(not(any(test, fuzzing, vm_allocator_small_nodes)))]
 pub(crate) const LEAF_CAP: usize = 128;
 /// Most children a branch holds.
-#[cfg(not(any(test, fuzzing)))]
+#[cfg(not(any(test, fuzzing, vm_allocator_small_nodes)))]
 pub(crate) const BRANCH_CAP: usize = 16;
 
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, fuzzing, vm_allocator_small_nodes))]
 pub(crate) const LEAF_CAP: usize = 4;
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, fuzzing, vm_allocator_small_nodes))]
 pub(crate) const BRANCH_CAP: usize = 4;
 
 /// Fewest spans a leaf holds unless it is the root or the first or last leaf.
