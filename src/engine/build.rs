@@ -18,22 +18,20 @@ impl SpanTree {
     /// Time: O(n).
     pub(crate) fn from_sorted(spans: impl IntoIterator<Item = Span>) -> SpanTree {
         let mut level: Vec<Node> = Vec::new();
-        let mut chunk: Vec<Span> = Vec::with_capacity(LEAF_CAP);
-        let mut prev: Option<Span> = None;
+        // Leaves are filled in place and copied out when full, so each span
+        // is written once and each leaf summarised once.
+        let mut leaf = Leaf::empty();
         for span in spans {
-            debug_assert!(
-                prev.map_or(true, |p| p.end < span.start),
-                "unsorted {span:?}"
-            );
-            prev = Some(span);
-            chunk.push(span);
-            if chunk.len() == LEAF_CAP {
-                level.push(Node::Leaf(Arc::new(Leaf::from_spans(&chunk))));
-                chunk.clear();
+            leaf.push_sorted(span);
+            if leaf.spans().len() == LEAF_CAP {
+                leaf.seal();
+                level.push(Node::Leaf(Arc::new(leaf.clone())));
+                leaf.clear();
             }
         }
-        if !chunk.is_empty() {
-            level.push(Node::Leaf(Arc::new(Leaf::from_spans(&chunk))));
+        if !leaf.spans().is_empty() {
+            leaf.seal();
+            level.push(Node::Leaf(Arc::new(leaf)));
         }
         while level.len() > 1 {
             let mut parents = Vec::with_capacity(level.len().div_ceil(BRANCH_CAP));

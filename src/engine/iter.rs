@@ -3,19 +3,21 @@
 //! In-order iteration over the spans of a tree.
 
 use alloc::vec::Vec;
+use core::slice;
 
-use super::node::{Branch, Leaf, Node};
+use super::node::{Branch, Node};
 use super::Span;
 
 /// The spans of a tree in increasing order.
 ///
-/// Holds one frame per tree level, so it never recurses.
+/// Walks one leaf's slice at a time and keeps one frame per tree level, so it
+/// never recurses and each step is usually a slice-iterator step.
 #[derive(Clone, Debug)]
 pub(crate) struct Spans<'a> {
     /// Branches on the path to the current leaf, with the next child to visit.
     path: Vec<(&'a Branch, usize)>,
-    leaf: Option<&'a Leaf>,
-    next: usize,
+    current: slice::Iter<'a, Span>,
+    /// Spans not yet returned, including those in `current`.
     remaining: u64,
 }
 
@@ -23,8 +25,7 @@ impl<'a> Spans<'a> {
     pub(super) fn new(root: Option<&'a Node>) -> Spans<'a> {
         let mut spans = Spans {
             path: Vec::new(),
-            leaf: None,
-            next: 0,
+            current: [].iter(),
             remaining: root.map_or(0, |r| r.summary().count),
         };
         if let Some(root) = root {
@@ -33,13 +34,12 @@ impl<'a> Spans<'a> {
         spans
     }
 
-    /// Walks down the leftmost path of `node`.
+    /// Walks down the leftmost path of `node` and starts on its first leaf.
     fn descend(&mut self, mut node: &'a Node) {
         loop {
             match node {
                 Node::Leaf(leaf) => {
-                    self.leaf = Some(leaf);
-                    self.next = 0;
+                    self.current = leaf.spans().iter();
                     return;
                 }
                 Node::Branch(branch) => {
@@ -49,27 +49,33 @@ impl<'a> Spans<'a> {
             }
         }
     }
+
+    /// Moves to the next leaf; false when there is none.
+    #[cold]
+    fn next_leaf(&mut self) -> bool {
+        while let Some((branch, i)) = self.path.pop() {
+            if let Some(child) = branch.children().get(i) {
+                self.path.push((branch, i + 1));
+                self.descend(child);
+                return true;
+            }
+        }
+        false
+    }
 }
 
 impl Iterator for Spans<'_> {
     type Item = Span;
 
+    #[inline]
     fn next(&mut self) -> Option<Span> {
         loop {
-            let leaf = self.leaf?;
-            if let Some(span) = leaf.spans().get(self.next) {
-                self.next += 1;
+            if let Some(span) = self.current.next() {
                 self.remaining -= 1;
                 return Some(*span);
             }
-            // Leaf exhausted: climb to the first branch with a child left.
-            self.leaf = None;
-            while let Some((branch, i)) = self.path.pop() {
-                if let Some(child) = branch.children().get(i) {
-                    self.path.push((branch, i + 1));
-                    self.descend(child);
-                    break;
-                }
+            if !self.next_leaf() {
+                return None;
             }
         }
     }

@@ -247,6 +247,39 @@ impl Leaf {
         &self.spans[..self.len]
     }
 
+    /// Appends `span`, which starts after every span of the leaf, to a
+    /// leaf that is not full; `seal` must follow before the leaf is used.
+    #[inline]
+    pub(crate) fn push_sorted(&mut self, span: Span) {
+        debug_assert!(self.len < LEAF_CAP);
+        debug_assert!(self.spans().last().map_or(true, |p| p.end < span.start));
+        if let Some(prev) = self.len.checked_sub(1) {
+            if self.spans[prev].end + 1 != span.start {
+                self.open_gaps |= 1 << prev;
+            }
+        }
+        self.spans[self.len] = span;
+        self.len += 1;
+        self.summary.covered = self
+            .summary
+            .covered
+            .wrapping_add(span.len_minus_one().wrapping_add(1));
+    }
+
+    /// Completes a leaf built by `push_sorted`: its summary and capacities.
+    pub(crate) fn seal(&mut self) {
+        self.gaps_tracked = true;
+        self.refresh_ends();
+        self.refresh_caps();
+    }
+
+    /// Empties the leaf (keeping its storage) for the next `push_sorted`.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.open_gaps = 0;
+        self.summary = Summary::EMPTY;
+    }
+
     /// Index of the last span starting at or before `x`.
     pub(crate) fn floor_index(&self, x: u64) -> Option<usize> {
         self.spans()
