@@ -11,34 +11,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 
-const PAGE: u64 = 0x1000;
-const BASE: u64 = 1 << 32;
-const SPACE: u64 = 1 << 40;
-const SIZES: [u64; 3] = [1_000, 10_000, 100_000];
+mod common;
 
-fn ours_with(n: u64) -> vm_allocator::AddressAllocator {
-    let mut a = vm_allocator::AddressAllocator::new(BASE, SPACE).unwrap();
-    for _ in 0..n {
-        a.allocate(PAGE, PAGE, vm_allocator::AllocPolicy::FirstMatch)
-            .unwrap();
-    }
-    a
-}
-
-/// 0.1.4's FirstMatch is O(n), so its states are built with ExactMatch,
-/// which gives the same tree contents in O(n log n).
-fn upstream_with(n: u64) -> upstream::AddressAllocator {
-    let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
-    for i in 0..n {
-        a.allocate(
-            PAGE,
-            PAGE,
-            upstream::AllocPolicy::ExactMatch(BASE + i * PAGE),
-        )
-        .unwrap();
-    }
-    a
-}
+use common::{ours_with, upstream_with, BASE, PAGE, SIZES, SPACE};
 
 fn one_allocation(c: &mut Criterion) {
     for (name, ours_policy, up_policy) in [
@@ -218,6 +193,31 @@ fn id_cycles(c: &mut Criterion) {
             b.iter(|| {
                 up.free_id(black_box(n / 2)).unwrap();
                 assert_eq!(up.allocate_id().unwrap(), n / 2);
+            })
+        });
+    }
+    group.finish();
+
+    // Allocate the next id and free it again (a device plugged and unplugged).
+    let mut group = c.benchmark_group("id_allocate_then_free");
+    for n in SIZES {
+        let n = n as u32;
+        let mut ours = vm_allocator::IdAllocator::new(0, u32::MAX - 1).unwrap();
+        let mut up = upstream::IdAllocator::new(0, u32::MAX - 1).unwrap();
+        for _ in 0..n {
+            ours.allocate_id().unwrap();
+            up.allocate_id().unwrap();
+        }
+        group.bench_with_input(BenchmarkId::new("ours", n), &n, |b, _| {
+            b.iter(|| {
+                let id = ours.allocate_id().unwrap();
+                ours.free_id(black_box(id)).unwrap();
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("upstream", n), &n, |b, _| {
+            b.iter(|| {
+                let id = up.allocate_id().unwrap();
+                up.free_id(black_box(id)).unwrap();
             })
         });
     }

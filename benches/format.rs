@@ -13,34 +13,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-const PAGE: u64 = 0x1000;
-const BASE: u64 = 1 << 32;
-const SPACE: u64 = 1 << 40;
-const SIZES: [u64; 3] = [1_000, 10_000, 100_000];
+mod common;
 
-fn ours_with(n: u64) -> vm_allocator::AddressAllocator {
-    let mut a = vm_allocator::AddressAllocator::new(BASE, SPACE).unwrap();
-    for _ in 0..n {
-        a.allocate(PAGE, PAGE, vm_allocator::AllocPolicy::FirstMatch)
-            .unwrap();
-    }
-    a
-}
-
-/// 0.1.4's FirstMatch is O(n) per allocation (a 100k fill takes over a
-/// minute), so its states are built with ExactMatch at the same addresses.
-fn upstream_with(n: u64) -> upstream::AddressAllocator {
-    let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
-    for i in 0..n {
-        a.allocate(
-            PAGE,
-            PAGE,
-            upstream::AllocPolicy::ExactMatch(BASE + i * PAGE),
-        )
-        .unwrap();
-    }
-    a
-}
+use common::{ours_with, upstream_with, SIZES};
 
 fn encode_decode(c: &mut Criterion) {
     let states: Vec<_> = SIZES

@@ -28,9 +28,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const PAGE: u64 = 0x1000;
-const BASE: u64 = 1 << 32;
-const SPACE: u64 = 1 << 40;
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::{ours_with, upstream_with, BASE, PAGE, SPACE};
 
 /// Heap bytes held by what `build` returns.
 fn heap_of<T>(build: impl FnOnce() -> T) -> (usize, T) {
@@ -56,26 +57,8 @@ fn main() {
     println!("|---|---|---|---|");
     for n in [1_000u64, 10_000, 100_000] {
         // Packed pages, allocated in order (FirstMatch).
-        let (ours, a) = heap_of(|| {
-            let mut a = vm_allocator::AddressAllocator::new(BASE, SPACE).unwrap();
-            for _ in 0..n {
-                a.allocate(PAGE, PAGE, vm_allocator::AllocPolicy::FirstMatch)
-                    .unwrap();
-            }
-            a
-        });
-        let (theirs, b) = heap_of(|| {
-            let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
-            for i in 0..n {
-                a.allocate(
-                    PAGE,
-                    PAGE,
-                    upstream::AllocPolicy::ExactMatch(BASE + i * PAGE),
-                )
-                .unwrap();
-            }
-            a
-        });
+        let (ours, a) = heap_of(|| ours_with(n));
+        let (theirs, b) = heap_of(|| upstream_with(n));
         assert_eq!(a.len(), n);
         println!(
             "| packed pages, in order | {n} | {:.1} | {:.1} |",
