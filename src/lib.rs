@@ -109,6 +109,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
+// Unit tests use std (threads, proptest) even when the crate is no_std.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
 
 mod address_allocator;
 #[cfg(feature = "serde")]
@@ -139,3 +142,23 @@ pub use error::{Error, NodeState, Result};
 pub use id_allocator::{IdAllocator, IdRuns, Ids};
 pub use range::RangeInclusive;
 pub use state::StateError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_can_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<AddressAllocator>();
+        send_sync::<IdAllocator>();
+        let mut ids = IdAllocator::new(0, 9).unwrap();
+        ids.allocate_id().unwrap();
+        let snapshot = ids.clone();
+        let seen = std::thread::spawn(move || snapshot.iter().collect::<alloc::vec::Vec<_>>())
+            .join()
+            .unwrap();
+        ids.allocate_id().unwrap();
+        assert_eq!(seen, [0]);
+    }
+}
