@@ -147,8 +147,10 @@ impl IdAllocator {
     /// Frees `id`.
     ///
     /// Fails with [`Error::OutOfRange`] when `id` is outside the range,
-    /// [`Error::NeverAllocated`] when it was never handed out and
-    /// [`Error::AlreadyReleased`] when it was but is free now.
+    /// [`Error::NeverAllocated`] when it lies at or above every id ever
+    /// handed out, and [`Error::AlreadyReleased`] when it lies below one and
+    /// is free (as in 0.1.4, which handed ids out in order; an id skipped by
+    /// [`allocate_id_at`](Self::allocate_id_at) also counts as released).
     ///
     /// Time: O(log r).
     pub fn free_id(&mut self, id: u32) -> Result<u32> {

@@ -4,9 +4,10 @@
 //!
 //! A [`SpanTree`] is a set of disjoint closed `u64` intervals ("spans") kept
 //! in a copy-on-write B+ tree: spans live in leaves of up to `LEAF_CAP`,
-//! nodes are shared through `Arc`, and every node carries a [`Summary`] of
-//! its subtree (first and last value, span count, values covered, and the
-//! alignment-aware free-gap capacities of [`caps`]). So:
+//! nodes are shared through `Arc`, and every node carries a summary of its
+//! subtree (first and last value, span count, values covered) and the
+//! alignment-aware free-gap capacities of [`caps`] (a lone root leaf skips
+//! them: its searches scan it). So:
 //!
 //! - cloning copies one pointer, and a mutation copies only the nodes on its
 //!   path that are shared with a clone (none when no clone is alive);
