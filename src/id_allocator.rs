@@ -159,7 +159,7 @@ impl IdAllocator {
             .ids
             .containing(id.into())
             .ok_or(self.not_allocated(id))?;
-        self.unmark(run, id.into(), id.into());
+        self.ids.carve(run, id.into(), id.into());
         Ok(id)
     }
 
@@ -194,7 +194,7 @@ impl IdAllocator {
         if run.end < u64::from(last) {
             return Err(self.not_allocated(run.end as u32 + 1));
         }
-        self.unmark(run, first.into(), last.into());
+        self.ids.carve(run, first.into(), last.into());
         Ok(())
     }
 
@@ -362,11 +362,6 @@ impl IdAllocator {
     fn mark_allocated(&mut self, first: u64, last: u64) {
         self.ids.fill(first, last);
         self.next_id = self.next_id.max(last + 1);
-    }
-
-    /// Frees `first..=last`, which lie inside the allocated `run`.
-    fn unmark(&mut self, run: Span, first: u64, last: u64) {
-        self.ids.carve(run, first, last);
     }
 }
 

@@ -398,6 +398,8 @@ impl IdAllocator {
         range_end: u32,
         allocated: impl IntoIterator<Item = core::ops::RangeInclusive<u32>>,
     ) -> Result<Self, StateError> {
+        // The next id is not known until the last run is read: check against
+        // the loosest one (past the range) and set the real one afterwards.
         let mut checker = IdChecker::new(
             range_base.into(),
             range_end.into(),

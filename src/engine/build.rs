@@ -20,7 +20,7 @@ impl SpanTree {
         let mut level: Vec<Node> = Vec::new();
         // Leaves are filled in place and copied out when full, so each span
         // is written once and each leaf summarised once.
-        let mut leaf = Leaf::empty();
+        let mut leaf = Leaf::new();
         for span in spans {
             leaf.push_sorted(span);
             if leaf.spans().len() == LEAF_CAP {

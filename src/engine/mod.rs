@@ -114,7 +114,7 @@ impl SpanTree {
         }
         let root = self
             .root
-            .get_or_insert_with(|| Node::Leaf(Arc::new(Leaf::empty())));
+            .get_or_insert_with(|| Node::Leaf(Arc::new(Leaf::new())));
         let (result, sibling) = root.edit(key, Place::ROOT, &mut edit);
         if let Some(sibling) = sibling {
             let left = self.root.take().expect("root exists");

@@ -217,7 +217,8 @@ impl Node {
 }
 
 impl Leaf {
-    fn new() -> Leaf {
+    /// An empty leaf.
+    pub(crate) fn new() -> Leaf {
         Leaf {
             len: 0,
             spans: [Span::ZERO; LEAF_CAP],
@@ -226,11 +227,6 @@ impl Leaf {
             summary: Summary::EMPTY,
             caps: Caps::EMPTY,
         }
-    }
-
-    /// An empty root leaf.
-    pub(crate) fn empty() -> Leaf {
-        Leaf::new()
     }
 
     /// A leaf holding `spans` (sorted, disjoint, at most `LEAF_CAP`), with
