@@ -122,6 +122,7 @@ mod engine;
 mod error;
 pub mod format;
 mod id_allocator;
+mod owner;
 #[cfg(feature = "std")]
 mod persist;
 mod range;
@@ -140,6 +141,7 @@ pub use address_allocator::{AddressAllocator, Allocations};
 pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
 pub use error::{Error, NodeState, Result};
 pub use id_allocator::{IdAllocator, IdRuns, Ids};
+pub use owner::{NameError, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;
 pub use state::StateError;
 

@@ -94,6 +94,9 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<Caps, String> {
                     spans[0].start
                 ));
             }
+            if let Err(why) = leaf.tags().check(spans.len()) {
+                return Err(format!("{why} (leaf starting at {:#x})", spans[0].start));
+            }
             if let Some(pair) = spans.windows(2).find(|p| p[0].end >= p[1].start) {
                 return Err(format!(
                     "leaf spans {:?} and {:?} are unsorted or overlap",
@@ -107,6 +110,7 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<Caps, String> {
                 covered: spans
                     .iter()
                     .fold(0u64, |a, s| a.wrapping_add(s.end - s.start + 1)),
+                tagged: (0..spans.len()).filter(|&i| leaf.tag(i).is_some()).count() as u64,
             };
             let caps = brute_caps(spans.windows(2).map(|w| gap_between(w[0].end, w[1].start)));
             (summary, caps)
@@ -133,10 +137,12 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<Caps, String> {
             );
             let mut count = 0;
             let mut covered = 0u64;
+            let mut tagged = 0;
             for child in children {
                 caps.raise(child.inner_caps());
                 count += child.summary().count;
                 covered = covered.wrapping_add(child.summary().covered);
+                tagged += child.summary().tagged;
             }
             if *branch.caps() != caps {
                 return Err(format!(
@@ -149,6 +155,7 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<Caps, String> {
                 last: children[children.len() - 1].summary().last,
                 count,
                 covered,
+                tagged,
             };
             (summary, caps)
         }

@@ -5,8 +5,9 @@
 use alloc::vec::Vec;
 use core::slice;
 
-use super::node::{Branch, Node};
+use super::node::{Branch, Leaf, Node};
 use super::Span;
+use crate::owner::Owner;
 
 /// The spans of a tree in increasing order.
 ///
@@ -73,6 +74,86 @@ impl Iterator for Spans<'_> {
             if let Some(span) = self.current.next() {
                 self.remaining -= 1;
                 return Some(*span);
+            }
+            if !self.next_leaf() {
+                return None;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match usize::try_from(self.remaining) {
+            Ok(n) => (n, Some(n)),
+            Err(_) => (usize::MAX, None),
+        }
+    }
+}
+
+/// The spans of a tree in increasing order, with their owners.
+#[derive(Clone, Debug)]
+pub(crate) struct TaggedSpans<'a> {
+    path: Vec<(&'a Branch, usize)>,
+    leaf: Option<&'a Leaf>,
+    index: usize,
+    remaining: u64,
+}
+
+impl<'a> TaggedSpans<'a> {
+    pub(super) fn new(root: Option<&'a Node>) -> TaggedSpans<'a> {
+        let mut spans = TaggedSpans {
+            path: Vec::new(),
+            leaf: None,
+            index: 0,
+            remaining: root.map_or(0, |r| r.summary().count),
+        };
+        if let Some(root) = root {
+            spans.descend(root);
+        }
+        spans
+    }
+
+    fn descend(&mut self, mut node: &'a Node) {
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    self.leaf = Some(leaf);
+                    self.index = 0;
+                    return;
+                }
+                Node::Branch(branch) => {
+                    self.path.push((branch, 1));
+                    node = &branch.children()[0];
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn next_leaf(&mut self) -> bool {
+        while let Some((branch, i)) = self.path.pop() {
+            if let Some(child) = branch.children().get(i) {
+                self.path.push((branch, i + 1));
+                self.descend(child);
+                return true;
+            }
+        }
+        self.leaf = None;
+        false
+    }
+}
+
+impl<'a> Iterator for TaggedSpans<'a> {
+    type Item = (Span, Option<&'a Owner>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let leaf = self.leaf?;
+            if self.index < leaf.spans().len() {
+                let i = self.index;
+                self.index += 1;
+                self.remaining -= 1;
+                return Some((leaf.spans()[i], leaf.tag(i)));
             }
             if !self.next_leaf() {
                 return None;

@@ -21,14 +21,20 @@ mod build;
 mod caps;
 mod check;
 mod config;
+mod diff;
 mod iter;
 mod node;
 mod search;
+mod tags;
 
 use triomphe::Arc;
 
-pub(crate) use iter::Spans;
+use crate::owner::Owner;
+pub(crate) use build::SpanTreeBuilder;
+pub(crate) use diff::Side;
+pub(crate) use iter::{Spans, TaggedSpans};
 use node::{Branch, Leaf, Node, Place};
+pub(crate) use tags::Tag;
 
 /// A closed interval `[start, end]`, `start <= end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,6 +89,11 @@ impl SpanTree {
         self.root.as_ref().map_or(0, |r| r.summary().covered)
     }
 
+    /// Number of spans with an owner. Time: O(1).
+    pub(crate) fn tagged(&self) -> u64 {
+        self.root.as_ref().map_or(0, |r| r.summary().tagged)
+    }
+
     /// True if both trees are the same allocation. Time: O(1).
     pub(crate) fn ptr_eq(&self, other: &SpanTree) -> bool {
         match (&self.root, &other.root) {
@@ -126,20 +137,39 @@ impl SpanTree {
         result
     }
 
-    /// Adds `span`. Precondition: it overlaps no span in the tree.
-    /// Time: O(log n).
+    /// Adds `span` without an owner. Precondition: it overlaps no span in
+    /// the tree. Time: O(log n).
     pub(crate) fn insert(&mut self, span: Span) {
+        self.insert_tagged(span, None);
+    }
+
+    /// Adds `span` owned by `tag`. Precondition: it overlaps no span in the
+    /// tree. Time: O(log n).
+    pub(crate) fn insert_tagged(&mut self, span: Span, tag: Tag) {
         debug_assert!(self.overlap(span).is_none(), "{span:?} overlaps");
+        let mut tag = Some(tag);
         self.edit(span.start, |leaf, place| {
-            ((), leaf.insert(span, place.edges))
+            let tag = tag.take().expect("the edit runs once");
+            ((), leaf.insert(span, tag, place.edges))
         });
     }
 
-    /// Removes the span that starts at `start`. Precondition: it exists.
-    /// Time: O(log n).
-    pub(crate) fn remove(&mut self, start: u64) {
+    /// Removes the span that starts at `start` and returns its owner.
+    /// Precondition: it exists. Time: O(log n).
+    pub(crate) fn remove(&mut self, start: u64) -> Tag {
         debug_assert!(self.floor(start).is_some_and(|s| s.start == start));
-        self.edit(start, |leaf, _| (leaf.remove(start), None));
+        self.edit(start, |leaf, _| (leaf.remove(start), None))
+    }
+
+    /// Sets the owner of the span that starts at `start` and returns the
+    /// old one. Precondition: the span exists. Time: O(log n).
+    pub(crate) fn set_tag(&mut self, start: u64, tag: Tag) -> Tag {
+        debug_assert!(self.floor(start).is_some_and(|s| s.start == start));
+        let mut tag = Some(tag);
+        self.edit(start, |leaf, _| {
+            let tag = tag.take().expect("the edit runs once");
+            (leaf.set_tag(start, tag), None)
+        })
     }
 
     /// Replaces the span that starts at `start` with `span`. Precondition:
@@ -175,8 +205,8 @@ impl SpanTree {
     }
 
     /// Range-set edit: removes `first..=last` from `span`, a span of the tree
-    /// that contains them, keeping what is left on either side.
-    /// Time: O(log n).
+    /// that contains them, keeping what is left on either side (with the
+    /// span's owner). Time: O(log n).
     pub(crate) fn carve(&mut self, span: Span, first: u64, last: u64) {
         debug_assert!(self.floor(span.start) == Some(span));
         self.edit(span.start, |leaf, place| {
@@ -208,10 +238,18 @@ impl SpanTree {
 
     /// The last span that starts at or before `x`. Time: O(log n).
     pub(crate) fn floor(&self, x: u64) -> Option<Span> {
+        self.floor_entry(x).map(|(span, _)| span)
+    }
+
+    /// The last span that starts at or before `x`, with its owner.
+    /// Time: O(log n).
+    pub(crate) fn floor_entry(&self, x: u64) -> Option<(Span, Option<&Owner>)> {
         let mut node = self.root.as_ref()?;
         loop {
             match node {
-                Node::Leaf(leaf) => return leaf.floor_index(x).map(|i| leaf.spans()[i]),
+                Node::Leaf(leaf) => {
+                    return leaf.floor_index(x).map(|i| (leaf.spans()[i], leaf.tag(i)))
+                }
                 Node::Branch(branch) => {
                     let i = branch.route(x);
                     let child = &branch.children()[i];
@@ -240,6 +278,11 @@ impl SpanTree {
         self.floor(x).filter(|s| s.end >= x)
     }
 
+    /// The span containing `x`, with its owner. Time: O(log n).
+    pub(crate) fn containing_entry(&self, x: u64) -> Option<(Span, Option<&Owner>)> {
+        self.floor_entry(x).filter(|(s, _)| s.end >= x)
+    }
+
     /// A span that shares a value with `span`, if any. Time: O(log n).
     pub(crate) fn overlap(&self, span: Span) -> Option<Span> {
         // The span with the greatest start <= span.end is the only candidate
@@ -250,6 +293,11 @@ impl SpanTree {
     /// The spans in increasing order. Time: O(1) per step.
     pub(crate) fn iter(&self) -> Spans<'_> {
         Spans::new(self.root.as_ref())
+    }
+
+    /// The spans in increasing order, with their owners. Time: O(1) per step.
+    pub(crate) fn iter_tagged(&self) -> TaggedSpans<'_> {
+        TaggedSpans::new(self.root.as_ref())
     }
 }
 

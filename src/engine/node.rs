@@ -22,7 +22,9 @@ use triomphe::Arc;
 
 use super::caps::Caps;
 use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_MIN};
+use super::tags::{Tag, Tags};
 use super::Span;
+use crate::owner::Owner;
 
 /// What a node knows about its whole subtree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub(crate) struct Summary {
     /// Number of values covered by the spans (modulo 2^64: the allocators
     /// never cover the whole `u64` space).
     pub(crate) covered: u64,
+    /// Number of spans with an owner.
+    pub(crate) tagged: u64,
 }
 
 impl Summary {
@@ -44,6 +48,7 @@ impl Summary {
         last: 0,
         count: 0,
         covered: 0,
+        tagged: 0,
     };
 }
 
@@ -124,6 +129,8 @@ pub(crate) struct Leaf {
     summary: Summary,
     /// Capacities of the gaps between the spans (stale in a root leaf).
     caps: Caps,
+    /// The owners of the spans, if any has one.
+    tags: Tags,
 }
 
 /// The bits below `j`.
@@ -226,28 +233,57 @@ impl Leaf {
             gaps_tracked: true,
             summary: Summary::EMPTY,
             caps: Caps::EMPTY,
+            tags: Tags::NONE,
         }
     }
 
-    /// A leaf holding `spans` (sorted, disjoint, at most `LEAF_CAP`), with
-    /// its summary and capacities computed.
-    pub(crate) fn from_spans(spans: &[Span]) -> Leaf {
+    /// A leaf holding `spans` (sorted, disjoint, at most `LEAF_CAP`) owned
+    /// as `tags` says, with its summary and capacities computed.
+    pub(crate) fn from_spans(spans: &[Span], tags: Tags) -> Leaf {
         let mut leaf = Leaf::new();
         leaf.spans[..spans.len()].copy_from_slice(spans);
         leaf.len = spans.len();
+        leaf.tags = tags;
         leaf.recompute();
         leaf
+    }
+
+    /// A leaf holding one span.
+    fn single(span: Span, tag: Tag) -> Leaf {
+        let mut tags = Tags::NONE;
+        tags.set(0, tag);
+        Leaf::from_spans(&[span], tags)
     }
 
     pub(crate) fn spans(&self) -> &[Span] {
         &self.spans[..self.len]
     }
 
+    /// The owner of span `i`.
+    #[inline]
+    pub(crate) fn tag(&self, i: usize) -> Option<&Owner> {
+        self.tags.get(i)
+    }
+
+    /// The owners of the spans.
+    pub(crate) fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
+    /// Sets the owner of the span that starts at `start`, returning the old one.
+    pub(crate) fn set_tag(&mut self, start: u64, tag: Tag) -> Tag {
+        let pos = self.index_of(start);
+        let old = self.tags.set(pos, tag);
+        self.summary.tagged = self.tags.count() as u64;
+        old
+    }
+
     /// Appends `span`, which starts after every span of the leaf, to a
     /// leaf that is not full; `seal` must follow before the leaf is used.
     #[inline]
-    pub(crate) fn push_sorted(&mut self, span: Span) {
+    pub(crate) fn push_sorted(&mut self, span: Span, tag: Tag) {
         debug_assert!(self.len < LEAF_CAP);
+        self.tags.set(self.len, tag);
         debug_assert!(self.spans().last().map_or(true, |p| p.end < span.start));
         if let Some(prev) = self.len.checked_sub(1) {
             if self.spans[prev].end + 1 != span.start {
@@ -274,6 +310,7 @@ impl Leaf {
         self.len = 0;
         self.open_gaps = 0;
         self.summary = Summary::EMPTY;
+        self.tags.clear();
     }
 
     /// Index of the last span starting at or before `x`.
@@ -378,6 +415,7 @@ impl Leaf {
                 last: last.end,
                 count: spans.len() as u64,
                 covered: self.summary.covered,
+                tagged: self.tags.count() as u64,
             },
             _ => Summary::EMPTY,
         };
@@ -401,45 +439,47 @@ impl Leaf {
         }));
     }
 
-    /// Inserts `span`, which overlaps no span; returns the new right
-    /// sibling if the leaf had to split.
-    pub(crate) fn insert(&mut self, span: Span, edges: Edges) -> Option<Arc<Leaf>> {
+    /// Inserts `span` owned by `tag`, which overlaps no span; returns the
+    /// new right sibling if the leaf had to split.
+    pub(crate) fn insert(&mut self, span: Span, tag: Tag, edges: Edges) -> Option<Arc<Leaf>> {
         let pos = self.spans().partition_point(|s| s.start < span.start);
         if self.len < LEAF_CAP {
-            self.insert_at(pos, span);
+            self.insert_at(pos, span, tag);
             return None;
         }
         // Full. Filling the space in order appends at an edge leaf: split
         // there so that the full leaf stays full.
         if edges.right && pos == self.len {
-            return Some(Arc::new(Leaf::from_spans(&[span])));
+            return Some(Arc::new(Leaf::single(span, tag)));
         }
         if edges.left && pos == 0 {
-            let mut full = Arc::new(Leaf::from_spans(&[span]));
+            let mut full = Arc::new(Leaf::single(span, tag));
             let moved = Arc::make_mut(&mut full);
             mem::swap(self, moved);
             moved.refresh_caps(); // it may have been a root leaf
             return Some(full);
         }
         let mid = LEAF_CAP / 2;
-        let mut right = Arc::new(Leaf::from_spans(&self.spans[mid..self.len]));
+        let right_tags = self.tags.split_off(mid, self.len);
+        let mut right = Arc::new(Leaf::from_spans(&self.spans[mid..self.len], right_tags));
         self.len = mid;
         self.recompute();
         if pos <= mid {
-            self.insert_at(pos, span);
+            self.insert_at(pos, span, tag);
         } else {
             let right_leaf = Arc::make_mut(&mut right);
-            right_leaf.insert_at(pos - mid, span);
+            right_leaf.insert_at(pos - mid, span, tag);
             right_leaf.refresh_caps();
         }
         Some(right)
     }
 
     #[inline]
-    fn insert_at(&mut self, pos: usize, span: Span) {
+    fn insert_at(&mut self, pos: usize, span: Span, tag: Tag) {
         if pos < self.len {
             self.spans.copy_within(pos..self.len, pos + 1);
         }
+        self.tags.insert(pos, self.len, tag);
         self.spans[pos] = span;
         self.len += 1;
         self.gaps_after_insert(pos);
@@ -450,11 +490,12 @@ impl Leaf {
         self.refresh_ends();
     }
 
-    /// Removes the span that starts at `start`.
-    pub(crate) fn remove(&mut self, start: u64) {
+    /// Removes the span that starts at `start`, returning its owner.
+    pub(crate) fn remove(&mut self, start: u64) -> Tag {
         let pos = self.index_of(start);
         let span = self.spans[pos];
         self.spans.copy_within(pos + 1..self.len, pos);
+        let tag = self.tags.remove(pos, self.len);
         self.len -= 1;
         self.gaps_after_remove(pos);
         self.summary.covered = self
@@ -462,6 +503,7 @@ impl Leaf {
             .covered
             .wrapping_sub(span.len_minus_one().wrapping_add(1));
         self.refresh_ends();
+        tag
     }
 
     /// Replaces the span that starts at `start` with `span`.
@@ -485,6 +527,8 @@ impl Leaf {
         last: u64,
         place: Place,
     ) -> (Result<(), CrossesLeaf>, Option<Arc<Leaf>>) {
+        // Spans merge here, which owners would forbid: only untagged trees fill.
+        debug_assert_eq!(self.tags.count(), 0);
         let pos = self.spans().partition_point(|s| s.start < first);
         let touches_left = match pos {
             0 => {
@@ -504,12 +548,18 @@ impl Leaf {
             self.spans[pos].start == last + 1
         };
         match (touches_left, touches_right) {
-            (false, false) => return (Ok(()), self.insert(Span::new(first, last), place.edges)),
+            (false, false) => {
+                return (
+                    Ok(()),
+                    self.insert(Span::new(first, last), None, place.edges),
+                )
+            }
             (true, true) => {
                 self.spans[pos - 1].end = self.spans[pos].end;
                 if pos + 1 < self.len {
                     self.spans.copy_within(pos + 1..self.len, pos);
                 }
+                self.tags.remove(pos, self.len);
                 self.len -= 1;
                 self.gaps_after_remove(pos);
             }
@@ -528,8 +578,9 @@ impl Leaf {
     }
 
     /// Removes the values `first..=last` from the span that starts at
-    /// `start` and contains them; returns the new right sibling if the leaf
-    /// had to split to keep both remaining pieces.
+    /// `start` and contains them (what is left keeps the span's owner);
+    /// returns the new right sibling if the leaf had to split to keep both
+    /// remaining pieces.
     pub(crate) fn carve(
         &mut self,
         start: u64,
@@ -553,12 +604,13 @@ impl Leaf {
                 self.gaps_after_change(pos);
                 self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
                 let right = Span::new(last + 1, span.end);
+                let tag = self.tags.get(pos).cloned();
                 if self.len < LEAF_CAP {
-                    self.insert_at(pos + 1, right);
+                    self.insert_at(pos + 1, right, tag);
                     return None;
                 }
                 self.refresh_ends();
-                return self.insert(right, edges);
+                return self.insert(right, tag, edges);
             }
         }
         self.gaps_after_change(pos);
@@ -570,6 +622,7 @@ impl Leaf {
     /// Moves all of `right`'s spans to the end of this leaf.
     fn absorb(&mut self, right: &Leaf) {
         self.spans[self.len..self.len + right.len].copy_from_slice(right.spans());
+        self.tags.append(self.len, &right.tags, right.len);
         self.len += right.len;
         self.recompute();
     }
@@ -580,9 +633,23 @@ impl Leaf {
         let mut all: Vec<Span> = Vec::with_capacity(total);
         all.extend_from_slice(left.spans());
         all.extend_from_slice(right.spans());
+        // Both together may not fit in one leaf's column: place each owner
+        // straight into its new slot.
         let mid = total / 2;
-        *left = Leaf::from_spans(&all[..mid]);
-        *right = Leaf::from_spans(&all[mid..]);
+        let (mut left_tags, mut right_tags) = (Tags::NONE, Tags::NONE);
+        let owners = (0..left.len)
+            .map(|i| left.tag(i))
+            .chain((0..right.len).map(|i| right.tag(i)));
+        for (i, owner) in owners.enumerate() {
+            if let Some(owner) = owner {
+                match i.checked_sub(mid) {
+                    None => left_tags.set(i, Some(owner.clone())),
+                    Some(j) => right_tags.set(j, Some(owner.clone())),
+                };
+            }
+        }
+        *left = Leaf::from_spans(&all[..mid], left_tags);
+        *right = Leaf::from_spans(&all[mid..], right_tags);
     }
 
     /// True if the gap bits match the spans or are not tracked (for the
@@ -649,16 +716,19 @@ impl Branch {
         };
         let mut count = 0u64;
         let mut covered = 0u64;
+        let mut tagged = 0u64;
         for child in &self.children {
             let s = child.summary();
             count += s.count;
             covered = covered.wrapping_add(s.covered);
+            tagged += s.tagged;
         }
         self.summary = Summary {
             first: first.summary().first,
             last: last.summary().last,
             count,
             covered,
+            tagged,
         };
     }
 
@@ -681,6 +751,7 @@ impl Branch {
         let new = *self.children[i].summary();
         let n = self.children.len();
         self.summary.count = self.summary.count - old.count + new.count;
+        self.summary.tagged = self.summary.tagged - old.tagged + new.tagged;
         self.summary.covered = self
             .summary
             .covered

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use proptest::prelude::*;
 
-use super::{Fit, Span, SpanTree};
+use super::{Fit, Side, Span, SpanTree, SpanTreeBuilder};
 
 /// The obviously-correct reference: start -> end.
 #[derive(Clone, Default)]
@@ -277,4 +277,239 @@ fn misaligned_gaps_do_not_hide_the_lowest_aligned_fit() {
     assert_eq!(tree.first_fit(&fit), Some(4000 * 4 * page + 2 * page));
     assert_eq!(tree.last_fit(&fit), Some(4000 * 4 * page + 2 * page));
     tree.check_invariants().unwrap();
+}
+
+/// Spans with owners: start -> (end, owner number).
+type TaggedModel = BTreeMap<u64, (u64, Option<u8>)>;
+
+fn owner(n: u8) -> crate::Owner {
+    // A fresh handle each time: equal names must compare equal whether or
+    // not they share a pointer.
+    crate::Owner::new(["net0", "blk0", "gpu", "pci 0000:00:03.0"][usize::from(n % 4)]).unwrap()
+}
+
+fn tagged_entries(tree: &SpanTree) -> Vec<(u64, u64, Option<alloc::string::String>)> {
+    tree.iter_tagged()
+        .map(|(s, t)| {
+            (
+                s.start,
+                s.end,
+                t.map(|o| alloc::string::String::from(o.as_str())),
+            )
+        })
+        .collect()
+}
+
+fn model_entries(model: &TaggedModel) -> Vec<(u64, u64, Option<alloc::string::String>)> {
+    model
+        .iter()
+        .map(|(&a, &(b, t))| {
+            (
+                a,
+                b,
+                t.map(|n| alloc::string::String::from(owner(n).as_str())),
+            )
+        })
+        .collect()
+}
+
+/// What `SpanTree::diff` must report, computed naively.
+fn naive_diff(
+    a: &[(u64, u64, Option<alloc::string::String>)],
+    b: &[(u64, u64, Option<alloc::string::String>)],
+) -> Vec<(Side, u64, u64, Option<alloc::string::String>)> {
+    let mut out: Vec<_> = a
+        .iter()
+        .filter(|x| !b.contains(x))
+        .map(|(s, e, t)| (Side::Left, *s, *e, t.clone()))
+        .chain(
+            b.iter()
+                .filter(|x| !a.contains(x))
+                .map(|(s, e, t)| (Side::Right, *s, *e, t.clone())),
+        )
+        .collect();
+    out.sort_by_key(|&(side, s, _, _)| (s, side == Side::Right));
+    out
+}
+
+fn diff_of(a: &SpanTree, b: &SpanTree) -> Vec<(Side, u64, u64, Option<alloc::string::String>)> {
+    let mut out = Vec::new();
+    a.diff(b, |side, s, t| {
+        out.push((
+            side,
+            s.start,
+            s.end,
+            t.map(|o| alloc::string::String::from(o.as_str())),
+        ))
+    });
+    out
+}
+
+#[derive(Clone, Debug)]
+enum TaggedOp {
+    Insert(u64, u64, Option<u8>),
+    Remove(usize),
+    Replace(usize, u64, u64),
+    SetTag(usize, Option<u8>),
+    Carve(u64, u64, u64),
+    Snapshot,
+    Restore(usize),
+    Diff(usize),
+}
+
+fn tagged_op() -> impl Strategy<Value = TaggedOp> {
+    prop_oneof![
+        6 => (0..SPACE, 0u64..8, proptest::option::of(0u8..4))
+            .prop_map(|(a, l, t)| TaggedOp::Insert(a, (a + l).min(SPACE - 1), t)),
+        3 => any::<usize>().prop_map(TaggedOp::Remove),
+        2 => (any::<usize>(), 0u64..4, 0u64..4).prop_map(|(i, a, b)| TaggedOp::Replace(i, a, b)),
+        3 => (any::<usize>(), proptest::option::of(0u8..4)).prop_map(|(i, t)| TaggedOp::SetTag(i, t)),
+        3 => (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(i, a, b)| TaggedOp::Carve(i, a, b)),
+        1 => Just(TaggedOp::Snapshot),
+        1 => any::<usize>().prop_map(TaggedOp::Restore),
+        2 => any::<usize>().prop_map(TaggedOp::Diff),
+    ]
+}
+
+fn overlaps_tagged(model: &TaggedModel, a: u64, b: u64) -> bool {
+    model.iter().any(|(&s, &(e, _))| s <= b && a <= e)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn tagged_tree_matches_model(ops in proptest::collection::vec(tagged_op(), 1..400)) {
+        let mut tree = SpanTree::new();
+        let mut model = TaggedModel::new();
+        let mut snapshots: Vec<(SpanTree, TaggedModel)> = Vec::new();
+        for op in ops {
+            match op {
+                TaggedOp::Insert(a, b, t) => {
+                    if !overlaps_tagged(&model, a, b) {
+                        tree.insert_tagged(Span::new(a, b), t.map(owner));
+                        model.insert(a, (b, t));
+                    }
+                }
+                TaggedOp::Remove(i) => {
+                    if !model.is_empty() {
+                        let (&a, &(_, t)) = model.iter().nth(i % model.len()).unwrap();
+                        let removed = tree.remove(a);
+                        prop_assert_eq!(removed, t.map(owner));
+                        model.remove(&a);
+                    }
+                }
+                TaggedOp::Replace(i, grow_left, grow_right) => {
+                    if !model.is_empty() {
+                        let (&a, &(b, t)) = model.iter().nth(i % model.len()).unwrap();
+                        let mut rest = model.clone();
+                        rest.remove(&a);
+                        let (na, nb) = (a.saturating_sub(grow_left), (b + grow_right).min(SPACE));
+                        if !overlaps_tagged(&rest, na, nb) {
+                            tree.replace(a, Span::new(na, nb));
+                            rest.insert(na, (nb, t));
+                            model = rest;
+                        }
+                    }
+                }
+                TaggedOp::SetTag(i, t) => {
+                    if !model.is_empty() {
+                        let (&a, &(b, old)) = model.iter().nth(i % model.len()).unwrap();
+                        prop_assert_eq!(tree.set_tag(a, t.map(owner)), old.map(owner));
+                        model.insert(a, (b, t));
+                    }
+                }
+                TaggedOp::Carve(i, x, y) => {
+                    if !model.is_empty() {
+                        let (&s, &(e, t)) = model.iter().nth((i % model.len() as u64) as usize).unwrap();
+                        let len = e - s + 1;
+                        let (p, q) = (s + x % len, s + y % len);
+                        let (first, last) = (p.min(q), p.max(q));
+                        tree.carve(Span::new(s, e), first, last);
+                        model.remove(&s);
+                        if first > s {
+                            model.insert(s, (first - 1, t));
+                        }
+                        if last < e {
+                            model.insert(last + 1, (e, t));
+                        }
+                    }
+                }
+                TaggedOp::Snapshot => snapshots.push((tree.clone(), model.clone())),
+                TaggedOp::Restore(i) => {
+                    if !snapshots.is_empty() {
+                        let (t, m) = snapshots[i % snapshots.len()].clone();
+                        tree = t;
+                        model = m;
+                    }
+                }
+                TaggedOp::Diff(i) => {
+                    let (other, other_model) = match snapshots.len() {
+                        0 => (SpanTree::new(), TaggedModel::new()),
+                        n => snapshots[i % n].clone(),
+                    };
+                    let want = naive_diff(&model_entries(&other_model), &model_entries(&model));
+                    prop_assert_eq!(diff_of(&other, &tree), want.clone());
+                    // The same against a copy that shares nothing.
+                    let mut rebuilt = SpanTreeBuilder::new();
+                    for (s, t) in other.iter_tagged() {
+                        rebuilt.push(s, t.cloned());
+                    }
+                    let rebuilt = rebuilt.finish();
+                    rebuilt.check_invariants().unwrap();
+                    prop_assert_eq!(diff_of(&rebuilt, &tree), want);
+                }
+            }
+            tree.check_invariants().unwrap();
+            prop_assert_eq!(tagged_entries(&tree), model_entries(&model));
+            prop_assert_eq!(
+                tree.tagged(),
+                model.values().filter(|(_, t)| t.is_some()).count() as u64
+            );
+            for (t, m) in &snapshots {
+                prop_assert_eq!(tagged_entries(t), model_entries(m));
+            }
+        }
+    }
+
+    #[test]
+    fn diff_of_a_clone_edited_a_little_reports_exactly_the_edits(
+        n in 1usize..3000,
+        edits in proptest::collection::vec((any::<usize>(), any::<bool>()), 0..12),
+    ) {
+        let mut older = SpanTree::new();
+        for i in 0..n as u64 {
+            older.insert(Span::new(i * 4, i * 4 + 1));
+        }
+        let mut newer = older.clone();
+        let mut model: BTreeMap<u64, u64> = (0..n as u64).map(|i| (i * 4, i * 4 + 1)).collect();
+        let before = model.clone();
+        for (i, add) in edits {
+            let slot = (i % (n + 10)) as u64;
+            if add {
+                let span = Span::new(slot * 4 + 2, slot * 4 + 2);
+                if newer.overlap(span).is_none() {
+                    newer.insert(span);
+                    model.insert(span.start, span.end);
+                }
+            } else if model.remove(&(slot * 4)).is_some() {
+                newer.remove(slot * 4);
+            }
+        }
+        let mut got = Vec::new();
+        older.diff(&newer, |side, s, _| got.push((side, s.start, s.end)));
+        let mut want: Vec<_> = before
+            .iter()
+            .filter(|(a, b)| model.get(a) != Some(b))
+            .map(|(&a, &b)| (Side::Left, a, b))
+            .chain(
+                model
+                    .iter()
+                    .filter(|(a, b)| before.get(a) != Some(b))
+                    .map(|(&a, &b)| (Side::Right, a, b)),
+            )
+            .collect();
+        want.sort_by_key(|&(side, s, _)| (s, side == Side::Right));
+        prop_assert_eq!(got, want);
+    }
 }
