@@ -3,17 +3,23 @@
 //! Allocation of address ranges (MMIO, PIO, memory) from an address space.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt;
 
-use crate::engine::{Fit, Span, SpanTree, Spans};
-use crate::{AllocPolicy, Constraint, Error, RangeInclusive, Result};
+use crate::engine::{Fit, Span, SpanTree, Spans, Tag, TaggedSpans};
+use crate::{AllocPolicy, Constraint, Error, OwnedBy, Owner, RangeInclusive, Result};
 
 /// An address space allocator.
 ///
 /// Hands out aligned ranges of an address space by [`AllocPolicy`] and takes
 /// them back. The allocations live in a persistent tree, so `clone` is O(1)
 /// and the clone and the original never see each other's changes.
+///
+/// Each allocation may carry an [`Owner`] ([`owned_by`](Self::owned_by));
+/// untagged allocations cost nothing extra. The
+/// [`generation`](Self::generation) moves forward by one on every
+/// successful mutation.
 ///
 /// # Example
 ///
@@ -34,6 +40,7 @@ use crate::{AllocPolicy, Constraint, Error, RangeInclusive, Result};
 pub struct AddressAllocator {
     space: RangeInclusive,
     allocations: SpanTree,
+    generation: u64,
 }
 
 impl AddressAllocator {
@@ -48,6 +55,7 @@ impl AddressAllocator {
         Ok(AddressAllocator {
             space: RangeInclusive::new(base, end)?,
             allocations: SpanTree::new(),
+            generation: 0,
         })
     }
 
@@ -89,6 +97,34 @@ impl AddressAllocator {
     ///
     /// Time: O(log n).
     pub fn allocate_with(&mut self, constraint: Constraint) -> Result<RangeInclusive> {
+        self.allocate_tagged(constraint, None)
+    }
+
+    /// Returns a view that allocates on behalf of `owner`: every allocation
+    /// made through it carries that owner.
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+    /// let blk0 = Owner::new("virtio-blk0").unwrap();
+    /// let mut blk = mmio.owned_by(&blk0);
+    /// let bar0 = blk.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// let bar1 = blk.allocate(0x4000, 0x4000, AllocPolicy::LastMatch).unwrap();
+    /// assert_eq!(mmio.allocations_of("virtio-blk0").collect::<Vec<_>>(), vec![bar0, bar1]);
+    /// ```
+    ///
+    /// Time: O(1).
+    pub fn owned_by<'a>(&'a mut self, owner: &'a Owner) -> OwnedBy<'a, Self> {
+        OwnedBy::new(self, owner)
+    }
+
+    /// Allocates what `constraint` describes, owned by `tag`.
+    pub(crate) fn allocate_tagged(
+        &mut self,
+        constraint: Constraint,
+        tag: Tag,
+    ) -> Result<RangeInclusive> {
         let lo = self.space.start().max(constraint.min_address());
         let hi = self.space.end().min(constraint.max_address());
         let size = constraint.size();
@@ -123,7 +159,8 @@ impl AddressAllocator {
         };
         let range = RangeInclusive::from_parts(start, start + (size - 1));
         self.allocations
-            .insert(Span::new(range.start(), range.end()));
+            .insert_tagged(Span::new(range.start(), range.end()), tag);
+        self.bump();
         Ok(range)
     }
 
@@ -133,13 +170,178 @@ impl AddressAllocator {
     ///
     /// Time: O(log n).
     pub fn free(&mut self, key: &RangeInclusive) -> Result<()> {
+        self.check_allocation(key)?;
+        self.allocations.remove(key.start());
+        self.bump();
+        Ok(())
+    }
+
+    /// Fails with [`Error::ResourceNotAvailable`] unless `key` is exactly a
+    /// live allocation.
+    fn check_allocation(&self, key: &RangeInclusive) -> Result<()> {
         match self.allocations.floor(key.start()) {
-            Some(span) if span.start == key.start() && span.end == key.end() => {
-                self.allocations.remove(span.start);
-                Ok(())
-            }
+            Some(span) if span.start == key.start() && span.end == key.end() => Ok(()),
             _ => Err(Error::ResourceNotAvailable),
         }
+    }
+
+    /// The owner of the allocation that contains `address`, if it is
+    /// allocated and has one. Time: O(log n).
+    pub fn owner_at(&self, address: u64) -> Option<&Owner> {
+        self.allocations
+            .containing_entry(address)
+            .and_then(|(_, owner)| owner)
+    }
+
+    /// Gives the live allocation `key` the owner `owner` (or none), and
+    /// returns its previous owner.
+    ///
+    /// Fails with [`Error::ResourceNotAvailable`] and changes nothing unless
+    /// `key` is exactly a live allocation. Setting the owner it already has
+    /// changes nothing (the generation stays).
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000).unwrap();
+    /// let com1 = pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8)).unwrap();
+    /// let serial = Owner::new("serial0").unwrap();
+    /// assert_eq!(pio.set_owner(&com1, Some(serial.clone())).unwrap(), None);
+    /// assert_eq!(pio.owner_at(0x3f8), Some(&serial));
+    /// ```
+    ///
+    /// Time: O(log n).
+    pub fn set_owner(
+        &mut self,
+        key: &RangeInclusive,
+        owner: Option<Owner>,
+    ) -> Result<Option<Owner>> {
+        self.check_allocation(key)?;
+        if self.owner_at(key.start()) == owner.as_ref() {
+            return Ok(owner);
+        }
+        let old = self.allocations.set_tag(key.start(), owner);
+        self.bump();
+        Ok(old)
+    }
+
+    /// The live allocations of `owner`, in increasing address order.
+    ///
+    /// Time: O(n): every allocation is looked at.
+    pub fn allocations_of<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> impl Iterator<Item = RangeInclusive> + 'a {
+        self.allocations()
+            .filter(move |a| a.owner().is_some_and(|o| o == owner))
+            .map(|a| a.range())
+    }
+
+    /// Frees every allocation of `owner` in one step and returns them, in
+    /// increasing address order. Freeing something is one mutation (the
+    /// generation moves by one); finding nothing changes nothing.
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// let freed = mmio.free_owner("virtio-net0");
+    /// assert_eq!(freed.len(), 2);
+    /// assert_eq!(mmio.len(), 1);
+    /// ```
+    ///
+    /// Time: O(n + k log n), k = allocations freed.
+    pub fn free_owner(&mut self, owner: &str) -> Vec<RangeInclusive> {
+        let freed: Vec<RangeInclusive> = self.allocations_of(owner).collect();
+        for range in &freed {
+            self.allocations.remove(range.start());
+        }
+        if !freed.is_empty() {
+            self.bump();
+        }
+        freed
+    }
+
+    /// A copy of this allocator with every owner removed: the explicit,
+    /// lossy step before saving in a form that has no owners (format
+    /// version 1, vm-allocator 0.1.x's serde shape), which otherwise refuse
+    /// a state with owners rather than drop them silently. The copy has the
+    /// same allocations and generation.
+    ///
+    /// Time: O(1) if no allocation has an owner, else O(n).
+    pub fn without_owners(&self) -> AddressAllocator {
+        if !self.has_owners() {
+            return self.clone();
+        }
+        AddressAllocator {
+            space: self.space,
+            allocations: SpanTree::from_sorted(self.allocations.iter()),
+            generation: self.generation,
+        }
+    }
+
+    /// True if any allocation has an owner. Time: O(1).
+    pub fn has_owners(&self) -> bool {
+        self.allocations.tagged() > 0
+    }
+
+    /// The generation: 0 for a new allocator, one more after every
+    /// successful mutation (allocate, free, `set_owner`, `free_owner`), the
+    /// same after a failed one. It is saved and restored with the state;
+    /// equality ignores it. Time: O(1).
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut a = AddressAllocator::new(0, 0x1000).unwrap();
+    /// let r = a.allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
+    /// assert!(a.allocate(0x2000, 1, AllocPolicy::FirstMatch).is_err());
+    /// a.free(&r).unwrap();
+    /// assert_eq!(a.generation(), 2);
+    /// ```
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Counts one successful mutation.
+    #[inline]
+    fn bump(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Sets the generation (a diff being applied says what it becomes).
+    pub(crate) fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+
+    /// Removes `range` if it is exactly a live allocation owned by `owner`;
+    /// false (and nothing changed) otherwise. The generation stays.
+    pub(crate) fn remove_exact(&mut self, range: RangeInclusive, owner: Option<&Owner>) -> bool {
+        match self.allocations.floor_entry(range.start()) {
+            Some((span, o))
+                if span.start == range.start() && span.end == range.end() && o == owner =>
+            {
+                self.allocations.remove(span.start);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds the allocation `range` owned by `owner` if it is free and inside
+    /// the space; false (and nothing changed) otherwise. The generation
+    /// stays.
+    pub(crate) fn insert_free(&mut self, range: RangeInclusive, owner: Option<Owner>) -> bool {
+        let span = Span::new(range.start(), range.end());
+        if !self.space.contains(&range) || self.allocations.overlap(span).is_some() {
+            return false;
+        }
+        self.allocations.insert_tagged(span, owner);
+        true
     }
 
     /// First address of the allocator.
@@ -212,6 +414,41 @@ impl AddressAllocator {
         Allocations(self.allocations.iter())
     }
 
+    /// The live allocations with their owners, in increasing address
+    /// order. Time: O(1) per item.
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut a = AddressAllocator::new(0, 0x10000).unwrap();
+    /// let gpu = Owner::new("gpu").unwrap();
+    /// a.allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
+    /// a.owned_by(&gpu).allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
+    /// let owners: Vec<_> = a.allocations().map(|x| x.owner().map(|o| o.as_str())).collect();
+    /// assert_eq!(owners, vec![None, Some("gpu")]);
+    /// ```
+    pub fn allocations(&self) -> AllocationsWithOwners<'_> {
+        AllocationsWithOwners(self.allocations.iter_tagged())
+    }
+
+    /// The tree of allocations, for the layers that compare and encode it.
+    pub(crate) fn tree(&self) -> &SpanTree {
+        &self.allocations
+    }
+
+    /// Builds an allocator from a validated tree (see `crate::validate`).
+    pub(crate) fn from_parts(
+        space: RangeInclusive,
+        allocations: SpanTree,
+        generation: u64,
+    ) -> Self {
+        AddressAllocator {
+            space,
+            allocations,
+            generation,
+        }
+    }
+
     /// Checks the allocator's internal invariants; for tests and fuzzing.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> core::result::Result<(), String> {
@@ -230,21 +467,66 @@ impl AddressAllocator {
         }
         Ok(())
     }
+}
 
-    /// Builds an allocator from parts a decoder has fully validated: the
-    /// allocations are sorted, disjoint and inside `space`. Time: O(n).
-    pub(crate) fn from_validated(
-        space: RangeInclusive,
-        allocations: impl IntoIterator<Item = RangeInclusive>,
-    ) -> Self {
-        AddressAllocator {
-            space,
-            allocations: SpanTree::from_sorted(
-                allocations
-                    .into_iter()
-                    .map(|r| Span::new(r.start(), r.end())),
-            ),
-        }
+/// One live allocation and its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Allocation<'a> {
+    range: RangeInclusive,
+    owner: Option<&'a Owner>,
+}
+
+impl<'a> Allocation<'a> {
+    /// The allocated range.
+    pub fn range(&self) -> RangeInclusive {
+        self.range
+    }
+
+    /// Its owner, if it has one.
+    pub fn owner(&self) -> Option<&'a Owner> {
+        self.owner
+    }
+}
+
+impl OwnedBy<'_, AddressAllocator> {
+    /// [`AddressAllocator::allocate`], owned by this view's owner.
+    ///
+    /// Time: O(log n).
+    pub fn allocate(
+        &mut self,
+        size: u64,
+        alignment: u64,
+        policy: AllocPolicy,
+    ) -> Result<RangeInclusive> {
+        self.allocate_with(Constraint::new(size, alignment, policy)?)
+    }
+
+    /// [`AddressAllocator::allocate_with`], owned by this view's owner.
+    ///
+    /// Time: O(log n).
+    pub fn allocate_with(&mut self, constraint: Constraint) -> Result<RangeInclusive> {
+        let owner = self.owner().clone();
+        self.target().allocate_tagged(constraint, Some(owner))
+    }
+}
+
+/// The live allocations of an [`AddressAllocator`] with their owners, in
+/// increasing order.
+#[derive(Clone, Debug)]
+pub struct AllocationsWithOwners<'a>(TaggedSpans<'a>);
+
+impl<'a> Iterator for AllocationsWithOwners<'a> {
+    type Item = Allocation<'a>;
+
+    fn next(&mut self) -> Option<Allocation<'a>> {
+        self.0.next().map(|(s, owner)| Allocation {
+            range: RangeInclusive::from_parts(s.start, s.end),
+            owner,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
 }
 
@@ -279,6 +561,7 @@ impl fmt::Debug for AddressAllocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AddressAllocator")
             .field("space", &self.space)
+            .field("generation", &self.generation)
             .field("allocations", &DebugList(self))
             .finish()
     }
@@ -288,23 +571,36 @@ struct DebugList<'a>(&'a AddressAllocator);
 
 impl fmt::Debug for DebugList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.0.iter()).finish()
+        let mut list = f.debug_list();
+        for a in self.0.allocations() {
+            match a.owner() {
+                None => list.entry(&a.range()),
+                Some(owner) => list.entry(&(a.range(), owner)),
+            };
+        }
+        list.finish()
     }
 }
 
-/// Two allocators are equal when they manage the same space and hold the same
-/// allocations, however they got there.
+/// Two allocators are equal when they manage the same space and hold the
+/// same allocations with the same owners, however they got there; the
+/// generation is not compared.
 impl PartialEq for AddressAllocator {
     fn eq(&self, other: &Self) -> bool {
         self.space == other.space
             && self.len() == other.len()
-            && (self.allocations.ptr_eq(&other.allocations) || self.iter().eq(other.iter()))
+            && (self.allocations.ptr_eq(&other.allocations)
+                || self
+                    .allocations
+                    .iter_tagged()
+                    .eq(other.allocations.iter_tagged()))
     }
 }
 
 impl Eq for AddressAllocator {}
 
-/// Orders by space, then by the sorted list of allocations.
+/// Orders by space, then by the sorted list of allocations and their owners
+/// (no owner first).
 impl PartialOrd for AddressAllocator {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -315,6 +611,6 @@ impl Ord for AddressAllocator {
     fn cmp(&self, other: &Self) -> Ordering {
         self.space
             .cmp(&other.space)
-            .then_with(|| self.iter().cmp(other.iter()))
+            .then_with(|| self.allocations().cmp(other.allocations()))
     }
 }

@@ -3,11 +3,14 @@
 //! Allocation of integer ids: GSIs, MSI vectors, memory-slot ids, device ids.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
+use core::iter::Peekable;
 use core::ops::RangeInclusive as IdRange;
 
-use crate::engine::{Fit, Span, SpanTree, Spans};
-use crate::{Error, Result};
+use crate::engine::{Fit, Span, SpanTree, Spans, Tag, TaggedSpans};
+use crate::id_owners::IdOwners;
+use crate::{Error, OwnedBy, Owner, Result};
 
 /// An allocator of unique ids from the interval `[range_base, range_end]`.
 ///
@@ -20,6 +23,10 @@ use crate::{Error, Result};
 /// Like vm-allocator 0.1.4 it remembers the highest id ever handed out, so
 /// that freeing an id reports [`Error::NeverAllocated`] or
 /// [`Error::AlreadyReleased`] exactly as 0.1.4 does.
+///
+/// Allocated ids may carry an [`Owner`] ([`owned_by`](Self::owned_by));
+/// the [`generation`](Self::generation) moves forward by one on every
+/// successful mutation.
 ///
 /// # Example
 ///
@@ -47,6 +54,10 @@ pub struct IdAllocator {
     next_id: u64,
     /// The allocated ids, as maximal runs (no two runs touch).
     ids: SpanTree,
+    /// The owners of allocated ids.
+    owners: IdOwners,
+    /// Successful mutations so far (see `generation`).
+    generation: u64,
 }
 
 impl IdAllocator {
@@ -62,6 +73,8 @@ impl IdAllocator {
             range_end,
             next_id: range_base.into(),
             ids: SpanTree::new(),
+            owners: IdOwners::new(),
+            generation: 0,
         })
     }
 
@@ -72,6 +85,10 @@ impl IdAllocator {
     ///
     /// Time: O(log r).
     pub fn allocate_id(&mut self) -> Result<u32> {
+        self.allocate_id_tagged(None)
+    }
+
+    fn allocate_id_tagged(&mut self, tag: Tag) -> Result<u32> {
         // Runs are maximal, so the smallest free id is the range's base or
         // the id right after the first run.
         let base = u64::from(self.range_base);
@@ -82,7 +99,7 @@ impl IdAllocator {
         if first > u64::from(self.range_end) {
             return Err(self.exhausted());
         }
-        self.mark_allocated(first, first);
+        self.mark_allocated(first, first, tag);
         Ok(first as u32)
     }
 
@@ -103,11 +120,15 @@ impl IdAllocator {
     ///
     /// Time: O(log r).
     pub fn allocate_id_at(&mut self, id: u32) -> Result<u32> {
+        self.allocate_id_at_tagged(id, None)
+    }
+
+    fn allocate_id_at_tagged(&mut self, id: u32, tag: Tag) -> Result<u32> {
         self.check_in_range(id)?;
         if self.is_allocated(id) {
             return Err(Error::ResourceNotAvailable);
         }
-        self.mark_allocated(id.into(), id.into());
+        self.mark_allocated(id.into(), id.into(), tag);
         Ok(id)
     }
 
@@ -130,6 +151,10 @@ impl IdAllocator {
     ///
     /// Time: O(log r).
     pub fn allocate_ids(&mut self, count: u32, align: u32) -> Result<IdRange<u32>> {
+        self.allocate_ids_tagged(count, align, None)
+    }
+
+    fn allocate_ids_tagged(&mut self, count: u32, align: u32, tag: Tag) -> Result<IdRange<u32>> {
         if count == 0 {
             return Err(Error::InvalidSize(0));
         }
@@ -140,7 +165,7 @@ impl IdAllocator {
             .first_free_block(count.into(), align.trailing_zeros())
             .ok_or(Error::ResourceNotAvailable)?;
         let last = first + u64::from(count) - 1;
-        self.mark_allocated(first, last);
+        self.mark_allocated(first, last, tag);
         Ok(first as u32..=last as u32)
     }
 
@@ -159,7 +184,7 @@ impl IdAllocator {
             .ids
             .containing(id.into())
             .ok_or(self.not_allocated(id))?;
-        self.ids.carve(run, id.into(), id.into());
+        self.mark_free(run, id.into(), id.into());
         Ok(id)
     }
 
@@ -181,6 +206,13 @@ impl IdAllocator {
     ///
     /// Time: O(log r).
     pub fn free_ids(&mut self, ids: IdRange<u32>) -> Result<()> {
+        let run = self.allocated_run(&ids)?;
+        self.mark_free(run, (*ids.start()).into(), (*ids.end()).into());
+        Ok(())
+    }
+
+    /// The run that holds every id of `ids`, or the error `free_ids` gives.
+    fn allocated_run(&self, ids: &IdRange<u32>) -> Result<Span> {
         let (first, last) = (*ids.start(), *ids.end());
         if first > last {
             return Err(Error::InvalidRange(first.into(), last.into()));
@@ -194,8 +226,202 @@ impl IdAllocator {
         if run.end < u64::from(last) {
             return Err(self.not_allocated(run.end as u32 + 1));
         }
-        self.ids.carve(run, first.into(), last.into());
+        Ok(run)
+    }
+
+    /// Returns a view that allocates ids on behalf of `owner`: every id
+    /// allocated through it carries that owner.
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23).unwrap();
+    /// let serial = Owner::new("serial0").unwrap();
+    /// assert_eq!(gsi.owned_by(&serial).allocate_id_at(4 + 1).unwrap(), 5);
+    /// assert_eq!(gsi.owner_at(5), Some(&serial));
+    /// assert_eq!(gsi.owner_at(6), None);
+    /// ```
+    ///
+    /// Time: O(1).
+    pub fn owned_by<'a>(&'a mut self, owner: &'a Owner) -> OwnedBy<'a, Self> {
+        OwnedBy::new(self, owner)
+    }
+
+    /// The owner of `id`, if it is allocated and has one. Time: O(log r).
+    pub fn owner_at(&self, id: u32) -> Option<&Owner> {
+        self.owners.owner_at(id.into())
+    }
+
+    /// Gives every id of `ids` the owner `owner` (or none).
+    ///
+    /// Fails, changing nothing, as [`free_ids`](Self::free_ids) does when
+    /// not every id of `ids` is allocated. Giving ids the owner they all
+    /// have already changes nothing (the generation stays).
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut msi = IdAllocator::new(24, 4095).unwrap();
+    /// let block = msi.allocate_ids(8, 8).unwrap();
+    /// let nvme = Owner::new("nvme0").unwrap();
+    /// msi.set_owner(block.clone(), Some(nvme.clone())).unwrap();
+    /// assert_eq!(msi.ids_of("nvme0").collect::<Vec<_>>(), vec![block]);
+    /// ```
+    ///
+    /// Time: O((k + 1) log r), k = owner spans touched.
+    pub fn set_owner(&mut self, ids: IdRange<u32>, owner: Option<Owner>) -> Result<()> {
+        self.allocated_run(&ids)?;
+        let (first, last) = (u64::from(*ids.start()), u64::from(*ids.end()));
+        if self.owners.all_owned_by(first, last, owner.as_ref()) {
+            return Ok(());
+        }
+        self.owners.untag(first, last);
+        if let Some(owner) = owner {
+            self.owners.tag(first, last, owner);
+        }
+        self.bump();
         Ok(())
+    }
+
+    /// The ids of `owner`, as maximal runs in increasing order.
+    ///
+    /// Time: O(k) where k = runs of ids with an owner.
+    pub fn ids_of<'a>(&'a self, owner: &'a str) -> impl Iterator<Item = IdRange<u32>> + 'a {
+        self.owners
+            .iter()
+            .filter(move |(_, o)| o.is_some_and(|o| o == owner))
+            .map(|(s, _)| s.start as u32..=s.end as u32)
+    }
+
+    /// Frees every id of `owner` in one step and returns them as maximal
+    /// runs in increasing order. Freeing something is one mutation (the
+    /// generation moves by one); finding nothing changes nothing.
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23).unwrap();
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// gsi.owned_by(&net0).allocate_id().unwrap();
+    /// gsi.allocate_id().unwrap();
+    /// gsi.owned_by(&net0).allocate_id().unwrap();
+    /// assert_eq!(gsi.free_owner("virtio-net0"), vec![5..=5, 7..=7]);
+    /// assert_eq!(gsi.iter().collect::<Vec<_>>(), vec![6]);
+    /// ```
+    ///
+    /// Time: O((k + 1) log r), k = runs of the owner's ids.
+    pub fn free_owner(&mut self, owner: &str) -> Vec<IdRange<u32>> {
+        let freed: Vec<IdRange<u32>> = self.ids_of(owner).collect();
+        for ids in &freed {
+            let (first, last) = (u64::from(*ids.start()), u64::from(*ids.end()));
+            let run = self.ids.containing(first).expect("owned ids are allocated");
+            self.ids.carve(run, first, last);
+            self.owners.untag(first, last);
+        }
+        if !freed.is_empty() {
+            self.bump();
+        }
+        freed
+    }
+
+    /// A copy with every owner removed: the explicit, lossy step before
+    /// saving in a form that has no owners (format version 1, vm-allocator
+    /// 0.1.x's serde shape), which otherwise refuse a state with owners
+    /// rather than drop them silently. Same ids, next id and generation.
+    ///
+    /// Time: O(1).
+    pub fn without_owners(&self) -> IdAllocator {
+        IdAllocator {
+            owners: IdOwners::new(),
+            ..self.clone()
+        }
+    }
+
+    /// True if any allocated id has an owner. Time: O(1).
+    pub fn has_owners(&self) -> bool {
+        !self.owners.is_empty()
+    }
+
+    /// The generation: 0 for a new allocator, one more after every
+    /// successful mutation (allocating or freeing ids, `set_owner`,
+    /// `free_owner`), the same after a failed one. It is saved and restored
+    /// with the state; equality ignores it. Time: O(1).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The allocated ids with their owners: maximal runs of ids that share
+    /// an owner (or have none), in increasing order. Time: O(1) per item.
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut ids = IdAllocator::new(0, 99).unwrap();
+    /// let gpu = Owner::new("gpu").unwrap();
+    /// ids.allocate_ids(2, 1).unwrap();
+    /// ids.owned_by(&gpu).allocate_ids(2, 1).unwrap();
+    /// let items: Vec<_> = ids.allocations().map(|a| (a.ids(), a.owner().cloned())).collect();
+    /// assert_eq!(items, vec![(0..=1, None), (2..=3, Some(gpu))]);
+    /// ```
+    pub fn allocations(&self) -> IdAllocations<'_> {
+        IdAllocations {
+            runs: self.ids.iter(),
+            owners: self.owners.iter().peekable(),
+            run: None,
+        }
+    }
+
+    /// Counts one successful mutation.
+    #[inline]
+    fn bump(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Sets the generation (a diff being applied says what it becomes).
+    pub(crate) fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+
+    /// Frees the ids `first..=last` if all are allocated with exactly
+    /// `owner`; false (and nothing changed) otherwise. The generation stays.
+    pub(crate) fn remove_labelled(&mut self, first: u64, last: u64, owner: Option<&Owner>) -> bool {
+        match self.ids.containing(first) {
+            Some(run) if run.end >= last && self.owners.all_owned_by(first, last, owner) => {
+                self.ids.carve(run, first, last);
+                self.owners.untag(first, last);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Allocates the ids `first..=last` with `owner` if all are free and in
+    /// the range; false (and nothing changed) otherwise. Neither the next
+    /// id nor the generation moves.
+    pub(crate) fn insert_labelled(&mut self, first: u64, last: u64, owner: Option<Owner>) -> bool {
+        let in_range = first >= u64::from(self.range_base) && last <= u64::from(self.range_end);
+        if !in_range || self.ids.overlap(Span::new(first, last)).is_some() {
+            return false;
+        }
+        self.ids.fill(first, last);
+        if let Some(owner) = owner {
+            self.owners.tag(first, last, owner);
+        }
+        true
+    }
+
+    /// Sets the next never-allocated id if it lies in
+    /// `range_base..=range_end + 1` above every allocated id; false (and
+    /// nothing changed) otherwise.
+    pub(crate) fn set_next_id_checked(&mut self, next_id: u64) -> bool {
+        let highest = self.ids.last().map(|s| s.end);
+        let fits = next_id >= u64::from(self.range_base)
+            && next_id <= u64::from(self.range_end) + 1
+            && highest.is_none_or(|h| h < next_id);
+        if fits {
+            self.next_id = next_id;
+        }
+        fits
     }
 
     /// Returns `true` if `id` is currently allocated. Ids outside the range
@@ -262,6 +488,7 @@ impl IdAllocator {
     #[doc(hidden)]
     pub fn check_invariants(&self) -> core::result::Result<(), String> {
         self.ids.check_invariants()?;
+        self.owners.check_invariants(&self.ids)?;
         let base = u64::from(self.range_base);
         let end = u64::from(self.range_end);
         if self.next_id < base || self.next_id > end + 1 {
@@ -294,29 +521,29 @@ impl IdAllocator {
         self.next_id
     }
 
-    /// Builds an allocator from parts a decoder has fully validated: runs
-    /// sorted, not touching, inside `range_base..next_id`, and `next_id` in
-    /// `range_base..=range_end + 1`. Time: O(n).
-    pub(crate) fn from_validated(
+    /// The runs of allocated ids and the owners, for the layers that
+    /// compare and encode them.
+    pub(crate) fn trees(&self) -> (&SpanTree, &SpanTree) {
+        (&self.ids, self.owners.tree())
+    }
+
+    /// Builds an allocator from validated parts (see `crate::validate`).
+    pub(crate) fn from_parts(
         range_base: u32,
         range_end: u32,
         next_id: u64,
-        runs: impl IntoIterator<Item = IdRange<u32>>,
+        ids: SpanTree,
+        owners: SpanTree,
+        generation: u64,
     ) -> Self {
         IdAllocator {
             range_base,
             range_end,
             next_id,
-            ids: SpanTree::from_sorted(
-                runs.into_iter()
-                    .map(|r| Span::new((*r.start()).into(), (*r.end()).into())),
-            ),
+            ids,
+            owners: IdOwners::from_tree(owners),
+            generation,
         }
-    }
-
-    /// Sets the next never-allocated id; the caller has checked it.
-    pub(crate) fn set_next_id(&mut self, next_id: u64) {
-        self.next_id = next_id;
     }
 
     fn range_len(&self) -> u64 {
@@ -358,10 +585,106 @@ impl IdAllocator {
         })
     }
 
-    /// Marks the free ids `first..=last` allocated.
-    fn mark_allocated(&mut self, first: u64, last: u64) {
+    /// Marks the free ids `first..=last` allocated, owned by `tag`.
+    fn mark_allocated(&mut self, first: u64, last: u64, tag: Tag) {
         self.ids.fill(first, last);
+        if let Some(owner) = tag {
+            self.owners.tag(first, last, owner);
+        }
         self.next_id = self.next_id.max(last + 1);
+        self.bump();
+    }
+
+    /// Marks the ids `first..=last` of the allocated `run` free.
+    fn mark_free(&mut self, run: Span, first: u64, last: u64) {
+        self.ids.carve(run, first, last);
+        self.owners.untag(first, last);
+        self.bump();
+    }
+}
+
+impl OwnedBy<'_, IdAllocator> {
+    /// [`IdAllocator::allocate_id`], owned by this view's owner.
+    ///
+    /// Time: O(log r).
+    pub fn allocate_id(&mut self) -> Result<u32> {
+        let owner = self.owner().clone();
+        self.target().allocate_id_tagged(Some(owner))
+    }
+
+    /// [`IdAllocator::allocate_id_at`], owned by this view's owner.
+    ///
+    /// Time: O(log r).
+    pub fn allocate_id_at(&mut self, id: u32) -> Result<u32> {
+        let owner = self.owner().clone();
+        self.target().allocate_id_at_tagged(id, Some(owner))
+    }
+
+    /// [`IdAllocator::allocate_ids`], owned by this view's owner.
+    ///
+    /// Time: O(log r).
+    pub fn allocate_ids(&mut self, count: u32, align: u32) -> Result<IdRange<u32>> {
+        let owner = self.owner().clone();
+        self.target().allocate_ids_tagged(count, align, Some(owner))
+    }
+}
+
+/// A run of allocated ids that share an owner (or have none).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdAllocation<'a> {
+    ids: IdRange<u32>,
+    owner: Option<&'a Owner>,
+}
+
+impl<'a> IdAllocation<'a> {
+    /// The ids.
+    pub fn ids(&self) -> IdRange<u32> {
+        self.ids.clone()
+    }
+
+    /// Their owner, if they have one.
+    pub fn owner(&self) -> Option<&'a Owner> {
+        self.owner
+    }
+}
+
+/// The allocated ids of an [`IdAllocator`] with their owners, as maximal
+/// runs of ids that share an owner, in increasing order.
+#[derive(Clone, Debug)]
+pub struct IdAllocations<'a> {
+    runs: Spans<'a>,
+    owners: Peekable<TaggedSpans<'a>>,
+    /// What is left of the current run.
+    run: Option<(u64, u64)>,
+}
+
+impl<'a> Iterator for IdAllocations<'a> {
+    type Item = IdAllocation<'a>;
+
+    fn next(&mut self) -> Option<IdAllocation<'a>> {
+        let (from, end) = match self.run.take() {
+            Some(rest) => rest,
+            None => self.runs.next().map(|s| (s.start, s.end))?,
+        };
+        // Owner spans lie inside runs, in order.
+        let item = |first: u64, last: u64, owner| IdAllocation {
+            ids: first as u32..=last as u32,
+            owner,
+        };
+        match self.owners.peek() {
+            Some(&(span, _)) if span.start <= end => {
+                if span.start > from {
+                    self.run = Some((span.start, end));
+                    return Some(item(from, span.start - 1, None));
+                }
+                let (span, owner) = self.owners.next().expect("peeked");
+                if span.end < end {
+                    self.run = Some((span.end + 1, end));
+                }
+                Some(item(span.start, span.end, owner))
+            }
+            _ => Some(item(from, end, None)),
+        }
     }
 }
 
@@ -402,31 +725,44 @@ impl Iterator for IdRuns<'_> {
     }
 }
 
+impl ExactSizeIterator for IdRuns<'_> {}
+
 impl fmt::Debug for IdAllocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         struct Runs<'a>(&'a IdAllocator);
         impl fmt::Debug for Runs<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_list().entries(self.0.ranges()).finish()
+                let mut list = f.debug_list();
+                for a in self.0.allocations() {
+                    match a.owner() {
+                        None => list.entry(&a.ids()),
+                        Some(owner) => list.entry(&(a.ids(), owner)),
+                    };
+                }
+                list.finish()
             }
         }
         f.debug_struct("IdAllocator")
             .field("range_base", &self.range_base)
             .field("range_end", &self.range_end)
             .field("next_id", &self.next_id)
+            .field("generation", &self.generation)
             .field("allocated", &Runs(self))
             .finish()
     }
 }
 
 /// Two allocators are equal when they have the same range, the same
-/// allocated ids and the same highest id ever handed out.
+/// allocated ids with the same owners and the same highest id ever handed
+/// out; the generation is not compared.
 impl PartialEq for IdAllocator {
     fn eq(&self, other: &Self) -> bool {
         self.range_base == other.range_base
             && self.range_end == other.range_end
             && self.next_id == other.next_id
             && (self.ids.ptr_eq(&other.ids) || self.ids.iter().eq(other.ids.iter()))
+            && (self.owners.tree().ptr_eq(other.owners.tree())
+                || self.owners.iter().eq(other.owners.iter()))
     }
 }
 

@@ -118,17 +118,18 @@ mod address_allocator;
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod compat;
 mod constraint;
+mod diff;
 mod engine;
 mod error;
 pub mod format;
 mod id_allocator;
+mod id_owners;
 mod owner;
-#[cfg(feature = "std")]
-mod persist;
 mod range;
 #[cfg(feature = "serde")]
 mod serde_impl;
-mod state;
+mod set;
+mod validate;
 #[cfg(feature = "versionize")]
 mod versionize_impl;
 
@@ -137,13 +138,16 @@ mod versionize_impl;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use address_allocator::{AddressAllocator, Allocations};
+pub use address_allocator::{AddressAllocator, Allocation, Allocations, AllocationsWithOwners};
 pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
+pub use diff::{Change, ChangeKind, ChangeRef, Delta, Diff, DiffError, PoolDiff, Size, Versioned};
 pub use error::{Error, NodeState, Result};
-pub use id_allocator::{IdAllocator, IdRuns, Ids};
-pub use owner::{NameError, Owner, MAX_NAME_LEN};
+pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
+pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;
-pub use state::StateError;
+pub use set::layout;
+pub use set::{Pool, PoolKind, ResourceSet, SetError};
+pub use validate::{AddressAllocatorBuilder, IdAllocatorBuilder, ResourceSetBuilder, StateError};
 
 #[cfg(test)]
 mod tests {

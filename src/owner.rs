@@ -223,6 +223,40 @@ impl TryFrom<String> for Owner {
     }
 }
 
+/// A view of an allocator (or a resource set, or a transaction) whose
+/// allocations all carry one owner; made by their `owned_by` methods. It
+/// offers the same allocation methods as what it views.
+///
+/// ```rust
+/// use vm_allocator::{IdAllocator, Owner};
+///
+/// let mut msi = IdAllocator::new(24, 4095).unwrap();
+/// let net0 = Owner::new("virtio-net0").unwrap();
+/// let vectors = msi.owned_by(&net0).allocate_ids(4, 4).unwrap();
+/// assert_eq!(msi.owner_at(*vectors.start()), Some(&net0));
+/// ```
+#[derive(Debug)]
+pub struct OwnedBy<'a, T> {
+    target: &'a mut T,
+    owner: &'a Owner,
+}
+
+impl<'a, T> OwnedBy<'a, T> {
+    pub(crate) fn new(target: &'a mut T, owner: &'a Owner) -> Self {
+        OwnedBy { target, owner }
+    }
+
+    /// The owner given to every allocation made through this view.
+    pub fn owner(&self) -> &'a Owner {
+        self.owner
+    }
+
+    /// What this view allocates from.
+    pub(crate) fn target(&mut self) -> &mut T {
+        self.target
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,29 +8,39 @@
 //!
 //! - `RangeInclusive { start: u64, end: u64 }`, the shape of vm-allocator
 //!   0.1.x.
-//! - `AddressAllocator { space: RangeInclusive, allocations: [(start, end), ..] }`
-//!   with the allocations in increasing order.
-//! - `IdAllocator { range_base: u32, range_end: u32, next_id: u64, allocated: [(first, last), ..] }`
+//! - `AddressAllocator { space: RangeInclusive, generation: u64, allocations: [(start, end, owner), ..] }`
+//!   with the allocations in increasing order and `owner` a name or none.
+//! - `IdAllocator { range_base: u32, range_end: u32, next_id: u64, generation: u64, allocated: [(first, last, owner), ..] }`
 //!   with `next_id` one past the highest id ever handed out and the
-//!   allocated ids as maximal runs in increasing order.
+//!   allocated ids as runs that share an owner, in increasing order (two
+//!   runs touch only if their owners differ).
+//! - `ResourceSet { generation: u64, pools: [{ name, pool }, ..] }` with
+//!   `pool` the enum `Ids(IdAllocator)` or `Addresses(AddressAllocator)`.
+//! - `Owner` as its name.
+//!
+//! These are not the shapes of vm-allocator 0.1.x: `compat::v0_1` reads
+//! and writes those.
 //!
 //! Deserialising runs the same validation as the binary format: every list
-//! item streams through the checkers of `crate::state` straight into the
-//! tree, and the first bad item is reported with its position. Nothing is
-//! preallocated from a length the input declares.
+//! item streams through the validating builders of `crate::validate`
+//! straight into the tree, and the first bad item is reported with its
+//! position. Nothing is preallocated from a length the input declares, and
+//! owner names repeated on many items are held once.
 //!
 //! Self-describing formats may give the fields in any order (a
 //! `serde_json::Value` sorts them, putting `allocations` before `space`). A
-//! list that arrives before the parameters it is checked against is held in a
-//! tree, checked for order as it streams in, and checked in full once the
-//! parameters are known. Unknown, duplicate and missing fields are errors.
+//! list that arrives before the parameters it is checked against is held as
+//! read and goes through the builder once the parameters are known. Unknown,
+//! duplicate and missing fields are errors.
 
 mod address;
 mod build;
 mod fields;
 mod id;
+mod item;
 mod pending;
 mod range;
+mod set;
 
 pub(crate) use build::{build_addresses, build_ids, state_error};
 pub(crate) use fields::{next_field, FieldSeed, Seen};

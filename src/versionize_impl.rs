@@ -3,7 +3,8 @@
 //! `Versionize` for the state types, for VMMs whose snapshots are built on
 //! the `versionize` crate.
 //!
-//! An allocator is written as its canonical file ([`to_bytes`]) in a
+//! A state (either allocator, a resource set, a delta) is written as its
+//! canonical file ([`to_bytes`], the current format version) in a
 //! length-prefixed byte vector: a little-endian `u64` length, then the
 //! bytes, which is exactly how `versionize` writes a `Vec<u8>`. The file
 //! carries its own format version and checksum, so the `VersionMap` and the
@@ -25,7 +26,7 @@ use std::vec::Vec;
 use versionize::{VersionMap, Versionize, VersionizeError, VersionizeResult};
 
 use crate::format::{DecodeError, MAX_FILE_SIZE};
-use crate::{AddressAllocator, IdAllocator, RangeInclusive};
+use crate::{AddressAllocator, Delta, IdAllocator, RangeInclusive, ResourceSet};
 
 /// Writes `bytes` as `versionize` writes a `Vec<u8>`.
 fn write_bytes<W: Write>(writer: &mut W, what: &str, bytes: &[u8]) -> VersionizeResult<()> {
@@ -68,39 +69,41 @@ fn decode_error(what: &str, e: DecodeError) -> VersionizeError {
     VersionizeError::Deserialize(format!("{what}: {e}"))
 }
 
-impl Versionize for AddressAllocator {
-    /// Time: O(n).
-    fn serialize<W: Write>(&self, writer: &mut W, _: &VersionMap, _: u16) -> VersionizeResult<()> {
-        write_bytes(writer, "AddressAllocator", &self.to_bytes())
-    }
+/// `Versionize` for a state as its canonical file in a byte vector.
+macro_rules! versionize_as_file {
+    ($ty:ident) => {
+        impl Versionize for $ty {
+            /// Time: O(n).
+            fn serialize<W: Write>(
+                &self,
+                writer: &mut W,
+                _: &VersionMap,
+                _: u16,
+            ) -> VersionizeResult<()> {
+                write_bytes(writer, stringify!($ty), &crate::format::to_bytes(self))
+            }
 
-    /// Time: O(len) of the encoded state.
-    fn deserialize<R: Read>(reader: &mut R, _: &VersionMap, _: u16) -> VersionizeResult<Self> {
-        let bytes = read_bytes(reader, "AddressAllocator")?;
-        AddressAllocator::from_bytes(&bytes).map_err(|e| decode_error("AddressAllocator", e))
-    }
+            /// Time: O(len) of the encoded state.
+            fn deserialize<R: Read>(
+                reader: &mut R,
+                _: &VersionMap,
+                _: u16,
+            ) -> VersionizeResult<Self> {
+                let bytes = read_bytes(reader, stringify!($ty))?;
+                crate::format::decode(&bytes).map_err(|e| decode_error(stringify!($ty), e))
+            }
 
-    fn version() -> u16 {
-        1
-    }
+            fn version() -> u16 {
+                1
+            }
+        }
+    };
 }
 
-impl Versionize for IdAllocator {
-    /// Time: O(r), r = runs of allocated ids.
-    fn serialize<W: Write>(&self, writer: &mut W, _: &VersionMap, _: u16) -> VersionizeResult<()> {
-        write_bytes(writer, "IdAllocator", &self.to_bytes())
-    }
-
-    /// Time: O(len) of the encoded state.
-    fn deserialize<R: Read>(reader: &mut R, _: &VersionMap, _: u16) -> VersionizeResult<Self> {
-        let bytes = read_bytes(reader, "IdAllocator")?;
-        IdAllocator::from_bytes(&bytes).map_err(|e| decode_error("IdAllocator", e))
-    }
-
-    fn version() -> u16 {
-        1
-    }
-}
+versionize_as_file!(AddressAllocator);
+versionize_as_file!(IdAllocator);
+versionize_as_file!(ResourceSet);
+versionize_as_file!(Delta);
 
 impl Versionize for RangeInclusive {
     /// Time: O(1).

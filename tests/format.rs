@@ -160,11 +160,7 @@ fn reseal(file: &[u8], tamper: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 }
 
 fn err(offset: usize, field: Field, kind: ErrorKind) -> DecodeError {
-    DecodeError {
-        offset,
-        field,
-        kind,
-    }
+    DecodeError::new(offset, field, kind)
 }
 
 fn state(e: StateError) -> ErrorKind {

@@ -16,6 +16,7 @@ use super::{Span, SpanTree};
 /// written once and each leaf summarised once; only the last node of each
 /// level can be small. The caller checks the order (the validating builders
 /// of `crate::validate` do) before pushing.
+#[derive(Debug)]
 pub(crate) struct SpanTreeBuilder {
     leaves: Vec<Node>,
     leaf: Leaf,

@@ -128,6 +128,41 @@ impl<'a> TaggedSpans<'a> {
         }
     }
 
+    /// The spans from the first one that ends at or after `x`.
+    pub(super) fn from(root: Option<&'a Node>, x: u64) -> TaggedSpans<'a> {
+        let total = root.map_or(0, |r| r.summary().count);
+        let mut spans = TaggedSpans {
+            path: Vec::new(),
+            leaf: None,
+            index: 0,
+            remaining: total,
+        };
+        let Some(mut node) = root else {
+            return spans;
+        };
+        let mut skipped = 0u64;
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    let index = leaf.spans().partition_point(|s| s.end < x);
+                    spans.leaf = Some(leaf);
+                    spans.index = index;
+                    spans.remaining = total - skipped - index as u64;
+                    return spans;
+                }
+                Node::Branch(branch) => {
+                    let i = branch.route(x);
+                    skipped += branch.children()[..i]
+                        .iter()
+                        .map(|c| c.summary().count)
+                        .sum::<u64>();
+                    spans.path.push((branch, i + 1));
+                    node = &branch.children()[i];
+                }
+            }
+        }
+    }
+
     #[cold]
     fn next_leaf(&mut self) -> bool {
         while let Some((branch, i)) = self.path.pop() {

@@ -273,6 +273,11 @@ impl SpanTree {
         }
     }
 
+    /// The last span. Time: O(log n).
+    pub(crate) fn last(&self) -> Option<Span> {
+        self.floor(u64::MAX)
+    }
+
     /// The span containing `x`. Time: O(log n).
     pub(crate) fn containing(&self, x: u64) -> Option<Span> {
         self.floor(x).filter(|s| s.end >= x)
@@ -298,6 +303,12 @@ impl SpanTree {
     /// The spans in increasing order, with their owners. Time: O(1) per step.
     pub(crate) fn iter_tagged(&self) -> TaggedSpans<'_> {
         TaggedSpans::new(self.root.as_ref())
+    }
+
+    /// The spans that end at or after `x`, in increasing order, with their
+    /// owners. Time: O(log n) to start, O(1) per step.
+    pub(crate) fn iter_tagged_from(&self, x: u64) -> TaggedSpans<'_> {
+        TaggedSpans::from(self.root.as_ref(), x)
     }
 }
 

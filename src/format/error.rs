@@ -5,11 +5,12 @@
 use core::fmt;
 
 use super::{FileKind, MAGIC};
-use crate::StateError;
+use crate::{NameError, StateError};
 
 /// A file that could not be decoded: what was wrong ([`kind`](Self::kind)),
-/// in which field ([`field`](Self::field)) and at which byte
-/// ([`offset`](Self::offset), counted from the start of the file).
+/// in which field ([`field`](Self::field)), at which byte
+/// ([`offset`](Self::offset), counted from the start of the file) and, in a
+/// resource set or a delta, in which pool ([`pool`](Self::pool)).
 ///
 /// ```rust
 /// use vm_allocator::format::{DecodeError, ErrorKind, Field};
@@ -21,7 +22,8 @@ use crate::StateError;
 /// assert!(matches!(err.kind, ErrorKind::BadMagic { .. }));
 /// assert!(err.to_string().starts_with("magic at byte 0: not a vm-allocator file"));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DecodeError {
     /// Offset of the first byte of the offending field.
     pub offset: usize,
@@ -29,15 +31,27 @@ pub struct DecodeError {
     pub field: Field,
     /// What was wrong with it.
     pub kind: ErrorKind,
+    /// The position of the pool (of a resource set) or of the pool's
+    /// changes (in a delta) that holds the field, counted from 0.
+    pub pool: Option<u64>,
 }
 
 impl DecodeError {
-    pub(crate) const fn new(offset: usize, field: Field, kind: ErrorKind) -> Self {
+    /// The error `kind` in `field` at byte `offset`, outside any pool (to
+    /// compare with what a decoder returns).
+    pub const fn new(offset: usize, field: Field, kind: ErrorKind) -> Self {
         DecodeError {
             offset,
             field,
             kind,
+            pool: None,
         }
+    }
+
+    /// The same error, inside pool `pool` (unless it names one already).
+    pub fn in_pool(mut self, pool: u64) -> Self {
+        self.pool.get_or_insert(pool);
+        self
     }
 }
 
@@ -98,6 +112,85 @@ pub enum Field {
         /// Position of the run.
         index: u64,
     },
+    /// The owner of an allocation (version 2).
+    AllocationOwner {
+        /// Position of the allocation.
+        index: u64,
+    },
+    /// The owner of a run (version 2).
+    RunOwner {
+        /// Position of the run.
+        index: u64,
+    },
+    /// The generation of a state (version 2).
+    Generation,
+    /// The number of owner names (version 2).
+    OwnerCount,
+    /// An owner name of the table (version 2).
+    OwnerName {
+        /// Position of the name in the table.
+        index: u64,
+    },
+    /// The number of pools of a resource set (version 2).
+    PoolCount,
+    /// The name of a pool (version 2).
+    PoolName {
+        /// Position of the pool.
+        index: u64,
+    },
+    /// The kind byte of a pool (version 2).
+    PoolKind {
+        /// Position of the pool.
+        index: u64,
+    },
+    /// The kind of state a delta applies to (version 2).
+    BaseKind,
+    /// The generation of the state a delta applies to (version 2).
+    BaseGeneration,
+    /// The checksum of the state a delta applies to (version 2).
+    BaseChecksum,
+    /// The generation of the state a delta gives (version 2).
+    TargetGeneration,
+    /// The checksum of the state a delta gives (version 2).
+    TargetChecksum,
+    /// The number of pools a delta changes (version 2).
+    ChangedPoolCount,
+    /// The next never-allocated id after a delta (version 2).
+    NextIdAfter,
+    /// The number of ranges a delta frees (version 2).
+    FreedCount,
+    /// The start (gap) of a range a delta frees.
+    FreedStart {
+        /// Position of the range.
+        index: u64,
+    },
+    /// The length of a range a delta frees.
+    FreedLength {
+        /// Position of the range.
+        index: u64,
+    },
+    /// The owner of a range a delta frees.
+    FreedOwner {
+        /// Position of the range.
+        index: u64,
+    },
+    /// The number of ranges a delta allocates (version 2).
+    AllocatedCount,
+    /// The start (gap) of a range a delta allocates.
+    AllocatedStart {
+        /// Position of the range.
+        index: u64,
+    },
+    /// The length of a range a delta allocates.
+    AllocatedLength {
+        /// Position of the range.
+        index: u64,
+    },
+    /// The owner of a range a delta allocates.
+    AllocatedOwner {
+        /// Position of the range.
+        index: u64,
+    },
 }
 
 impl fmt::Display for Field {
@@ -123,12 +216,35 @@ impl fmt::Display for Field {
             Field::RunCount => f.write_str("run count"),
             Field::RunStart { index } => write!(f, "run #{index} start"),
             Field::RunLength { index } => write!(f, "run #{index} length"),
+            Field::AllocationOwner { index } => write!(f, "allocation #{index} owner"),
+            Field::RunOwner { index } => write!(f, "run #{index} owner"),
+            Field::Generation => f.write_str("generation"),
+            Field::OwnerCount => f.write_str("owner count"),
+            Field::OwnerName { index } => write!(f, "owner name #{index}"),
+            Field::PoolCount => f.write_str("pool count"),
+            Field::PoolName { index } => write!(f, "pool #{index} name"),
+            Field::PoolKind { index } => write!(f, "pool #{index} kind"),
+            Field::BaseKind => f.write_str("base kind"),
+            Field::BaseGeneration => f.write_str("base generation"),
+            Field::BaseChecksum => f.write_str("base checksum"),
+            Field::TargetGeneration => f.write_str("target generation"),
+            Field::TargetChecksum => f.write_str("target checksum"),
+            Field::ChangedPoolCount => f.write_str("changed pool count"),
+            Field::NextIdAfter => f.write_str("next id after"),
+            Field::FreedCount => f.write_str("freed count"),
+            Field::FreedStart { index } => write!(f, "freed #{index} start"),
+            Field::FreedLength { index } => write!(f, "freed #{index} length"),
+            Field::FreedOwner { index } => write!(f, "freed #{index} owner"),
+            Field::AllocatedCount => f.write_str("allocated count"),
+            Field::AllocatedStart { index } => write!(f, "allocated #{index} start"),
+            Field::AllocatedLength { index } => write!(f, "allocated #{index} length"),
+            Field::AllocatedOwner { index } => write!(f, "allocated #{index} owner"),
         }
     }
 }
 
 /// What was wrong with a field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The input is larger than [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE).
@@ -211,6 +327,31 @@ pub enum ErrorKind {
     /// The fields decode but describe an invalid state: the error names the
     /// offending item; the offset is that of the item's first byte.
     InvalidState(StateError),
+    /// A name (of an owner or a pool) is not valid UTF-8 (version 2).
+    InvalidUtf8 {
+        /// Offset of the first invalid byte within the name.
+        at: usize,
+    },
+    /// A name (of an owner or a pool) breaks the naming rules (version 2).
+    InvalidName(NameError),
+    /// An owner name is not after the one before it: the table must be
+    /// sorted, without duplicates (version 2).
+    UnsortedOwners,
+    /// An owner name is used by no allocation (version 2).
+    UnusedOwner,
+    /// A pool kind byte names no kind of pool (version 2).
+    UnknownPoolKind {
+        /// The byte found.
+        found: u8,
+    },
+    /// Two runs of ids (or ranges of a delta) touch and have the same
+    /// owner, so they should be one (version 2).
+    MergeableRuns,
+    /// A pool name appears twice in a delta (version 2).
+    DuplicatePool {
+        /// Position of the earlier change of that pool.
+        previous: u64,
+    },
 }
 
 impl fmt::Display for ErrorKind {
@@ -221,7 +362,8 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::BadMagic { found, found_len } => {
                 f.write_str("not a vm-allocator file: found")?;
-                write_hex(f, &found[..usize::from(found_len)])?;
+                // Clamped: a caller may build this with any length.
+                write_hex(f, &found[..usize::from(found_len).min(found.len())])?;
                 f.write_str(", expected")?;
                 write_hex(f, &MAGIC)
             }
@@ -266,6 +408,23 @@ impl fmt::Display for ErrorKind {
                 "count {count} is more than the rest of the body could hold (at most {max})"
             ),
             ErrorKind::InvalidState(e) => write!(f, "invalid state: {e}"),
+            ErrorKind::InvalidUtf8 { at } => {
+                write!(f, "the name is not valid UTF-8 (byte {at} of the name)")
+            }
+            ErrorKind::InvalidName(e) => write!(f, "invalid name: {e}"),
+            ErrorKind::UnsortedOwners => f.write_str(
+                "the owner name is not after the previous one (the table must be sorted, \
+                 without duplicates)",
+            ),
+            ErrorKind::UnusedOwner => f.write_str("no allocation has this owner"),
+            ErrorKind::UnknownPoolKind { found } => write!(f, "unknown pool kind {found}"),
+            ErrorKind::MergeableRuns => f.write_str(
+                "the range touches the previous one and has the same owner (ranges must be \
+                 maximal)",
+            ),
+            ErrorKind::DuplicatePool { previous } => {
+                write!(f, "the pool was changed already by change #{previous}")
+            }
         }
     }
 }
@@ -282,6 +441,9 @@ fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(pool) = self.pool {
+            write!(f, "pool #{pool} ")?;
+        }
         write!(f, "{} at byte {}: {}", self.field, self.offset, self.kind)
     }
 }
@@ -290,7 +452,93 @@ impl core::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match &self.kind {
             ErrorKind::InvalidState(e) => Some(e),
+            ErrorKind::InvalidName(e) => Some(e),
             _ => None,
         }
     }
 }
+
+/// Why a state could not be written in the format version asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// This crate does not write that version.
+    UnsupportedVersion {
+        /// The version asked for.
+        version: u16,
+        /// The versions this crate writes.
+        supported: &'static [u16],
+    },
+    /// The state holds something the version cannot hold.
+    DoesNotFit {
+        /// The version asked for.
+        version: u16,
+        /// What does not fit.
+        what: Unfit,
+    },
+    /// The file would be larger than [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE).
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+/// What a format version cannot hold.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unfit {
+    /// An allocation with an owner: version 1 has no owners. The first
+    /// such allocation is named; `without_owners()` drops them explicitly.
+    Owner {
+        /// The pool that holds it, in a resource set.
+        pool: Option<alloc::string::String>,
+        /// The allocation (for ids, the run of ids).
+        range: crate::RangeInclusive,
+        /// Its owner.
+        owner: crate::Owner,
+    },
+    /// A resource set: version 1 holds single allocators only.
+    ResourceSet,
+    /// A delta: version 1 has no deltas.
+    Delta,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::UnsupportedVersion { version, supported } => {
+                write!(
+                    f,
+                    "cannot write format version {version}; this crate writes {supported:?}"
+                )
+            }
+            EncodeError::DoesNotFit { version, what } => {
+                write!(f, "format version {version} cannot hold ")?;
+                match what {
+                    Unfit::Owner { pool, range, owner } => {
+                        if let Some(pool) = pool {
+                            write!(f, "the owner of pool {pool:?}'s allocation ")?;
+                        } else {
+                            f.write_str("the owner of the allocation ")?;
+                        }
+                        write!(
+                            f,
+                            "{:#x}..={:#x} ({owner:?}); without_owners() drops owners explicitly",
+                            range.start(),
+                            range.end()
+                        )
+                    }
+                    Unfit::ResourceSet => f.write_str("a resource set"),
+                    Unfit::Delta => f.write_str("a delta"),
+                }
+            }
+            EncodeError::TooLarge { size } => write!(
+                f,
+                "the file would be {size} bytes, over the limit of {}",
+                super::MAX_FILE_SIZE
+            ),
+        }
+    }
+}
+
+impl core::error::Error for EncodeError {}

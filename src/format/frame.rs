@@ -8,10 +8,7 @@ use alloc::vec::Vec;
 use crc::{Crc, Table, CRC_32_ISCSI};
 
 use super::varint::{self, Reader};
-use super::{
-    DecodeError, ErrorKind, Field, FileKind, FORMAT_VERSION, MAGIC, MAX_FILE_SIZE,
-    SUPPORTED_VERSIONS,
-};
+use super::{DecodeError, ErrorKind, Field, FileKind, MAGIC, MAX_FILE_SIZE, SUPPORTED_VERSIONS};
 
 /// CRC-32C (Castagnoli), slice-by-16.
 static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
@@ -31,17 +28,18 @@ pub(super) fn crc32c(bytes: &[u8]) -> u32 {
     CRC32C.checksum(bytes)
 }
 
-/// Builds a file of `kind` around the body that `write_body` appends;
-/// `body_hint` is the expected body size.
+/// Builds a file of `kind` in format `version` around the body that
+/// `write_body` appends; `body_hint` is the expected body size.
 pub(super) fn seal(
     kind: FileKind,
+    version: u16,
     body_hint: usize,
     write_body: impl FnOnce(&mut Vec<u8>),
 ) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(BODY_LENGTH_OFFSET + MAX_VARINT_LEN + body_hint + CHECKSUM_LEN);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.push(kind.byte());
     // The length is known only once the body is written: keep room for the
     // longest varint, then close the gap.
@@ -99,7 +97,6 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
             },
         ));
     }
-    // Version 1 is the only one; a later version dispatches here.
     let kind_byte = r.take(1, Field::Kind)?[0];
     let body_len = r.varint_at_most(Field::BodyLength, MAX_FILE_SIZE as u64)? as usize;
     let body_offset = r.pos();
@@ -149,7 +146,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
             ErrorKind::ChecksumMismatch { stored, computed },
         ));
     }
-    let kind = check_kind(kind_byte, expected)?;
+    let kind = check_kind(kind_byte, version, expected)?;
     Ok(Frame {
         version,
         kind,
@@ -187,12 +184,20 @@ fn check_magic(bytes: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn check_kind(found: u8, expected: Option<FileKind>) -> Result<FileKind, DecodeError> {
+/// The kind a file of `version` holds: `expected`, or for a listing any
+/// kind that version knows.
+fn check_kind(
+    found: u8,
+    version: u16,
+    expected: Option<FileKind>,
+) -> Result<FileKind, DecodeError> {
     let error = |kind| DecodeError::new(KIND_OFFSET, Field::Kind, kind);
-    match expected {
-        Some(expected) if expected.byte() == found => Ok(expected),
-        Some(expected) => Err(error(ErrorKind::WrongKind { expected, found })),
-        None => FileKind::from_byte(found).ok_or(error(ErrorKind::UnknownKind { found })),
+    let known = FileKind::from_byte(found).filter(|k| k.in_version(version));
+    match (expected, known) {
+        (Some(expected), Some(kind)) if kind == expected => Ok(kind),
+        (Some(expected), _) => Err(error(ErrorKind::WrongKind { expected, found })),
+        (None, Some(kind)) => Ok(kind),
+        (None, None) => Err(error(ErrorKind::UnknownKind { found })),
     }
 }
 
@@ -208,7 +213,7 @@ mod tests {
 
     #[test]
     fn sealed_empty_body_opens() {
-        let file = seal(FileKind::IdAllocator, 0, |_| {});
+        let file = seal(FileKind::IdAllocator, 1, 0, |_| {});
         assert_eq!(file.len(), 8 + 2 + 1 + 1 + 4);
         let frame = open(&file, None).unwrap();
         assert_eq!(frame.kind, FileKind::IdAllocator);
@@ -219,7 +224,7 @@ mod tests {
 
     #[test]
     fn long_bodies_get_multi_byte_lengths() {
-        let file = seal(FileKind::AddressAllocator, 300, |out| {
+        let file = seal(FileKind::AddressAllocator, 2, 300, |out| {
             out.extend_from_slice(&[7; 300])
         });
         assert_eq!(&file[11..13], &[0xac, 0x02]);

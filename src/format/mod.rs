@@ -3,9 +3,20 @@
 //! The stable on-disk format of allocator state (specified in `FORMAT.md`).
 //!
 //! A file is a header (magic, format version, kind, body length), a body of
-//! canonical LEB128 varints and a CRC-32C trailer. One state has exactly one
-//! encoding, and a reader accepts exactly the canonical encodings: if
-//! `from_bytes(b)` succeeds then `to_bytes()` of the result is `b` again.
+//! canonical LEB128 varints and a CRC-32C trailer. It holds an
+//! [`IdAllocator`](crate::IdAllocator), an
+//! [`AddressAllocator`](crate::AddressAllocator), a
+//! [`ResourceSet`](crate::ResourceSet) or a [`Delta`](crate::Delta).
+//! One state has exactly one encoding in each version, and a reader accepts
+//! exactly the canonical encodings: if `from_bytes(b)` succeeds then
+//! writing the result in the file's version gives `b` again.
+//!
+//! This crate writes version 2 ([`FORMAT_VERSION`]): owners (each name
+//! stored once), generations, resource sets and deltas. It reads every
+//! released version ([`SUPPORTED_VERSIONS`]) and still writes version 1
+//! (`to_bytes_version(1)`) for a state that fits in it: an allocator
+//! without owners (the generation, which version 1 does not store, reads
+//! back as 0).
 //!
 //! Decoding treats its input as hostile. Every failure is a [`DecodeError`]
 //! naming the byte offset, the field and what was wrong; no input can make it
@@ -32,22 +43,36 @@
 //! assert_eq!(err.offset, 10);
 //! assert!(matches!(err.kind, ErrorKind::WrongKind { found: 2, .. }));
 //!
+//! // Version 1 is still written, for hosts with an older reader.
+//! let v1 = mmio.to_bytes_version(1).unwrap();
+//! assert_eq!(AddressAllocator::from_bytes(&v1).unwrap(), mmio);
+//!
 //! // Every file can be printed for people.
 //! assert!(format::dump(&bytes).unwrap().contains("0xd0000000..=0xd0000fff"));
 //! ```
 
 mod address;
+mod delta;
 mod dump;
 mod error;
+#[cfg(feature = "std")]
+mod file;
 mod frame;
 mod id;
+mod methods;
+mod owners;
+mod set;
+mod state;
 mod varint;
 
+pub use dump::dump;
+pub use error::{DecodeError, EncodeError, ErrorKind, Field, Unfit};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub use crate::persist::ReadError;
-pub use dump::dump;
-pub use error::{DecodeError, ErrorKind, Field};
+pub use file::ReadError;
+#[cfg(feature = "std")]
+pub(crate) use file::{read_from_path, write_to_path};
+pub(crate) use state::{checksum, decode, encode, to_bytes};
 
 use core::fmt;
 
@@ -56,35 +81,43 @@ use core::fmt;
 /// conversion and text-mode reads), as in PNG.
 pub const MAGIC: [u8; 8] = [0x89, b'V', b'M', b'A', b'\r', b'\n', 0x1a, b'\n'];
 
-/// The format version this crate writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this crate writes by default.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Every format version this crate reads. Released versions stay readable
 /// forever; a file of any other version is refused with
 /// [`ErrorKind::UnsupportedVersion`].
-pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
+
+/// Every format version this crate writes (`to_bytes_version`).
+pub const WRITABLE_VERSIONS: &[u16] = &[1, 2];
 
 /// The largest file a reader accepts, in bytes (1 GiB): about 350 million
 /// packed allocations.
 pub const MAX_FILE_SIZE: usize = 1 << 30;
 
 /// What a file holds: the byte after the version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FileKind {
     /// An [`IdAllocator`](crate::IdAllocator) (byte 1).
     IdAllocator,
     /// An [`AddressAllocator`](crate::AddressAllocator) (byte 2).
     AddressAllocator,
+    /// A [`ResourceSet`](crate::ResourceSet) (byte 3, version 2 on).
+    ResourceSet,
+    /// A [`Delta`](crate::Delta) between two states (byte 4, version 2 on).
+    Delta,
 }
 
 impl FileKind {
-    /// The byte that identifies this kind in a file. Byte 3 is reserved for
-    /// a resource set. Time: O(1).
+    /// The byte that identifies this kind in a file. Time: O(1).
     pub const fn byte(self) -> u8 {
         match self {
             FileKind::IdAllocator => 1,
             FileKind::AddressAllocator => 2,
+            FileKind::ResourceSet => 3,
+            FileKind::Delta => 4,
         }
     }
 
@@ -93,7 +126,18 @@ impl FileKind {
         match byte {
             1 => Some(FileKind::IdAllocator),
             2 => Some(FileKind::AddressAllocator),
+            3 => Some(FileKind::ResourceSet),
+            4 => Some(FileKind::Delta),
             _ => None,
+        }
+    }
+
+    /// True if files of format `version` can hold this kind: version 1
+    /// holds the two allocators, version 2 every kind. Time: O(1).
+    pub const fn in_version(self, version: u16) -> bool {
+        match self {
+            FileKind::IdAllocator | FileKind::AddressAllocator => true,
+            FileKind::ResourceSet | FileKind::Delta => version >= 2,
         }
     }
 }
@@ -103,6 +147,8 @@ impl fmt::Display for FileKind {
         match self {
             FileKind::IdAllocator => f.write_str("IdAllocator"),
             FileKind::AddressAllocator => f.write_str("AddressAllocator"),
+            FileKind::ResourceSet => f.write_str("ResourceSet"),
+            FileKind::Delta => f.write_str("Delta"),
         }
     }
 }

@@ -9,9 +9,15 @@ use super::{DecodeError, ErrorKind, Field};
 /// The longest varint: ten 7-bit groups hold 64 bits.
 const MAX_LEN: usize = 10;
 
-/// The fewest bytes any item of a list (two varints) takes; counts are
-/// checked against it before anything is built.
+/// The fewest bytes an item of a version 1 list (two varints) takes;
+/// counts are checked against it before anything is built.
 pub(super) const MIN_ITEM_BYTES: usize = 2;
+
+/// The fewest bytes an item of a version 2 list (three varints) takes.
+pub(super) const MIN_OWNED_ITEM_BYTES: usize = 3;
+
+/// The fewest bytes a name (a length and one byte) takes.
+pub(super) const MIN_NAME_BYTES: usize = 2;
 
 /// Appends the minimal LEB128 encoding of `value`.
 pub(super) fn write(out: &mut Vec<u8>, mut value: u64) {
@@ -37,7 +43,7 @@ pub(super) fn to_array(mut value: u64) -> ([u8; MAX_LEN], usize) {
 
 /// Reads fields from `bytes[pos..]`; offsets in errors count from the start
 /// of `bytes`, which is the start of the file.
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
@@ -117,9 +123,16 @@ impl<'a> Reader<'a> {
     /// [`MIN_ITEM_BYTES`]: refused before anything is allocated when the
     /// rest of the input could not hold that many.
     pub(super) fn count(&mut self, field: Field) -> Result<u64, DecodeError> {
+        self.count_of(field, MIN_ITEM_BYTES)
+    }
+
+    /// A count of items that follow, each taking at least `item_bytes`:
+    /// refused before anything is allocated when the rest of the input
+    /// could not hold that many.
+    pub(super) fn count_of(&mut self, field: Field, item_bytes: usize) -> Result<u64, DecodeError> {
         let start = self.pos;
         let count = self.varint(field)?;
-        let max = (self.remaining() / MIN_ITEM_BYTES) as u64;
+        let max = (self.remaining() / item_bytes) as u64;
         if count > max {
             return Err(DecodeError::new(
                 start,
@@ -128,6 +141,38 @@ impl<'a> Reader<'a> {
             ));
         }
         Ok(count)
+    }
+
+    /// A name: its length (1 to `MAX_NAME_LEN`), then as many bytes of
+    /// UTF-8 that follow the naming rules. Errors are placed at the length.
+    pub(super) fn name(&mut self, field: Field) -> Result<&'a str, DecodeError> {
+        let start = self.pos;
+        let len = self.varint_at_most(field, crate::MAX_NAME_LEN as u64)? as usize;
+        let at = |kind| DecodeError::new(start, field, kind);
+        if len == 0 {
+            return Err(at(ErrorKind::InvalidName(crate::NameError::Empty)));
+        }
+        let bytes = self
+            .take(len, field)
+            .map_err(|e| DecodeError { offset: start, ..e })?;
+        let name = core::str::from_utf8(bytes).map_err(|e| {
+            at(ErrorKind::InvalidUtf8 {
+                at: e.valid_up_to(),
+            })
+        })?;
+        crate::owner::check_name(name).map_err(|e| at(ErrorKind::InvalidName(e)))?;
+        Ok(name)
+    }
+
+    /// A little-endian `u32` (a checksum).
+    pub(super) fn u32_le(&mut self, field: Field) -> Result<u32, DecodeError> {
+        let b = self.take(4, field)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// One byte.
+    pub(super) fn byte(&mut self, field: Field) -> Result<u8, DecodeError> {
+        Ok(self.take(1, field)?[0])
     }
 
     /// Checks that nothing is left.

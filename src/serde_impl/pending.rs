@@ -3,100 +3,63 @@
 //! Lists that arrive before the parameters they are checked against.
 //!
 //! A self-describing format may give a struct's fields in any order. When a
-//! list comes first it is checked for order as it streams in and held in a
-//! tree (the same memory the final allocator needs, never a copy of the
-//! input), then replayed through the full checks once the parameters are
-//! known.
+//! list comes first, its items are held as they were read (a few dozen
+//! bytes each, for at least a handful of input bytes each: a small multiple
+//! of the input) and go through the builder, with every check, once the
+//! parameters are known. Nothing is checked against a placeholder.
 
-use serde::de;
+use alloc::vec::Vec;
 
-use super::build_ids;
-use crate::{AddressAllocator, IdAllocator, RangeInclusive, StateError};
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
-/// Sorted, disjoint address ranges waiting for their address space.
-pub(crate) struct PendingAllocations(
-    /// The ranges, in an allocator whose space is a placeholder: only its
-    /// list of allocations is ever read.
-    AddressAllocator,
-);
+use super::build::RawItem;
+use super::item::Item;
 
-impl PendingAllocations {
-    /// Reads the ranges of a `what`, checking that each is a valid range that
-    /// starts after the previous one ends.
-    ///
-    /// Time: O(n).
-    pub(crate) fn collect<E: de::Error>(
-        what: &str,
-        ranges: impl Iterator<Item = Result<(u64, u64), E>>,
-    ) -> Result<Self, E> {
-        let mut index = 0u64;
-        let mut previous_end: Option<u64> = None;
-        let mut checked = crate::state::Checked::new(ranges.fuse().map(|item| {
-            let (start, end) = item?;
-            if start > end {
-                return Err(super::state_error(
-                    what,
-                    StateError::InvertedRange { index, start, end },
-                ));
-            }
-            if start == 0 && end == u64::MAX {
-                return Err(E::custom(format_args!(
-                    "invalid {what}: allocation #{index} {start:#x}-{end:#x} is the whole u64 space, \
-                     which no address space can hold"
-                )));
-            }
-            if let Some(previous_end) = previous_end.filter(|&p| start <= p) {
-                return Err(super::state_error(
-                    what,
-                    StateError::Overlap {
-                        index,
-                        previous_end,
-                        start,
-                    },
-                ));
-            }
-            previous_end = Some(end);
-            index += 1;
-            Ok(RangeInclusive::from_parts(start, end))
-        }));
-        let placeholder = RangeInclusive::from_parts(0, u64::MAX - 1);
-        let held = AddressAllocator::from_validated(placeholder, &mut checked);
-        match checked.into_error() {
-            Some(e) => Err(e),
-            None => Ok(PendingAllocations(held)),
-        }
-    }
+/// Items of a list, held until the parameters are known.
+pub(crate) struct Pending(pub(crate) Vec<RawItem>);
 
-    /// The held ranges in increasing order.
-    pub(crate) fn replay(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.0.iter().map(|r| (r.start(), r.end()))
+impl Pending {
+    /// The held items, in the order they came.
+    pub(crate) fn replay<E>(self) -> impl Iterator<Item = Result<RawItem, E>> {
+        self.0.into_iter().map(Ok)
     }
 }
 
-/// Sorted id runs, none touching the next, waiting for their id range and
-/// next id.
-pub(crate) struct PendingRuns(
-    /// The runs, in an allocator of every `u32` id.
-    IdAllocator,
-);
+/// Reads a list of items into a [`Pending`].
+pub(crate) struct PendingSeed;
 
-impl PendingRuns {
-    /// Reads the runs of a `what`, checking their order as the final
-    /// checker would (inverted, unsorted, overlapping or touching runs).
-    ///
-    /// Time: O(r).
-    pub(crate) fn collect<E: de::Error>(
-        what: &str,
-        runs: impl Iterator<Item = Result<(u64, u64), E>>,
-    ) -> Result<Self, E> {
-        let every_id = (0, u32::MAX.into(), 1 << 32);
-        build_ids(what, every_id, runs).map(PendingRuns)
+impl<'de> DeserializeSeed<'de> for PendingSeed {
+    type Value = Pending;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Pending, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PendingSeed {
+    type Value = Pending;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a sequence of (start, end, owner) items")
     }
 
-    /// The held runs in increasing order.
-    pub(crate) fn replay(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.0
-            .ranges()
-            .map(|r| (u64::from(*r.start()), u64::from(*r.end())))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pending, A::Error> {
+        // Grows with the items present, never with a declared length.
+        let mut items = Vec::new();
+        while let Some(Item(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Pending(items))
     }
+}
+
+/// Reads the items of a sequence one at a time.
+pub(crate) fn items<'de, 'a, A: SeqAccess<'de>>(
+    seq: &'a mut A,
+) -> impl Iterator<Item = Result<RawItem, A::Error>> + 'a {
+    core::iter::from_fn(move || {
+        seq.next_element::<Item>()
+            .map(|item| item.map(|Item(raw)| raw))
+            .transpose()
+    })
 }

@@ -21,11 +21,25 @@ const FIELDS: &[&str] = &["address_space", "interval_tree"];
 /// Writes `allocator` as 0.1.x's `AddressAllocator`: its address space and
 /// a balanced interval tree tiling it.
 ///
+/// Fails if an allocation has an owner: 0.1.x has none, and this never
+/// drops them silently; [`AddressAllocator::without_owners`] drops them
+/// explicitly. The generation is not written (0.1.x has none).
+///
 /// Time: O(n); a temporary list of the tree's nodes (at most 2n + 1).
 pub fn serialize<S: Serializer>(
     allocator: &AddressAllocator,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
+    if let Some(owned) = allocator.allocations().find(|a| a.owner().is_some()) {
+        let r = owned.range();
+        return Err(serde::ser::Error::custom(format_args!(
+            "the allocation {:#x}..={:#x} has the owner {:?}, which vm-allocator 0.1.x cannot \
+             hold; call without_owners() first to drop owners explicitly",
+            r.start(),
+            r.end(),
+            owned.owner().map(|o| o.as_str()).unwrap_or_default()
+        )));
+    }
     let tiles = tiles(allocator);
     let mut st = serializer.serialize_struct("AddressAllocator", 2)?;
     st.serialize_field("address_space", &allocator.space())?;

@@ -7,13 +7,13 @@
 //! see the [module above](super) for what loading checks and what saving
 //! writes.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use crate::serde_impl::{build_ids, next_field, state_error, FieldSeed, Seen};
-use crate::state::Checked;
+use crate::serde_impl::{build_ids, next_field, FieldSeed, Seen};
 use crate::IdAllocator;
 
 const FIELDS: &[&str] = &["range_base", "next_id", "range_end", "freed_ids"];
@@ -23,9 +23,21 @@ const WHAT: &str = "vm-allocator 0.1 IdAllocator";
 /// highest id ever handed out (`None` once that was `u32::MAX`), and
 /// `freed_ids` the ids below it that are not allocated.
 ///
+/// Fails if an id has an owner: 0.1.x has none, and this never drops them
+/// silently; [`IdAllocator::without_owners`] drops them explicitly. The
+/// generation is not written (0.1.x has none).
+///
 /// Time: O(r + f), r = runs of allocated ids, f = free ids below `next_id`;
 /// no allocation.
 pub fn serialize<S: Serializer>(allocator: &IdAllocator, serializer: S) -> Result<S::Ok, S::Error> {
+    if let Some(owned) = allocator.allocations().find(|a| a.owner().is_some()) {
+        return Err(serde::ser::Error::custom(format_args!(
+            "ids {:?} have the owner {:?}, which vm-allocator 0.1.x cannot hold; \
+             call without_owners() first to drop owners explicitly",
+            owned.ids(),
+            owned.owner().map(|o| o.as_str()).unwrap_or_default()
+        )));
+    }
     let mut st = serializer.serialize_struct("IdAllocator", 4)?;
     st.serialize_field("range_base", &allocator.range_base())?;
     st.serialize_field("next_id", &u32::try_from(allocator.next_id()).ok())?;
@@ -112,7 +124,8 @@ impl Header {
         freed: impl Iterator<Item = Result<u32, E>>,
     ) -> Result<IdAllocator, E> {
         let header = self.widen()?;
-        build_ids(WHAT, header, allocated_runs(header, freed))
+        let runs = allocated_runs(header, freed).map(|run| run.map(|(a, b)| (a, b, None)));
+        build_ids(WHAT, header, 0, runs)
     }
 }
 
@@ -141,7 +154,7 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
         let mut seen = Seen::default();
         let (mut base, mut next_id, mut end) = (None, None, None);
         let mut built: Option<IdAllocator> = None;
-        let mut pending: Option<IdAllocator> = None;
+        let mut pending: Option<HeldFreed> = None;
         while let Some(i) = map.next_key_seed(FieldSeed(FIELDS))? {
             seen.first_time(i, FIELDS)?;
             match i {
@@ -164,7 +177,7 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
         };
         match (built, pending) {
             (Some(allocator), _) => Ok(allocator),
-            (None, Some(held)) => header.build(held.iter().map(Ok)),
+            (None, Some(held)) => header.build(held.ids()),
             (None, None) => Err(de::Error::missing_field(FIELDS[3])),
         }
     }
@@ -197,12 +210,22 @@ impl<'de> Visitor<'de> for Freed {
 }
 
 /// Reads `freed_ids` that came before the header: checks that they are
-/// strictly increasing and holds them, as runs, in an allocator of every
-/// `u32` id until the header is known.
+/// strictly increasing and holds them as runs (so memory follows the runs,
+/// not the ids) until the header is known.
 struct PendingFreed;
 
+/// Freed ids held as runs of consecutive ids.
+struct HeldFreed(Vec<(u32, u32)>);
+
+impl HeldFreed {
+    /// The held ids, in increasing order.
+    fn ids<'a, E: 'a>(&'a self) -> impl Iterator<Item = Result<u32, E>> + 'a {
+        self.0.iter().flat_map(|&(a, b)| (a..=b).map(Ok))
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for PendingFreed {
-    type Value = IdAllocator;
+    type Value = HeldFreed;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
@@ -210,30 +233,26 @@ impl<'de> DeserializeSeed<'de> for PendingFreed {
 }
 
 impl<'de> Visitor<'de> for PendingFreed {
-    type Value = IdAllocator;
+    type Value = HeldFreed;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a set of freed ids")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeldFreed, A::Error> {
+        let mut runs: Vec<(u32, u32)> = Vec::new();
         let mut index = 0u64;
-        let mut previous: Option<u32> = None;
-        let freed = core::iter::from_fn(|| seq.next_element::<u32>().transpose());
-        let mut checked = Checked::new(freed.fuse().map(|item| {
-            let id = item?;
-            if let Some(previous) = previous.filter(|&p| id <= p) {
-                return Err(not_increasing(index, id.into(), previous.into()));
+        while let Some(id) = seq.next_element::<u32>()? {
+            match runs.last_mut() {
+                Some(last) if id <= last.1 => {
+                    return Err(not_increasing(index, id.into(), last.1.into()));
+                }
+                Some(last) if id == last.1 + 1 => last.1 = id,
+                _ => runs.push((id, id)),
             }
-            previous = Some(id);
             index += 1;
-            Ok(id..=id)
-        }));
-        let held = IdAllocator::from_allocated(0, u32::MAX, &mut checked);
-        if let Some(e) = checked.into_error() {
-            return Err(e);
         }
-        held.map_err(|e| state_error(WHAT, e))
+        Ok(HeldFreed(runs))
     }
 }
 

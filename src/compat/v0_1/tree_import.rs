@@ -86,8 +86,11 @@ impl InOrder {
                 key.end(),
             )));
         }
-        let allocations = self.allocated.into_iter().map(|r| Ok((r.start(), r.end())));
-        build_addresses(WHAT, (start, end), allocations)
+        let allocations = self
+            .allocated
+            .into_iter()
+            .map(|r| Ok((r.start(), r.end(), None)));
+        build_addresses(WHAT, (start, end), 0, allocations)
     }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! Saving allocator state to a path and loading it back (needs `std`).
+//! Saving state to a path and loading it back (needs `std`).
 //!
 //! A save replaces the file atomically: the bytes go to a new temporary file
 //! in the same directory, which is flushed to disk, renamed over the target,
@@ -16,7 +16,9 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::format::{DecodeError, ErrorKind, Field, MAX_FILE_SIZE};
+use super::state::FileState;
+use super::{DecodeError, ErrorKind, Field, MAX_FILE_SIZE};
+#[cfg(test)]
 use crate::{AddressAllocator, IdAllocator};
 
 /// Why a state could not be read from a path.
@@ -47,93 +49,32 @@ impl std::error::Error for ReadError {
     }
 }
 
-impl AddressAllocator {
-    /// Saves the allocator to `path` in the format of
-    /// [`to_bytes`](Self::to_bytes), replacing any file there atomically:
-    /// the bytes go to a new temporary file in the same directory, which is
-    /// synced to disk, renamed over `path`, and the directory is synced.
-    /// After a crash at any instant `path` holds the old file or the new one,
-    /// never a mix; a crash may leave a `.NAME.PID-N.tmp` file behind, which
-    /// nothing reads. The new file gets default permissions.
-    ///
-    /// ```rust
-    /// use vm_allocator::{AddressAllocator, AllocPolicy};
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let path = dir.path().join("mmio.vmalloc");
-    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
-    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// mmio.write_to_path(&path).unwrap();
-    /// assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), mmio);
-    /// ```
-    ///
-    /// Time: O(n) plus the I/O.
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn write_to_path(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        replace_atomically(&mut RealSteps, path.as_ref(), &self.to_bytes())
-    }
-
-    /// Loads an allocator saved by [`write_to_path`](Self::write_to_path),
-    /// with the full validation of [`from_bytes`](Self::from_bytes).
-    ///
-    /// Time: O(file size) plus the I/O.
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn read_from_path(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        let bytes = read_bounded(path.as_ref())?;
-        AddressAllocator::from_bytes(&bytes).map_err(ReadError::Decode)
-    }
+/// Saves `state` to `path` in format `version`, replacing any file there
+/// atomically.
+pub(crate) fn write_to_path<T: FileState>(state: &T, path: &Path, version: u16) -> io::Result<()> {
+    let bytes = super::encode(state, version)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    replace_atomically(&mut RealSteps, path, &bytes)
 }
 
-impl IdAllocator {
-    /// Saves the allocator to `path` in the format of
-    /// [`to_bytes`](Self::to_bytes), replacing any file there atomically
-    /// exactly as [`AddressAllocator::write_to_path`] does: after a crash at
-    /// any instant `path` holds the old file or the new one.
-    ///
-    /// ```rust
-    /// use vm_allocator::format::ReadError;
-    /// use vm_allocator::IdAllocator;
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let path = dir.path().join("gsi.vmalloc");
-    /// let mut gsi = IdAllocator::new(5, 23).unwrap();
-    /// gsi.allocate_id().unwrap();
-    /// gsi.write_to_path(&path).unwrap();
-    /// assert_eq!(IdAllocator::read_from_path(&path).unwrap(), gsi);
-    ///
-    /// let missing = IdAllocator::read_from_path(dir.path().join("nothing"));
-    /// assert!(matches!(missing, Err(ReadError::Io(_))));
-    /// ```
-    ///
-    /// Time: O(r) plus the I/O.
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn write_to_path(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        replace_atomically(&mut RealSteps, path.as_ref(), &self.to_bytes())
-    }
-
-    /// Loads an allocator saved by [`write_to_path`](Self::write_to_path),
-    /// with the full validation of [`from_bytes`](Self::from_bytes).
-    ///
-    /// Time: O(file size) plus the I/O.
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn read_from_path(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        let bytes = read_bounded(path.as_ref())?;
-        IdAllocator::from_bytes(&bytes).map_err(ReadError::Decode)
-    }
+/// Loads a state of `T`'s kind saved at `path`, with full validation.
+pub(crate) fn read_from_path<T: FileState>(path: &Path) -> Result<T, ReadError> {
+    let bytes = read_bounded(path)?;
+    super::decode(&bytes).map_err(ReadError::Decode)
 }
 
 /// Reads the whole file, refusing one over the format's size limit without
 /// reading it (or, if it grows meanwhile, past one byte over the limit).
 fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
     let too_large = |size: u64| {
-        ReadError::Decode(DecodeError {
-            offset: 0,
-            field: Field::File,
-            kind: ErrorKind::FileTooLarge {
+        ReadError::Decode(DecodeError::new(
+            0,
+            Field::File,
+            ErrorKind::FileTooLarge {
                 size,
                 max: MAX_FILE_SIZE as u64,
             },
-        })
+        ))
     };
     let file = File::open(path).map_err(ReadError::Io)?;
     let size = file.metadata().map_err(ReadError::Io)?.len();

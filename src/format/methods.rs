@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! The public file methods of every kind of state, written once.
+
+use alloc::vec::Vec;
+
+use super::{DecodeError, EncodeError};
+use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
+
+/// Defines `to_bytes`, `to_bytes_version`, `from_bytes` and, with `std`,
+/// `write_to_path`, `write_to_path_version` and `read_from_path` on a
+/// kind of state, through [`FileState`](super::FileState).
+macro_rules! file_methods {
+    ($ty:ident, $what:literal, $example:literal, $path_example:literal) => {
+        impl $ty {
+            #[doc = concat!("Encodes the ", $what, " in the current format version (`FORMAT.md`).")]
+            ///
+            /// The encoding is canonical: equal states at equal generations
+            /// give equal bytes, and [`from_bytes`](Self::from_bytes) gives
+            /// the state back.
+            ///
+            /// ```rust
+            #[doc = $example]
+            /// ```
+            ///
+            /// Time: O(n).
+            pub fn to_bytes(&self) -> Vec<u8> {
+                super::to_bytes(self)
+            }
+
+            #[doc = concat!("Encodes the ", $what, " in format `version` (one of")]
+            /// [`WRITABLE_VERSIONS`](crate::format::WRITABLE_VERSIONS)), for
+            /// a host whose reader is older.
+            ///
+            /// Fails with [`EncodeError::DoesNotFit`] naming what the version
+            /// cannot hold (version 1 holds no owner, no resource set and no
+            /// delta; it does not store the generation, which reads back as
+            /// 0), [`EncodeError::UnsupportedVersion`] or
+            /// [`EncodeError::TooLarge`].
+            ///
+            /// Time: O(n).
+            pub fn to_bytes_version(&self, version: u16) -> Result<Vec<u8>, EncodeError> {
+                super::encode(self, version)
+            }
+
+            #[doc = concat!("Decodes and fully validates a ", $what, " file of any supported version.")]
+            ///
+            /// Accepts exactly the canonical encodings of valid states.
+            /// Anything else is a [`DecodeError`] naming the offset, the
+            /// field and the reason; no input makes it panic, recurse or
+            /// allocate more than a small multiple of `bytes.len()`.
+            ///
+            /// Time: O(len), len = `bytes.len()`.
+            pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+                super::decode(bytes)
+            }
+
+            #[doc = concat!("Saves the ", $what, " to `path` in the current format version, replacing")]
+            /// any file there atomically: the bytes go to a new temporary
+            /// file in the same directory, which is synced to disk, renamed
+            /// over `path`, and the directory is synced. After a crash at
+            /// any instant `path` holds the old file or the new one, never a
+            /// mix; a crash may leave a `.NAME.PID-N.tmp` file behind, which
+            /// nothing reads. The new file gets default permissions.
+            ///
+            /// ```rust
+            #[doc = $path_example]
+            /// ```
+            ///
+            /// Time: O(n) plus the I/O.
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn write_to_path(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+                super::write_to_path(self, path.as_ref(), super::FORMAT_VERSION)
+            }
+
+            /// Saves in format `version`, atomically, as
+            /// [`write_to_path`](Self::write_to_path) does; an
+            /// [`EncodeError`] comes back as an I/O error of kind
+            /// `InvalidInput` (its source).
+            ///
+            /// Time: O(n) plus the I/O.
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn write_to_path_version(
+                &self,
+                path: impl AsRef<std::path::Path>,
+                version: u16,
+            ) -> std::io::Result<()> {
+                super::write_to_path(self, path.as_ref(), version)
+            }
+
+            #[doc = concat!("Loads a ", $what, " saved by [`write_to_path`](Self::write_to_path), with the")]
+            /// full validation of [`from_bytes`](Self::from_bytes); a file
+            /// over [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE) is
+            /// refused without being read.
+            ///
+            /// Time: O(file size) plus the I/O.
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn read_from_path(
+                path: impl AsRef<std::path::Path>,
+            ) -> Result<Self, crate::format::ReadError> {
+                super::read_from_path(path.as_ref())
+            }
+        }
+    };
+}
+
+file_methods!(
+    IdAllocator,
+    "allocator",
+    "use vm_allocator::IdAllocator;
+
+let mut gsi = IdAllocator::new(5, 23).unwrap();
+gsi.allocate_id().unwrap();
+gsi.allocate_id_at(9).unwrap();
+let bytes = gsi.to_bytes();
+let back = IdAllocator::from_bytes(&bytes).unwrap();
+assert_eq!(back, gsi);
+assert_eq!(back.generation(), 2);",
+    "use vm_allocator::format::ReadError;
+use vm_allocator::IdAllocator;
+
+let dir = tempfile::tempdir().unwrap();
+let path = dir.path().join(\"gsi.vmalloc\");
+let mut gsi = IdAllocator::new(5, 23).unwrap();
+gsi.allocate_id().unwrap();
+gsi.write_to_path(&path).unwrap();
+assert_eq!(IdAllocator::read_from_path(&path).unwrap(), gsi);
+
+let missing = IdAllocator::read_from_path(dir.path().join(\"nothing\"));
+assert!(matches!(missing, Err(ReadError::Io(_))));"
+);
+
+file_methods!(
+    AddressAllocator,
+    "allocator",
+    "use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+
+let mut pio = AddressAllocator::new(0, 0x10000).unwrap();
+pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8)).unwrap();
+let serial = Owner::new(\"serial0\").unwrap();
+pio.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x2f8)).unwrap();
+let bytes = pio.to_bytes();
+assert_eq!(&bytes[..8], b\"\\x89VMA\\r\\n\\x1a\\n\");
+let back = AddressAllocator::from_bytes(&bytes).unwrap();
+assert_eq!(back, pio);
+assert_eq!(back.owner_at(0x2f8), Some(&serial));",
+    "use vm_allocator::{AddressAllocator, AllocPolicy};
+
+let dir = tempfile::tempdir().unwrap();
+let path = dir.path().join(\"mmio.vmalloc\");
+let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+mmio.write_to_path(&path).unwrap();
+assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), mmio);"
+);
+
+file_methods!(
+    ResourceSet,
+    "set",
+    "use vm_allocator::{Owner, ResourceSet};
+
+let mut vm = ResourceSet::x86_64();
+let net0 = Owner::new(\"virtio-net0\").unwrap();
+vm.owned_by(&net0).allocate_id(\"legacy_gsi\").unwrap();
+let bytes = vm.to_bytes();
+let back = ResourceSet::from_bytes(&bytes).unwrap();
+assert_eq!(back, vm);
+assert_eq!(back.generation(), vm.generation());
+// Version 1 has no resource sets.
+assert!(vm.to_bytes_version(1).is_err());",
+    "use vm_allocator::ResourceSet;
+
+let dir = tempfile::tempdir().unwrap();
+let path = dir.path().join(\"vm.vmalloc\");
+let mut vm = ResourceSet::aarch64();
+vm.allocate_id(\"spi\").unwrap();
+vm.write_to_path(&path).unwrap();
+assert_eq!(ResourceSet::read_from_path(&path).unwrap(), vm);"
+);
+
+file_methods!(
+    Delta,
+    "delta",
+    "use vm_allocator::{Delta, IdAllocator};
+
+let older = IdAllocator::new(0, 31).unwrap();
+let mut newer = older.clone();
+newer.allocate_ids(4, 4).unwrap();
+let delta = Delta::between(&older, &newer).unwrap();
+let bytes = delta.to_bytes();
+assert_eq!(Delta::from_bytes(&bytes).unwrap(), delta);",
+    "use vm_allocator::{Delta, IdAllocator};
+
+let dir = tempfile::tempdir().unwrap();
+let path = dir.path().join(\"final.delta\");
+let older = IdAllocator::new(0, 31).unwrap();
+let mut newer = older.clone();
+newer.allocate_id().unwrap();
+Delta::between(&older, &newer).unwrap().write_to_path(&path).unwrap();
+let delta = Delta::read_from_path(&path).unwrap();
+assert_eq!(delta.apply(&older).unwrap(), newer);"
+);

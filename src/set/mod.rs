@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! A named set of pools of ids and of address space, handled as one unit.
+
+mod error;
+pub mod layout;
+mod pool;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::RangeInclusive as IdRange;
+
+use triomphe::Arc;
+
+use crate::owner::check_name;
+use crate::{
+    AddressAllocator, AllocPolicy, Constraint, IdAllocator, OwnedBy, Owner, RangeInclusive,
+};
+
+pub use error::SetError;
+pub use pool::{Pool, PoolKind};
+
+/// One pool of a set: its name and its allocator.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    /// The name, checked like an owner's (shared, so copying a set's list
+    /// of pools copies no string).
+    pub(crate) name: Owner,
+    pub(crate) pool: Pool,
+}
+
+/// Named pools of ids ([`IdAllocator`]) and of address space
+/// ([`AddressAllocator`]) that allocate, free, snapshot, save, load, diff
+/// and transact as one unit: what a VMM keeps for a whole VM.
+///
+/// - `clone` takes a snapshot of the whole set in O(1), whatever the number
+///   of pools and allocations; the snapshot never changes.
+/// - Every pool keeps its own [`generation`](IdAllocator::generation); the
+///   set's [`generation`](Self::generation) moves forward by one on every
+///   successful mutation of any pool (or of the set of pools).
+/// - Pools keep the order they were added in; names are unique, 1 to 64
+///   bytes ([`NameError`](crate::NameError)). Looking a pool up by name
+///   is O(p), p = number of pools (a handful in a VMM).
+///
+/// [`x86_64`](Self::x86_64) and [`aarch64`](Self::aarch64) build the
+/// layouts of a Firecracker-like VM; any other layout can be built with
+/// [`add_id_pool`](Self::add_id_pool) and
+/// [`add_address_pool`](Self::add_address_pool).
+///
+/// ```rust
+/// use vm_allocator::{AllocPolicy, Owner, ResourceSet};
+///
+/// let mut vm = ResourceSet::x86_64();
+/// let net0 = Owner::new("virtio-net0").unwrap();
+/// let gsi = vm.owned_by(&net0).allocate_id("legacy_gsi").unwrap();
+/// let bar = vm
+///     .owned_by(&net0)
+///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+///     .unwrap();
+/// assert_eq!((gsi, bar.start()), (5, 0xd000_0000));
+///
+/// let snapshot = vm.clone(); // O(1)
+/// let freed = vm.free_owner("virtio-net0");
+/// assert_eq!(freed.len(), 2);
+/// assert_eq!(snapshot.ids("legacy_gsi").unwrap().owner_at(5), Some(&net0));
+/// assert_eq!(vm.generation(), snapshot.generation() + 1);
+/// ```
+#[derive(Clone)]
+pub struct ResourceSet {
+    pools: Arc<Vec<Entry>>,
+    generation: u64,
+}
+
+impl Default for ResourceSet {
+    fn default() -> Self {
+        ResourceSet::new()
+    }
+}
+
+impl ResourceSet {
+    /// An empty set, at generation 0.
+    pub fn new() -> ResourceSet {
+        ResourceSet {
+            pools: Arc::new(Vec::new()),
+            generation: 0,
+        }
+    }
+
+    /// Builds a set from validated parts (see `crate::validate`).
+    pub(crate) fn from_parts(pools: Vec<Entry>, generation: u64) -> ResourceSet {
+        ResourceSet {
+            pools: Arc::new(pools),
+            generation,
+        }
+    }
+
+    /// The generation: 0 for a new set, one more after every successful
+    /// mutation of the set or of any of its pools, the same after a failed
+    /// one. It is saved and restored; equality ignores it. Time: O(1).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Number of pools. Time: O(1).
+    pub fn len(&self) -> usize {
+        self.pools.len()
+    }
+
+    /// True if the set has no pool. Time: O(1).
+    pub fn is_empty(&self) -> bool {
+        self.pools.is_empty()
+    }
+
+    /// The pools with their names, in the order they were added.
+    pub fn pools(&self) -> impl ExactSizeIterator<Item = (&str, &Pool)> + '_ {
+        self.pools.iter().map(|e| (e.name.as_str(), &e.pool))
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.pools
+    }
+
+    /// The pools, to edit (copied first if a snapshot shares them).
+    pub(crate) fn entries_mut(&mut self) -> &mut [Entry] {
+        Arc::make_mut(&mut self.pools).as_mut_slice()
+    }
+
+    /// Sets the generation (a diff being applied says what it becomes).
+    pub(crate) fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+
+    /// The pool named `name`. Time: O(p).
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.position(name).map(|i| &self.pools[i].pool)
+    }
+
+    /// The id pool named `name`, if there is one. Time: O(p).
+    pub fn ids(&self, name: &str) -> Option<&IdAllocator> {
+        self.pool(name).and_then(Pool::as_ids)
+    }
+
+    /// The address pool named `name`, if there is one. Time: O(p).
+    pub fn addresses(&self, name: &str) -> Option<&AddressAllocator> {
+        self.pool(name).and_then(Pool::as_addresses)
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.pools.iter().position(|e| e.name.as_str() == name)
+    }
+
+    /// Adds `pool` under `name`, after the other pools.
+    ///
+    /// Fails with [`SetError::InvalidName`] or [`SetError::DuplicatePool`].
+    ///
+    /// Time: O(p).
+    pub fn add_pool(&mut self, name: &str, pool: impl Into<Pool>) -> Result<(), SetError> {
+        check_name(name).map_err(|error| SetError::InvalidName {
+            name: String::from(name),
+            error,
+        })?;
+        if self.position(name).is_some() {
+            return Err(SetError::DuplicatePool(String::from(name)));
+        }
+        let name = Owner::new(name).expect("the name was checked");
+        Arc::make_mut(&mut self.pools).push(Entry {
+            name,
+            pool: pool.into(),
+        });
+        self.bump();
+        Ok(())
+    }
+
+    /// Adds an empty pool of the ids `range_base..=range_end` under `name`.
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut set = ResourceSet::new();
+    /// set.add_id_pool("slots", 0, 31).unwrap();
+    /// set.add_address_pool("pio", 0, 0x10000).unwrap();
+    /// assert_eq!(set.allocate_id("slots").unwrap(), 0);
+    /// assert!(set.add_id_pool("slots", 0, 1).is_err());
+    /// ```
+    ///
+    /// Time: O(p).
+    pub fn add_id_pool(
+        &mut self,
+        name: &str,
+        range_base: u32,
+        range_end: u32,
+    ) -> Result<(), SetError> {
+        let ids = IdAllocator::new(range_base, range_end).map_err(|error| SetError::Pool {
+            pool: String::from(name),
+            error,
+        })?;
+        self.add_pool(name, ids)
+    }
+
+    /// Adds an empty pool of the `size` addresses from `base` under `name`.
+    ///
+    /// Time: O(p).
+    pub fn add_address_pool(&mut self, name: &str, base: u64, size: u64) -> Result<(), SetError> {
+        let addresses = AddressAllocator::new(base, size).map_err(|error| SetError::Pool {
+            pool: String::from(name),
+            error,
+        })?;
+        self.add_pool(name, addresses)
+    }
+
+    /// Removes the pool named `name` and returns it.
+    ///
+    /// Time: O(p).
+    pub fn remove_pool(&mut self, name: &str) -> Result<Pool, SetError> {
+        let i = self
+            .position(name)
+            .ok_or_else(|| SetError::NoSuchPool(String::from(name)))?;
+        let entry = Arc::make_mut(&mut self.pools).remove(i);
+        self.bump();
+        Ok(entry.pool)
+    }
+
+    /// Allocates from the address pool `pool` as
+    /// [`AddressAllocator::allocate`] does.
+    ///
+    /// Time: O(p + log n).
+    pub fn allocate(
+        &mut self,
+        pool: &str,
+        size: u64,
+        alignment: u64,
+        policy: AllocPolicy,
+    ) -> Result<RangeInclusive, SetError> {
+        self.with_addresses(pool, |a| a.allocate(size, alignment, policy))
+    }
+
+    /// Allocates from the address pool `pool` as
+    /// [`AddressAllocator::allocate_with`] does.
+    ///
+    /// Time: O(p + log n).
+    pub fn allocate_with(
+        &mut self,
+        pool: &str,
+        constraint: Constraint,
+    ) -> Result<RangeInclusive, SetError> {
+        self.with_addresses(pool, |a| a.allocate_with(constraint))
+    }
+
+    /// Frees an allocation of the address pool `pool` as
+    /// [`AddressAllocator::free`] does.
+    ///
+    /// Time: O(p + log n).
+    pub fn free(&mut self, pool: &str, range: &RangeInclusive) -> Result<(), SetError> {
+        self.with_addresses(pool, |a| a.free(range))
+    }
+
+    /// Sets the owner of an allocation of the address pool `pool` as
+    /// [`AddressAllocator::set_owner`] does.
+    ///
+    /// Time: O(p + log n).
+    pub fn set_owner(
+        &mut self,
+        pool: &str,
+        range: &RangeInclusive,
+        owner: Option<Owner>,
+    ) -> Result<Option<Owner>, SetError> {
+        self.with_addresses(pool, |a| a.set_owner(range, owner))
+    }
+
+    /// Allocates the smallest free id of the id pool `pool`.
+    ///
+    /// Time: O(p + log r).
+    pub fn allocate_id(&mut self, pool: &str) -> Result<u32, SetError> {
+        self.with_ids(pool, |ids| ids.allocate_id())
+    }
+
+    /// Allocates the id `id` of the id pool `pool`.
+    ///
+    /// Time: O(p + log r).
+    pub fn allocate_id_at(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
+        self.with_ids(pool, |ids| ids.allocate_id_at(id))
+    }
+
+    /// Allocates `count` aligned ids of the id pool `pool`.
+    ///
+    /// Time: O(p + log r).
+    pub fn allocate_ids(
+        &mut self,
+        pool: &str,
+        count: u32,
+        align: u32,
+    ) -> Result<IdRange<u32>, SetError> {
+        self.with_ids(pool, |ids| ids.allocate_ids(count, align))
+    }
+
+    /// Frees the id `id` of the id pool `pool`.
+    ///
+    /// Time: O(p + log r).
+    pub fn free_id(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
+        self.with_ids(pool, |ids| ids.free_id(id))
+    }
+
+    /// Frees the ids `ids` of the id pool `pool`, all or nothing.
+    ///
+    /// Time: O(p + log r).
+    pub fn free_ids(&mut self, pool: &str, ids: IdRange<u32>) -> Result<(), SetError> {
+        self.with_ids(pool, |a| a.free_ids(ids))
+    }
+
+    /// Sets the owner of ids of the id pool `pool` as
+    /// [`IdAllocator::set_owner`] does.
+    ///
+    /// Time: O(p + log r).
+    pub fn set_id_owner(
+        &mut self,
+        pool: &str,
+        ids: IdRange<u32>,
+        owner: Option<Owner>,
+    ) -> Result<(), SetError> {
+        self.with_ids(pool, |a| a.set_owner(ids, owner))
+    }
+
+    /// Returns a view that allocates on behalf of `owner` in any pool.
+    ///
+    /// Time: O(1).
+    pub fn owned_by<'a>(&'a mut self, owner: &'a Owner) -> OwnedBy<'a, Self> {
+        OwnedBy::new(self, owner)
+    }
+
+    /// What `owner` holds in every pool: `(pool name, range)` in pool
+    /// order, then address order (id ranges are maximal runs of ids).
+    ///
+    /// Time: O(n) over all pools.
+    pub fn allocations_of<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> impl Iterator<Item = (&'a str, RangeInclusive)> + 'a {
+        self.pools.iter().flat_map(move |e| {
+            let name = e.name.as_str();
+            let ranges: alloc::boxed::Box<dyn Iterator<Item = RangeInclusive>> =
+                match &e.pool {
+                    Pool::Ids(ids) => alloc::boxed::Box::new(ids.ids_of(owner).map(|r| {
+                        RangeInclusive::from_parts((*r.start()).into(), (*r.end()).into())
+                    })),
+                    Pool::Addresses(a) => alloc::boxed::Box::new(a.allocations_of(owner)),
+                };
+            ranges.map(move |r| (name, r))
+        })
+    }
+
+    /// Frees everything `owner` holds, in every pool, in one step; returns
+    /// what was freed as `(pool name, range)`. Freeing something is one
+    /// mutation of the set (its generation moves by one, and that of each
+    /// pool touched); finding nothing changes nothing.
+    ///
+    /// Time: O(n + k log n) over all pools, k = allocations freed.
+    pub fn free_owner(&mut self, owner: &str) -> Vec<(String, RangeInclusive)> {
+        if self.allocations_of(owner).next().is_none() {
+            return Vec::new();
+        }
+        let mut freed = Vec::new();
+        for entry in Arc::make_mut(&mut self.pools).iter_mut() {
+            let name = entry.name.as_str();
+            match &mut entry.pool {
+                Pool::Ids(ids) => freed.extend(ids.free_owner(owner).into_iter().map(|r| {
+                    let r = RangeInclusive::from_parts((*r.start()).into(), (*r.end()).into());
+                    (String::from(name), r)
+                })),
+                Pool::Addresses(a) => freed.extend(
+                    a.free_owner(owner)
+                        .into_iter()
+                        .map(|r| (String::from(name), r)),
+                ),
+            }
+        }
+        self.bump();
+        freed
+    }
+
+    /// True if any allocation of any pool has an owner. Time: O(p).
+    pub fn has_owners(&self) -> bool {
+        self.pools.iter().any(|e| e.pool.has_owners())
+    }
+
+    /// A copy with every owner removed from every pool (see
+    /// [`AddressAllocator::without_owners`]). Same generation.
+    ///
+    /// Time: O(n) if some allocation has an owner.
+    pub fn without_owners(&self) -> ResourceSet {
+        let pools = self
+            .pools
+            .iter()
+            .map(|e| Entry {
+                name: e.name.clone(),
+                pool: e.pool.without_owners(),
+            })
+            .collect();
+        ResourceSet::from_parts(pools, self.generation)
+    }
+
+    /// Runs `op` on the address pool `pool`; counts a success.
+    fn with_addresses<T>(
+        &mut self,
+        pool: &str,
+        op: impl FnOnce(&mut AddressAllocator) -> crate::Result<T>,
+    ) -> Result<T, SetError> {
+        self.with_pool(pool, PoolKind::Addresses, |p| match p {
+            Pool::Addresses(a) => op(a),
+            Pool::Ids(_) => unreachable!("the kind was checked"),
+        })
+    }
+
+    /// Runs `op` on the id pool `pool`; counts a success.
+    fn with_ids<T>(
+        &mut self,
+        pool: &str,
+        op: impl FnOnce(&mut IdAllocator) -> crate::Result<T>,
+    ) -> Result<T, SetError> {
+        self.with_pool(pool, PoolKind::Ids, |p| match p {
+            Pool::Ids(ids) => op(ids),
+            Pool::Addresses(_) => unreachable!("the kind was checked"),
+        })
+    }
+
+    fn with_pool<T>(
+        &mut self,
+        name: &str,
+        kind: PoolKind,
+        op: impl FnOnce(&mut Pool) -> crate::Result<T>,
+    ) -> Result<T, SetError> {
+        let i = self
+            .position(name)
+            .ok_or_else(|| SetError::NoSuchPool(String::from(name)))?;
+        if self.pools[i].pool.kind() != kind {
+            return Err(SetError::WrongKind {
+                pool: String::from(name),
+                expected: kind,
+            });
+        }
+        // The list of pools may be shared with snapshots: copying it copies
+        // p pointers, never an allocator's contents.
+        let pool = &mut Arc::make_mut(&mut self.pools)[i].pool;
+        let before = pool.generation();
+        let result = op(pool);
+        let changed = pool.generation() != before;
+        match result {
+            Ok(value) => {
+                if changed {
+                    self.bump();
+                }
+                Ok(value)
+            }
+            Err(error) => Err(SetError::Pool {
+                pool: String::from(name),
+                error,
+            }),
+        }
+    }
+
+    /// Counts one successful mutation.
+    fn bump(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Checks every pool's invariants; for tests and fuzzing.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (i, e) in self.pools.iter().enumerate() {
+            check_name(&e.name).map_err(|e| alloc::format!("pool #{i}: {e}"))?;
+            if self.pools[..i].iter().any(|p| p.name == e.name) {
+                return Err(alloc::format!("pool #{i} repeats the name {:?}", e.name));
+            }
+            e.pool
+                .check_invariants()
+                .map_err(|why| alloc::format!("pool {:?}: {why}", e.name))?;
+        }
+        Ok(())
+    }
+}
+
+impl OwnedBy<'_, ResourceSet> {
+    /// [`ResourceSet::allocate`], owned by this view's owner.
+    pub fn allocate(
+        &mut self,
+        pool: &str,
+        size: u64,
+        alignment: u64,
+        policy: AllocPolicy,
+    ) -> Result<RangeInclusive, SetError> {
+        let constraint =
+            Constraint::new(size, alignment, policy).map_err(|error| SetError::Pool {
+                pool: String::from(pool),
+                error,
+            })?;
+        self.allocate_with(pool, constraint)
+    }
+
+    /// [`ResourceSet::allocate_with`], owned by this view's owner.
+    pub fn allocate_with(
+        &mut self,
+        pool: &str,
+        constraint: Constraint,
+    ) -> Result<RangeInclusive, SetError> {
+        let owner = self.owner();
+        self.target()
+            .with_addresses(pool, |a| a.owned_by(owner).allocate_with(constraint))
+    }
+
+    /// [`ResourceSet::allocate_id`], owned by this view's owner.
+    pub fn allocate_id(&mut self, pool: &str) -> Result<u32, SetError> {
+        let owner = self.owner();
+        self.target()
+            .with_ids(pool, |ids| ids.owned_by(owner).allocate_id())
+    }
+
+    /// [`ResourceSet::allocate_id_at`], owned by this view's owner.
+    pub fn allocate_id_at(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
+        let owner = self.owner();
+        self.target()
+            .with_ids(pool, |ids| ids.owned_by(owner).allocate_id_at(id))
+    }
+
+    /// [`ResourceSet::allocate_ids`], owned by this view's owner.
+    pub fn allocate_ids(
+        &mut self,
+        pool: &str,
+        count: u32,
+        align: u32,
+    ) -> Result<IdRange<u32>, SetError> {
+        let owner = self.owner();
+        self.target()
+            .with_ids(pool, |ids| ids.owned_by(owner).allocate_ids(count, align))
+    }
+}
+
+/// Two sets are equal when they have the same pools, in the same order,
+/// with the same names and equal allocators; generations are not compared.
+impl PartialEq for ResourceSet {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.pools, &other.pools)
+            || (self.pools.len() == other.pools.len()
+                && self
+                    .pools
+                    .iter()
+                    .zip(other.pools.iter())
+                    .all(|(a, b)| a.name == b.name && a.pool == b.pool))
+    }
+}
+
+impl Eq for ResourceSet {}
+
+impl fmt::Debug for ResourceSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Pools<'a>(&'a ResourceSet);
+        impl fmt::Debug for Pools<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map().entries(self.0.pools()).finish()
+            }
+        }
+        f.debug_struct("ResourceSet")
+            .field("generation", &self.generation)
+            .field("pools", &Pools(self))
+            .finish()
+    }
+}

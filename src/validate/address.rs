@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! The validating builder of [`AddressAllocator`].
+
+use crate::engine::{Span, SpanTreeBuilder};
+use crate::{AddressAllocator, Owner, RangeInclusive};
+
+use super::StateError;
+
+/// Builds an [`AddressAllocator`] from its allocations, pushed in
+/// increasing order, checking each as it comes.
+///
+/// Every way state comes in (decoded bytes, serde, 0.1.x imports,
+/// `Versionize`, [`AddressAllocator::from_allocations`]) goes through this
+/// builder, so none can build an allocator that would hand out an address
+/// twice.
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocatorBuilder, Owner, RangeInclusive, StateError};
+///
+/// let r = |a, b| RangeInclusive::new(a, b).unwrap();
+/// let mut builder = AddressAllocatorBuilder::new(r(0x1000, 0xffff)).generation(7);
+/// builder.push(r(0x1000, 0x1fff), None).unwrap();
+/// builder.push(r(0x4000, 0x4fff), Some(Owner::new("virtio-net0").unwrap())).unwrap();
+/// // Out of order: refused, with its position.
+/// assert_eq!(
+///     builder.push(r(0x2000, 0x2fff), None).unwrap_err(),
+///     StateError::Overlap { index: 2, previous_end: 0x4fff, start: 0x2000 }
+/// );
+/// // The first error sticks.
+/// assert!(builder.finish().is_err());
+/// ```
+#[derive(Debug)]
+pub struct AddressAllocatorBuilder {
+    space: RangeInclusive,
+    generation: u64,
+    /// Position of the next allocation.
+    index: u64,
+    previous_end: Option<u64>,
+    tree: SpanTreeBuilder,
+    error: Option<StateError>,
+}
+
+impl AddressAllocatorBuilder {
+    /// Starts an allocator of the address space `space`, at generation 0.
+    pub fn new(space: RangeInclusive) -> Self {
+        AddressAllocatorBuilder {
+            space,
+            generation: 0,
+            index: 0,
+            previous_end: None,
+            tree: SpanTreeBuilder::new(),
+            error: None,
+        }
+    }
+
+    /// Starts an allocator of the space `[start, end]`, which is checked.
+    pub(crate) fn from_bounds(start: u64, end: u64) -> Result<Self, StateError> {
+        let space =
+            RangeInclusive::new(start, end).map_err(|_| StateError::InvalidSpace { start, end })?;
+        Ok(AddressAllocatorBuilder::new(space))
+    }
+
+    /// Sets the generation the allocator starts at.
+    pub fn generation(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
+    }
+
+    /// The address space.
+    pub fn space(&self) -> RangeInclusive {
+        self.space
+    }
+
+    /// Adds the next allocation, owned by `owner`. It must lie inside the
+    /// space and start after the previous one ends.
+    ///
+    /// Time: O(1) amortised.
+    pub fn push(&mut self, range: RangeInclusive, owner: Option<Owner>) -> Result<(), StateError> {
+        self.push_bounds(range.start(), range.end(), owner)
+    }
+
+    /// Adds the next allocation `[start, end]`, checking that it is a range.
+    #[inline]
+    pub(crate) fn push_bounds(
+        &mut self,
+        start: u64,
+        end: u64,
+        owner: Option<Owner>,
+    ) -> Result<(), StateError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let checked = self.check(start, end);
+        if let Err(e) = checked {
+            self.error = Some(e);
+            return Err(e);
+        }
+        self.previous_end = Some(end);
+        self.index += 1;
+        self.tree.push(Span::new(start, end), owner);
+        Ok(())
+    }
+
+    #[inline]
+    fn check(&self, start: u64, end: u64) -> Result<(), StateError> {
+        let index = self.index;
+        if start > end {
+            return Err(StateError::InvertedRange { index, start, end });
+        }
+        if start < self.space.start() || end > self.space.end() {
+            return Err(StateError::OutOfRange {
+                index,
+                start,
+                end,
+                space_start: self.space.start(),
+                space_end: self.space.end(),
+            });
+        }
+        match self.previous_end {
+            Some(previous_end) if start <= previous_end => Err(StateError::Overlap {
+                index,
+                previous_end,
+                start,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The allocator, or the first error met. Time: O(n / node size).
+    pub fn finish(self) -> Result<AddressAllocator, StateError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        Ok(AddressAllocator::from_parts(
+            self.space,
+            self.tree.finish(),
+            self.generation,
+        ))
+    }
+}
+
+impl AddressAllocator {
+    /// Restores an allocator of the address space `space` holding exactly
+    /// `allocations`, which must be sorted, disjoint and inside the space.
+    ///
+    /// This is how a VMM rebuilds its allocator from its own record of
+    /// assignments; every item is checked and the first bad one is reported
+    /// with its position ([`AddressAllocatorBuilder`] also takes owners and
+    /// a generation).
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, RangeInclusive, StateError};
+    ///
+    /// let space = RangeInclusive::new(0x1000, 0xffff).unwrap();
+    /// let r = |a, b| RangeInclusive::new(a, b).unwrap();
+    /// let a = AddressAllocator::from_allocations(space, [r(0x1000, 0x1fff), r(0x4000, 0x4fff)])
+    ///     .unwrap();
+    /// assert_eq!(a.len(), 2);
+    ///
+    /// let err = AddressAllocator::from_allocations(space, [r(0x4000, 0x4fff), r(0x1000, 0x1fff)])
+    ///     .unwrap_err();
+    /// assert_eq!(err, StateError::Overlap { index: 1, previous_end: 0x4fff, start: 0x1000 });
+    /// ```
+    ///
+    /// Time: O(n).
+    pub fn from_allocations(
+        space: RangeInclusive,
+        allocations: impl IntoIterator<Item = RangeInclusive>,
+    ) -> Result<Self, StateError> {
+        let mut builder = AddressAllocatorBuilder::new(space);
+        for range in allocations {
+            builder.push(range, None)?;
+        }
+        builder.finish()
+    }
+}
