@@ -129,6 +129,7 @@ mod range;
 #[cfg(feature = "serde")]
 mod serde_impl;
 mod set;
+mod transaction;
 mod validate;
 #[cfg(feature = "versionize")]
 mod versionize_impl;
@@ -147,6 +148,7 @@ pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;
 pub use set::layout;
 pub use set::{Pool, PoolKind, ResourceSet, SetError};
+pub use transaction::{Transaction, TransactionError};
 pub use validate::{AddressAllocatorBuilder, IdAllocatorBuilder, ResourceSetBuilder, StateError};
 
 #[cfg(test)]

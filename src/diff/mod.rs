@@ -24,6 +24,10 @@ pub use error::DiffError;
 /// [`Diff::between`] and [`Transaction`](crate::Transaction)) take any of
 /// them.
 pub trait Versioned: sealed::Sealed + Clone + PartialEq + fmt::Debug {
+    /// What its operations fail with ([`Error`](crate::Error) for the
+    /// allocators, [`SetError`](crate::SetError) for a set).
+    type Error: Clone + fmt::Debug + fmt::Display;
+
     /// The state's generation (see [`IdAllocator::generation`]).
     fn generation(&self) -> u64;
 }
@@ -45,18 +49,24 @@ pub(crate) mod sealed {
 }
 
 impl Versioned for IdAllocator {
+    type Error = crate::Error;
+
     fn generation(&self) -> u64 {
         IdAllocator::generation(self)
     }
 }
 
 impl Versioned for AddressAllocator {
+    type Error = crate::Error;
+
     fn generation(&self) -> u64 {
         AddressAllocator::generation(self)
     }
 }
 
 impl Versioned for ResourceSet {
+    type Error = crate::SetError;
+
     fn generation(&self) -> u64 {
         ResourceSet::generation(self)
     }
