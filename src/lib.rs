@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
 //! Resource allocators for virtual machine monitors, whose whole state can be
-//! cloned in O(1), saved, restored and carried across a snapshot or a live
-//! migration.
+//! cloned in O(1), saved, restored, diffed and carried across a snapshot or
+//! a live migration.
 //!
 //! A drop-in replacement for rust-vmm's vm-allocator 0.1.4: the same types,
 //! methods and errors, the same answers wherever 0.1.4 is correct (see
@@ -14,46 +14,105 @@
 //! - [`AddressAllocator`] hands out aligned ranges of an address space: MMIO,
 //!   PIO, guest memory. First fit, last fit or an exact address, optionally
 //!   bounded to a sub-range ([`Constraint::within`]).
+//! - [`ResourceSet`] holds named pools of both, as a VMM keeps them for a
+//!   whole VM ([`ResourceSet::x86_64`], [`ResourceSet::aarch64`], or any
+//!   other layout), and allocates, snapshots, saves, diffs and transacts
+//!   them as one unit.
+//! - Every allocation may carry an [`Owner`] (`virtio-net0`,
+//!   `pci 0000:00:03.0`) through `owned_by(&owner)`: list what a device
+//!   holds, free all of it in one call, and see owners in every dump and
+//!   diff. Untagged allocations cost nothing extra.
+//! - Every state has a generation that moves by one on each successful
+//!   mutation. [`Diff`] says what was allocated and freed between two
+//!   states, with owners; [`Delta`] is its file form, which names the state
+//!   it applies to; a [`Transaction`] takes effect entirely or not at all.
 //!
-//! Both sit on one persistent B+ tree of ranges whose nodes are shared
-//! copy-on-write: a `clone` is a snapshot that never changes, costs one
-//! pointer copy, and is `Send + Sync`.
+//! Everything sits on one persistent B+ tree of ranges whose nodes are
+//! shared copy-on-write: a `clone` is a snapshot that never changes, costs
+//! one pointer copy, and is `Send + Sync`.
 //!
 //! # Saving, restoring and migrating state
 //!
 //! - `to_bytes` / `from_bytes` (and, with `std`, `write_to_path` /
 //!   `read_from_path`, which survive a crash at any instant) use the stable,
-//!   versioned, checksummed format of [`format`](mod@format), specified byte by byte in
-//!   `FORMAT.md`.
-//! - With the `serde` feature (on by default) both allocators and
-//!   [`RangeInclusive`] implement `Serialize`/`Deserialize` through a flat,
-//!   sorted representation, and `compat::v0_1` reads and writes the serde
-//!   shapes of vm-allocator 0.1.x, for migrations in both directions.
-//! - With the `versionize` feature both allocators implement `Versionize`.
-//! - [`AddressAllocator::from_allocations`] and [`IdAllocator::from_allocated`]
-//!   rebuild an allocator from a VMM's own record of assignments.
+//!   versioned, checksummed format of [`format`](mod@format), specified byte
+//!   by byte in `FORMAT.md`. Version 2 is written; version 1 files load
+//!   forever, and `to_bytes_version(1)` still writes them for a state that
+//!   fits.
+//! - With the `serde` feature (on by default) every state type implements
+//!   `Serialize`/`Deserialize` through a flat, sorted, validated
+//!   representation, and `compat::v0_1` reads and writes the serde shapes
+//!   of vm-allocator 0.1.x, for migrations in both directions.
+//! - With the `versionize` feature every state type implements `Versionize`.
+//! - [`AddressAllocator::from_allocations`], [`IdAllocator::from_allocated`]
+//!   and the builders ([`AddressAllocatorBuilder`], [`IdAllocatorBuilder`],
+//!   [`ResourceSetBuilder`]) rebuild state from a VMM's own records.
 //!
-//! Every way in validates the state completely and reports the first problem
-//! with its position ([`StateError`], [`format::DecodeError`]); no input can
-//! build an allocator that would hand out the same id or address twice.
+//! Every way in validates the state completely through one builder per
+//! state type and reports the first problem with its position
+//! ([`StateError`], [`format::DecodeError`]); no input can build an
+//! allocator that would hand out the same id or address twice.
 //!
 //! # Cost of each operation
 //!
 //! n is the number of live allocations (for [`IdAllocator`], of runs of
-//! consecutive allocated ids).
+//! consecutive allocated ids), p the number of pools of a set, k the
+//! number of changes.
 //!
 //! | operation | time |
 //! |---|---|
 //! | `allocate` (First/Last/ExactMatch, any alignment, bounded or not) | O(log n) |
 //! | `free`, `free_id`, `free_ids` | O(log n) |
 //! | `allocate_id`, `allocate_id_at`, `allocate_ids` | O(log n) |
-//! | `is_allocated`, `allocation_containing` | O(log n) |
-//! | `clone` | O(1) |
-//! | `len`, `used`, `available` | O(1) |
-//! | `iter`, `ranges` | O(1) per item |
+//! | `is_allocated`, `allocation_containing`, `owner_at` | O(log n) |
+//! | `clone` of an allocator or of a whole [`ResourceSet`] | O(1) |
+//! | `len`, `used`, `available`, `generation`, `has_owners` | O(1) |
+//! | `iter`, `ranges`, `allocations` | O(1) per item |
+//! | `allocations_of`, `free_owner` | O(n) (+ O(log n) per item freed) |
 //! | the first mutation of a node shared with a clone | O(log n) extra (copies its path) |
+//! | [`Diff::between`] two states that share history | O(k (log n + node size)) |
+//! | [`Diff::between`] two states loaded independently | O(n) |
+//! | [`Diff::apply`] | O(k log n) |
+//! | starting, committing or rolling back a [`Transaction`] | O(1) |
+//! | set operations (a pool is looked up by name) | O(p) more |
 //!
 //! # Example
+//!
+//! ```rust
+//! use vm_allocator::{AllocPolicy, Delta, Diff, Owner, ResourceSet};
+//!
+//! // The pools of an x86_64 VM laid out as Firecracker does.
+//! let mut vm = ResourceSet::x86_64();
+//! let before = vm.clone(); // an O(1) snapshot of every pool
+//!
+//! // Hot-plug a device: every resource or none.
+//! let net0 = Owner::new("virtio-net0").unwrap();
+//! let mut tx = vm.transaction();
+//! tx.owned_by(&net0).allocate_id("legacy_gsi").unwrap();
+//! tx.owned_by(&net0).allocate_ids("msi_gsi", 4, 4).unwrap();
+//! tx.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+//! tx.commit().unwrap();
+//!
+//! // What changed, for people and for programs.
+//! let diff = Diff::between(&before, &vm).unwrap();
+//! assert_eq!(diff.len(), 3);
+//! assert!(diff.to_string().contains("+ mmio32 0xd0000000..=0xd0003fff (16 KiB) virtio-net0"));
+//!
+//! // A migration sends the full state early and the delta at the pause.
+//! let full = before.to_bytes();
+//! let delta = Delta::between(&before, &vm).unwrap().to_bytes();
+//! let restored = Delta::from_bytes(&delta)
+//!     .unwrap()
+//!     .apply(&ResourceSet::from_bytes(&full).unwrap())
+//!     .unwrap();
+//! assert_eq!(restored, vm);
+//!
+//! // Unplug: free everything the device holds, in every pool.
+//! assert_eq!(vm.free_owner("virtio-net0").len(), 3);
+//! assert!(vm.addresses("mmio32").unwrap().is_empty());
+//! ```
+//!
+//! The 0.1.4 API is unchanged:
 //!
 //! ```rust
 //! use std::collections::HashMap;
@@ -113,24 +172,32 @@ extern crate alloc;
 #[cfg(all(test, not(feature = "std")))]
 extern crate std;
 
-mod address_allocator;
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub mod compat;
-mod constraint;
-mod diff;
+// The layers, from the bottom up (see DESIGN.md):
+// The persistent range engine: copy-on-write B+ tree, O(log n), O(1) clones.
 mod engine;
+// The allocators and what they are made of: 0.1.4's API, owners, generations.
+mod address_allocator;
+mod constraint;
 mod error;
-pub mod format;
 mod id_allocator;
 mod id_owners;
 mod owner;
 mod range;
+// Named pools of both allocators, handled as one state.
+mod set;
+// Versions of a state: what changed (diff, delta) and all-or-nothing batches.
+mod diff;
+mod transaction;
+// The validating builders: every way state comes in goes through them.
+mod validate;
+// The stable, versioned file format and crash-safe files.
+pub mod format;
+// Integrations, each behind its feature.
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod compat;
 #[cfg(feature = "serde")]
 mod serde_impl;
-mod set;
-mod transaction;
-mod validate;
 #[cfg(feature = "versionize")]
 mod versionize_impl;
 
