@@ -101,10 +101,7 @@ impl IdOwners {
         let mut previous: Option<(Span, &Owner)> = None;
         for (span, owner) in self.0.iter_tagged() {
             let owner = owner.ok_or_else(|| format!("owner span {span:?} has no owner"))?;
-            if !runs
-                .containing(span.start)
-                .is_some_and(|r| r.end >= span.end)
-            {
+            if runs.containing(span.start).is_none_or(|r| r.end < span.end) {
                 return Err(format!(
                     "owner span {span:?} is not inside one allocated run"
                 ));

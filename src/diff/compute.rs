@@ -49,10 +49,18 @@ pub(super) fn id_pool_diff(
 ) -> PoolDiff {
     let (older_runs, older_owners) = older.trees();
     let (newer_runs, newer_owners) = newer.trees();
-    // Ids can only differ where the runs or the owner spans differ.
-    let mut dirty: Vec<(u64, u64)> = Vec::new();
-    older_runs.diff(newer_runs, |_, s, _| dirty.push((s.start, s.end)));
-    older_owners.diff(newer_owners, |_, s, _| dirty.push((s.start, s.end)));
+    // Ids can only differ where the runs or the owner spans the two trees
+    // do not share disagree: a run that grew by one id is one dirty id, not
+    // the whole run.
+    let mut dirty = Vec::new();
+    for (a, b) in [(older_runs, newer_runs), (older_owners, newer_owners)] {
+        let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+        a.diff(b, |side, s, owner| match side {
+            Side::Left => only_a.push((s.start, s.end, owner)),
+            Side::Right => only_b.push((s.start, s.end, owner)),
+        });
+        dirty.extend(disagreements(&only_a, &only_b));
+    }
     dirty.sort_unstable();
     let mut merged: Vec<(u64, u64)> = Vec::with_capacity(dirty.len());
     for (start, end) in dirty {
@@ -97,6 +105,44 @@ pub(super) fn id_pool_diff(
         freed,
         allocated,
     )
+}
+
+/// A span of ids and its owner, as the engine's diff reports it.
+type Labelled<'a> = (u64, u64, Option<&'a Owner>);
+
+/// The intervals where two sorted lists of disjoint spans disagree: an id
+/// in one list and not the other, or in both with different owners.
+///
+/// Time: O((a + b) log (a + b)).
+fn disagreements(a: &[Labelled<'_>], b: &[Labelled<'_>]) -> Vec<(u64, u64)> {
+    // Ids stay below 2^32, so one past an end never overflows.
+    let mut points: Vec<u64> = a
+        .iter()
+        .chain(b)
+        .flat_map(|&(start, end, _)| [start, end + 1])
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let (mut i, mut j) = (0, 0);
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for w in points.windows(2) {
+        let (from, to) = (w[0], w[1] - 1);
+        while i < a.len() && a[i].1 < from {
+            i += 1;
+        }
+        while j < b.len() && b[j].1 < from {
+            j += 1;
+        }
+        let in_a = (i < a.len() && a[i].0 <= from).then(|| a[i].2);
+        let in_b = (j < b.len() && b[j].0 <= from).then(|| b[j].2);
+        if in_a != in_b {
+            match out.last_mut() {
+                Some(last) if last.1 + 1 == from => last.1 = to,
+                _ => out.push((from, to)),
+            }
+        }
+    }
+    out
 }
 
 /// Appends the ids `first..=last` with `owner`, extending the last change

@@ -72,17 +72,21 @@ impl SpanTree {
                 right.skip(height);
                 continue;
             }
-            if a.0.start < b.0.start {
+            if a == b {
+                // Equal entries come in long runs where the trees were built
+                // apart: skip them a slice at a time.
+                let same = left.common_run(&right);
+                left.advance(same);
+                right.advance(same);
+            } else if a.0.start < b.0.start {
                 f(Side::Left, a.0, a.1);
                 left.step();
             } else if b.0.start < a.0.start {
                 f(Side::Right, b.0, b.1);
                 right.step();
             } else {
-                if a != b {
-                    f(Side::Left, a.0, a.1);
-                    f(Side::Right, b.0, b.1);
-                }
+                f(Side::Left, a.0, a.1);
+                f(Side::Right, b.0, b.1);
                 left.step();
                 right.step();
             }
@@ -151,6 +155,37 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The rest of the current leaf: its spans from the next one on, and
+    /// the index of the next one.
+    fn rest(&self) -> Option<(&'a super::node::Leaf, usize)> {
+        match *self.frames.last()? {
+            (Node::Leaf(leaf), i) => Some((leaf, i)),
+            (Node::Branch(_), _) => None,
+        }
+    }
+
+    /// How many entries, from the next one on and within both current
+    /// leaves, are equal in both walks (span and owner).
+    fn common_run(&self, other: &Cursor<'_>) -> usize {
+        let (Some((a, i)), Some((b, j))) = (self.rest(), other.rest()) else {
+            return 0;
+        };
+        let (xs, ys) = (&a.spans()[i..], &b.spans()[j..]);
+        let mut n = 0;
+        while n < xs.len() && n < ys.len() && xs[n] == ys[n] && a.tag(i + n) == b.tag(j + n) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Moves past the next `n` spans, all in the current leaf.
+    fn advance(&mut self, n: usize) {
+        if let Some(frame) = self.frames.last_mut() {
+            frame.1 += n;
+            self.settle();
+        }
+    }
+
     /// Moves past the next span.
     fn step(&mut self) {
         if let Some(frame) = self.frames.last_mut() {
@@ -163,12 +198,10 @@ impl<'a> Cursor<'a> {
     fn skip(&mut self, h: usize) {
         let level = self.frames.len() - 1 - h;
         self.frames.truncate(level);
-        match self.frames.last_mut() {
-            Some(parent) => {
-                parent.1 += 1;
-                self.settle();
-            }
-            None => {} // skipped the root: done
+        // Skipping the root leaves nothing to walk.
+        if let Some(parent) = self.frames.last_mut() {
+            parent.1 += 1;
+            self.settle();
         }
     }
 

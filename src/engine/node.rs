@@ -284,7 +284,7 @@ impl Leaf {
     pub(crate) fn push_sorted(&mut self, span: Span, tag: Tag) {
         debug_assert!(self.len < LEAF_CAP);
         self.tags.set(self.len, tag);
-        debug_assert!(self.spans().last().map_or(true, |p| p.end < span.start));
+        debug_assert!(self.spans().last().is_none_or(|p| p.end < span.start));
         if let Some(prev) = self.len.checked_sub(1) {
             if self.spans[prev].end + 1 != span.start {
                 self.open_gaps |= 1 << prev;

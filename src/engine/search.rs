@@ -52,7 +52,7 @@ impl Fit {
         // Inner gaps lie in [first + 1, last - 1].
         s.last > self.lo
             && s.first < self.hi
-            && caps.map_or(true, |c| c.fits(self.size, self.align_log2))
+            && caps.is_none_or(|c| c.fits(self.size, self.align_log2))
     }
 }
 
