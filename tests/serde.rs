@@ -149,13 +149,13 @@ fn json_shape_is_flat_and_sorted() {
         .unwrap();
     assert_eq!(
         serde_json::to_string(&mmio).unwrap(),
-        r#"{"space":{"start":4096,"end":69631},"allocations":[[4096,8191],[65536,69631]]}"#
+        r#"{"space":{"start":4096,"end":69631},"generation":2,"allocations":[[4096,8191,null],[65536,69631,null]]}"#
     );
 
     let ids = &id_states()[1].1;
     assert_eq!(
         serde_json::to_string(ids).unwrap(),
-        r#"{"range_base":5,"range_end":23,"next_id":11,"allocated":[[5,5],[7,9]]}"#
+        r#"{"range_base":5,"range_end":23,"next_id":11,"generation":8,"allocated":[[5,5,null],[7,9,null]]}"#
     );
     assert_eq!(
         serde_json::to_string(&range(1, 2)).unwrap(),
@@ -232,7 +232,7 @@ fn states_round_trip_through_a_json_value_with_sorted_keys() {
     for (name, state) in address_states() {
         let value = serde_json::to_value(&state).unwrap();
         let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["allocations", "space"]);
+        assert_eq!(keys, ["allocations", "generation", "space"]);
         let back: AddressAllocator = serde_json::from_value(value).unwrap();
         assert_eq!(back, state, "{name}");
         back.check_invariants().unwrap();
@@ -247,13 +247,17 @@ fn states_round_trip_through_a_json_value_with_sorted_keys() {
 
 #[test]
 fn json_fields_may_come_in_any_order() {
-    let json = r#"{"allocations":[[4096,8191]],"space":{"end":65535,"start":4096}}"#;
+    let json =
+        r#"{"allocations":[[4096,8191,null]],"space":{"end":65535,"start":4096},"generation":4}"#;
     let a: AddressAllocator = serde_json::from_str(json).unwrap();
     assert_eq!(a.iter().collect::<Vec<_>>(), [range(0x1000, 0x1fff)]);
+    assert_eq!(a.generation(), 4);
 
-    let json = r#"{"next_id":8,"allocated":[[5,6]],"range_end":23,"range_base":5}"#;
+    let json =
+        r#"{"next_id":8,"allocated":[[5,6,null]],"generation":9,"range_end":23,"range_base":5}"#;
     let ids: IdAllocator = serde_json::from_str(json).unwrap();
     assert_eq!(ids.ranges().collect::<Vec<_>>(), [5..=6]);
+    assert_eq!(ids.generation(), 9);
     // next_id 8 was kept: 7 was handed out once, 8 never.
     let mut ids2 = ids.clone();
     assert_eq!(
@@ -266,8 +270,9 @@ fn json_fields_may_come_in_any_order() {
     );
 
     // Structs as JSON arrays take the sequence path.
-    let json = r#"[[4096,65535],[[4096,8191]]]"#;
-    assert_eq!(serde_json::from_str::<AddressAllocator>(json).unwrap(), a);
+    let json = r#"[[4096,65535],4,[[4096,8191,null]]]"#;
+    let b = serde_json::from_str::<AddressAllocator>(json).unwrap();
+    assert_eq!((&b, b.generation()), (&a, 4));
 }
 
 fn json_error<T: DeserializeOwned + std::fmt::Debug>(json: &str) -> String {
@@ -276,7 +281,7 @@ fn json_error<T: DeserializeOwned + std::fmt::Debug>(json: &str) -> String {
 
 #[test]
 fn json_rejects_unknown_duplicate_and_missing_fields() {
-    let space = r#""space":{"start":4096,"end":65535}"#;
+    let space = r#""space":{"start":4096,"end":65535},"generation":0"#;
     let cases: &[(&str, &str)] = &[
         (
             &format!(r#"{{{space},"allocations":[],"extra":1}}"#),
@@ -287,17 +292,28 @@ fn json_rejects_unknown_duplicate_and_missing_fields() {
             "duplicate field `space`",
         ),
         (
+            &format!(r#"{{{space},"generation":1,"allocations":[]}}"#),
+            "duplicate field `generation`",
+        ),
+        (
             r#"{"allocations":[],"allocations":[]}"#,
             "duplicate field `allocations`",
         ),
         (&format!("{{{space}}}"), "missing field `allocations`"),
-        (r#"{"allocations":[]}"#, "missing field `space`"),
         (
-            r#"{"space":{"start":1},"allocations":[]}"#,
+            r#"{"allocations":[],"generation":0}"#,
+            "missing field `space`",
+        ),
+        (
+            r#"{"allocations":[],"space":{"start":4096,"end":65535}}"#,
+            "missing field `generation`",
+        ),
+        (
+            r#"{"space":{"start":1},"generation":0,"allocations":[]}"#,
             "missing field `end`",
         ),
         (
-            r#"{"space":{"start":1,"end":2,"start":1},"allocations":[]}"#,
+            r#"{"space":{"start":1,"end":2,"start":1},"generation":0,"allocations":[]}"#,
             "duplicate field `start`",
         ),
     ];
@@ -308,19 +324,23 @@ fn json_rejects_unknown_duplicate_and_missing_fields() {
 
     let cases: &[(&str, &str)] = &[
         (
-            r#"{"range_base":5,"range_end":23,"next_id":5,"allocated":[],"gsi":1}"#,
+            r#"{"range_base":5,"range_end":23,"next_id":5,"generation":0,"allocated":[],"gsi":1}"#,
             "unknown field `gsi`",
         ),
         (
-            r#"{"range_base":5,"range_end":23,"next_id":5,"next_id":5,"allocated":[]}"#,
+            r#"{"range_base":5,"range_end":23,"next_id":5,"next_id":5,"generation":0,"allocated":[]}"#,
             "duplicate field `next_id`",
         ),
         (
-            r#"{"range_base":5,"range_end":23,"allocated":[]}"#,
+            r#"{"range_base":5,"range_end":23,"generation":0,"allocated":[]}"#,
             "missing field `next_id`",
         ),
         (
-            r#"{"range_base":5,"range_end":23,"next_id":5}"#,
+            r#"{"range_base":5,"range_end":23,"next_id":5,"allocated":[]}"#,
+            "missing field `generation`",
+        ),
+        (
+            r#"{"range_base":5,"range_end":23,"next_id":5,"generation":0}"#,
             "missing field `allocated`",
         ),
     ];
@@ -342,7 +362,8 @@ struct RawRange {
 #[serde(rename = "AddressAllocator")]
 struct RawAddress {
     space: RawRange,
-    allocations: Vec<(u64, u64)>,
+    generation: u64,
+    allocations: Vec<(u64, u64, Option<String>)>,
 }
 
 #[derive(Serialize)]
@@ -351,16 +372,19 @@ struct RawIds {
     range_base: u32,
     range_end: u32,
     next_id: u64,
-    allocated: Vec<(u32, u32)>,
+    generation: u64,
+    allocated: Vec<(u64, u64, Option<String>)>,
 }
 
+/// A forged address allocator at generation 0, without owners.
 fn raw_address(space: (u64, u64), allocations: &[(u64, u64)]) -> RawAddress {
     RawAddress {
         space: RawRange {
             start: space.0,
             end: space.1,
         },
-        allocations: allocations.to_vec(),
+        generation: 0,
+        allocations: allocations.iter().map(|&(a, b)| (a, b, None)).collect(),
     }
 }
 
@@ -370,11 +394,14 @@ fn forged_shapes_encode_exactly_like_real_states() {
     let allocations: Vec<(u64, u64)> = state.iter().map(|r| (r.start(), r.end())).collect();
     let raw = raw_address((state.base(), state.end()), &allocations);
     let ids = &id_states()[1].1;
+    let mut raw = raw;
+    raw.generation = state.generation();
     let raw_ids = RawIds {
         range_base: 5,
         range_end: 23,
         next_id: 11,
-        allocated: vec![(5, 5), (7, 9)],
+        generation: 8,
+        allocated: vec![(5, 5, None), (7, 9, None)],
     };
     for codec in CODECS {
         assert_eq!(codec.encode(&raw), codec.encode(state), "{codec:?}");
@@ -465,7 +492,11 @@ fn tampered_id_allocators_are_rejected_in_every_format() {
         range_base,
         range_end,
         next_id,
-        allocated: allocated.to_vec(),
+        generation: 0,
+        allocated: allocated
+            .iter()
+            .map(|&(a, b)| (a.into(), b.into(), None))
+            .collect(),
     };
     let cases = [
         (
@@ -546,20 +577,24 @@ fn truncated_bytes_are_rejected_in_every_format() {
 
 #[test]
 fn a_huge_declared_length_is_an_error_not_an_allocation() {
-    // bincode: the space, then a list that claims 2^64 - 1 allocations.
-    let mut bytes = bincode::serialize(&RawRange {
-        start: 0x1000,
-        end: 0xffff,
-    })
+    // bincode: the space and the generation, then a list that claims 2^64 - 1
+    // allocations.
+    let mut bytes = bincode::serialize(&(
+        RawRange {
+            start: 0x1000,
+            end: 0xffff,
+        },
+        0u64,
+    ))
     .unwrap();
     bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-    bytes.extend_from_slice(&bincode::serialize(&(0x1000u64, 0x1fffu64)).unwrap());
+    bytes.extend_from_slice(&bincode::serialize(&(0x1000u64, 0x1fffu64, None::<String>)).unwrap());
     let e = bincode::deserialize::<AddressAllocator>(&bytes).unwrap_err();
     assert!(e.to_string().contains("io error"), "{e}");
 
     // postcard: a varint length of 2^32 with one run behind it.
-    let mut bytes = postcard::to_allocvec(&(5u32, 23u32, 12u64)).unwrap();
-    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x10, 5, 6]);
+    let mut bytes = postcard::to_allocvec(&(5u32, 23u32, 12u64, 0u64)).unwrap();
+    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x10, 5, 6, 0]);
     assert!(postcard::from_bytes::<IdAllocator>(&bytes).is_err());
 }
 
@@ -597,7 +632,8 @@ fn states_embedded_in_a_vmm_struct_round_trip_and_are_validated() {
             range_base: 5,
             range_end: 23,
             next_id: 8,
-            allocated: vec![(5, 5), (7, 7)],
+            generation: 0,
+            allocated: vec![(5, 5, None), (7, 7, None)],
         },
         mmio: raw_address(
             (0xd000_0000, 0xdfff_ffff),
