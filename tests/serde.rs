@@ -7,7 +7,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, RangeInclusive};
+use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, Owner, RangeInclusive};
 
 /// A serde format under test.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -214,6 +214,25 @@ fn id_allocators_round_trip_in_every_format() {
                 assert_eq!(back.free_id(id), original.free_id(id), "{codec:?} {name}");
             }
         }
+    }
+}
+
+/// Regression: the runs of an `IdAllocator` with owners were written as a
+/// sequence of unknown length, which bincode and postcard refuse to write
+/// and on which bitcode panics.
+#[test]
+fn id_allocators_with_owners_encode_in_every_format() {
+    let net0 = Owner::new("virtio-net0").unwrap();
+    let mut ids = IdAllocator::new(5, 23).unwrap();
+    ids.allocate_id().unwrap();
+    ids.owned_by(&net0).allocate_ids(2, 1).unwrap();
+    ids.allocate_id().unwrap();
+    for codec in CODECS {
+        let encoded = std::panic::catch_unwind(|| codec.encode(&ids));
+        let bytes = encoded.unwrap_or_else(|_| panic!("{codec:?} could not encode it"));
+        let back: IdAllocator = codec.decode(&bytes).unwrap();
+        assert_eq!(back, ids, "{codec:?}");
+        assert_eq!(back.ids_of("virtio-net0").collect::<Vec<_>>(), [6..=7]);
     }
 }
 

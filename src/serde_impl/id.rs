@@ -23,7 +23,7 @@ const FIELDS: &[&str] = &[
 const WHAT: &str = "IdAllocator";
 
 impl Serialize for IdAllocator {
-    /// Time: O(r), r = runs of allocated ids, with no allocation per run.
+    /// Time: O(r), r = runs of allocated ids, with no allocation.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut st = serializer.serialize_struct("IdAllocator", 5)?;
         st.serialize_field("range_base", &self.range_base())?;
@@ -40,9 +40,15 @@ struct RunList<'a>(&'a IdAllocator);
 
 impl Serialize for RunList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Without owners, runs are the allocations and their number is known.
-        let len = (!self.0.has_owners()).then(|| self.0.ranges().len());
-        let mut seq = serializer.serialize_seq(len)?;
+        // bincode, postcard and bitcode need the length up front. Without
+        // owners the items are the runs, whose number is known; with owners
+        // they are counted first (no allocation, O(r)).
+        let len = if self.0.has_owners() {
+            self.0.allocations().count()
+        } else {
+            self.0.ranges().len()
+        };
+        let mut seq = serializer.serialize_seq(Some(len))?;
         for a in self.0.allocations() {
             let ids = a.ids();
             seq.serialize_element(&ItemOut(
