@@ -43,5 +43,5 @@ mod range;
 mod set;
 
 pub(crate) use build::{build_addresses, build_ids, state_error};
-pub(crate) use fields::{next_field, FieldSeed, Seen};
+pub(crate) use fields::{next_field, FieldSeed, Seen, VariantSeed};
 pub(crate) use range::RawRange;

@@ -887,6 +887,19 @@ fn tree_fields_may_come_in_any_order_that_keeps_nodes_in_order() {
     assert!(e.to_string().contains("unknown field `x`"), "{e}");
 }
 
+/// Regression: an unknown `NodeState` was reported as an unknown field.
+#[test]
+fn an_unknown_node_state_is_named_as_a_variant() {
+    let json = r#"{"address_space":{"start":0,"end":65535},"interval_tree":{"root":
+        {"key":{"start":0,"end":65535},"node_state":"Reserved","left":null,"right":null,"height":1}}}"#;
+    let e = serde_json::from_str::<V01<AddressAllocator>>(json).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("unknown variant `Reserved`, expected `Free` or `Allocated`"),
+        "{e}"
+    );
+}
+
 fn forged_ids(range_base: u32, next_id: Option<u32>, range_end: u32, freed: &[u32]) -> RawIds {
     RawIds {
         range_base,

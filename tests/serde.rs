@@ -7,7 +7,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, Owner, RangeInclusive};
+use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, Owner, Pool, RangeInclusive};
 
 /// A serde format under test.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -367,6 +367,17 @@ fn json_rejects_unknown_duplicate_and_missing_fields() {
         let e = json_error::<IdAllocator>(json);
         assert!(e.contains(expected), "{json}: {e}");
     }
+}
+
+/// Regression: an unknown variant of `Pool` was reported as an unknown
+/// field.
+#[test]
+fn json_names_an_unknown_pool_variant_as_a_variant() {
+    let e = json_error::<Pool>(r#"{"Irqs":{"range_base":5}}"#);
+    assert!(
+        e.starts_with("unknown variant `Irqs`, expected `Ids` or `Addresses`"),
+        "{e}"
+    );
 }
 
 /// The flat shape, written by hand so that any state can be forged.

@@ -11,7 +11,7 @@ use serde::de::{
 };
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use super::{next_field, state_error, FieldSeed, Seen};
+use super::{next_field, state_error, FieldSeed, Seen, VariantSeed};
 use crate::validate::ResourceSetBuilder;
 use crate::{AddressAllocator, IdAllocator, Pool, ResourceSet};
 
@@ -81,7 +81,7 @@ impl<'de> Visitor<'de> for PoolVisitor {
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Pool, A::Error> {
-        let (variant, access) = data.variant_seed(FieldSeed(VARIANTS))?;
+        let (variant, access) = data.variant_seed(VariantSeed(VARIANTS))?;
         match variant {
             0 => access.newtype_variant::<IdAllocator>().map(Pool::Ids),
             _ => access
