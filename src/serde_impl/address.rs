@@ -8,6 +8,7 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
+use super::build::Interner;
 use super::item::ItemOut;
 use super::pending::{items, Pending, PendingSeed};
 use super::{build_addresses, next_field, FieldSeed, RawRange, Seen};
@@ -61,12 +62,18 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AddressAllocator, A::Error> {
         let space: RawRange = next_field(&mut seq, 0, &self)?;
         let generation: u64 = next_field(&mut seq, 1, &self)?;
-        seq.next_element_seed(Allocations { space, generation })?
-            .ok_or_else(|| de::Error::invalid_length(2, &self))
+        let owners = &mut Interner::default();
+        seq.next_element_seed(Allocations {
+            space,
+            generation,
+            owners,
+        })?
+        .ok_or_else(|| de::Error::invalid_length(2, &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AddressAllocator, A::Error> {
         let mut seen = Seen::default();
+        let owners = &mut Interner::default();
         let mut space: Option<RawRange> = None;
         let mut generation: Option<u64> = None;
         let mut built: Option<AddressAllocator> = None;
@@ -77,9 +84,17 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
                 (0, _, _) => space = Some(map.next_value()?),
                 (1, _, _) => generation = Some(map.next_value()?),
                 (_, Some(space), Some(generation)) => {
-                    built = Some(map.next_value_seed(Allocations { space, generation })?)
+                    built = Some(map.next_value_seed(Allocations {
+                        space,
+                        generation,
+                        owners: &mut *owners,
+                    })?)
                 }
-                _ => pending = Some(map.next_value_seed(PendingSeed)?),
+                _ => {
+                    pending = Some(map.next_value_seed(PendingSeed {
+                        owners: &mut *owners,
+                    })?)
+                }
             }
         }
         let space = space.ok_or_else(|| de::Error::missing_field(FIELDS[0]))?;
@@ -95,12 +110,13 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
 }
 
 /// Reads the allocations of a known space straight into the allocator.
-struct Allocations {
+struct Allocations<'a> {
     space: RawRange,
     generation: u64,
+    owners: &'a mut Interner,
 }
 
-impl<'de> DeserializeSeed<'de> for Allocations {
+impl<'de> DeserializeSeed<'de> for Allocations<'_> {
     type Value = AddressAllocator;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -108,7 +124,7 @@ impl<'de> DeserializeSeed<'de> for Allocations {
     }
 }
 
-impl<'de> Visitor<'de> for Allocations {
+impl<'de> Visitor<'de> for Allocations<'_> {
     type Value = AddressAllocator;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -117,6 +133,6 @@ impl<'de> Visitor<'de> for Allocations {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AddressAllocator, A::Error> {
         let space = (self.space.start, self.space.end);
-        build_addresses(WHAT, space, self.generation, items(&mut seq))
+        build_addresses(WHAT, space, self.generation, items(&mut seq, self.owners))
     }
 }

@@ -8,6 +8,7 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
+use super::build::Interner;
 use super::item::ItemOut;
 use super::pending::{items, Pending, PendingSeed};
 use super::{build_ids, next_field, FieldSeed, Seen};
@@ -100,12 +101,14 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
             next_id: next_field(&mut seq, 2, &self)?,
             generation: next_field(&mut seq, 3, &self)?,
         };
-        seq.next_element_seed(Runs { header })?
+        let owners = &mut Interner::default();
+        seq.next_element_seed(Runs { header, owners })?
             .ok_or_else(|| de::Error::invalid_length(4, &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdAllocator, A::Error> {
         let mut seen = Seen::default();
+        let owners = &mut Interner::default();
         let (mut base, mut end, mut next_id, mut generation) = (None, None, None, None);
         let mut built: Option<IdAllocator> = None;
         let mut pending: Option<Pending> = None;
@@ -124,9 +127,16 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
                             next_id,
                             generation,
                         };
-                        built = Some(map.next_value_seed(Runs { header })?);
+                        built = Some(map.next_value_seed(Runs {
+                            header,
+                            owners: &mut *owners,
+                        })?);
                     }
-                    _ => pending = Some(map.next_value_seed(PendingSeed)?),
+                    _ => {
+                        pending = Some(map.next_value_seed(PendingSeed {
+                            owners: &mut *owners,
+                        })?)
+                    }
                 },
             }
         }
@@ -147,11 +157,12 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
 }
 
 /// Reads the runs of a known range straight into the allocator.
-struct Runs {
+struct Runs<'a> {
     header: Header,
+    owners: &'a mut Interner,
 }
 
-impl<'de> DeserializeSeed<'de> for Runs {
+impl<'de> DeserializeSeed<'de> for Runs<'_> {
     type Value = IdAllocator;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -159,7 +170,7 @@ impl<'de> DeserializeSeed<'de> for Runs {
     }
 }
 
-impl<'de> Visitor<'de> for Runs {
+impl<'de> Visitor<'de> for Runs<'_> {
     type Value = IdAllocator;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -168,6 +179,6 @@ impl<'de> Visitor<'de> for Runs {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
         let h = self.header;
-        build_ids(WHAT, h.bounds(), h.generation, items(&mut seq))
+        build_ids(WHAT, h.bounds(), h.generation, items(&mut seq, self.owners))
     }
 }

@@ -124,7 +124,7 @@ impl Header {
         freed: impl Iterator<Item = Result<u32, E>>,
     ) -> Result<IdAllocator, E> {
         let header = self.widen()?;
-        let runs = allocated_runs(header, freed).map(|run| run.map(|(a, b)| (a, b, None)));
+        let runs = allocated_runs(header, freed).map(|run| run.map(|(a, b)| (a, b, Ok(None))));
         build_ids(WHAT, header, 0, runs)
     }
 }
