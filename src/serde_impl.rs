@@ -8,12 +8,15 @@
 //!
 //! - `RangeInclusive { start: u64, end: u64 }`, the shape of vm-allocator
 //!   0.1.x.
-//! - `AddressAllocator { space: RangeInclusive, generation: u64, allocations: [(start, end, owner), ..] }`
-//!   with the allocations in increasing order and `owner` a name or none.
-//! - `IdAllocator { range_base: u32, range_end: u32, next_id: u64, generation: u64, allocated: [(first, last, owner), ..] }`
+//! - `AddressAllocator { space: RangeInclusive, generation: u64, allocations: [(start: u64, end: u64, owner), ..] }`
+//!   with the allocations in increasing order and `owner` a name
+//!   (`Option<&str>`) or none.
+//! - `IdAllocator { range_base: u32, range_end: u32, next_id: u64, generation: u64, allocated: [(first: u32, last: u32, owner), ..] }`
 //!   with `next_id` one past the highest id ever handed out and the
 //!   allocated ids as runs that share an owner, in increasing order (two
-//!   runs touch only if their owners differ).
+//!   runs touch only if their owners differ). A self-describing format may
+//!   give any integer as `first` or `last`; one above `u32::MAX` is refused
+//!   as outside the range, with its position.
 //! - `ResourceSet { generation: u64, pools: [{ name, pool }, ..] }` with
 //!   `pool` the enum `Ids(IdAllocator)` or `Addresses(AddressAllocator)`.
 //! - `Owner` as its name.

@@ -403,7 +403,7 @@ struct RawIds {
     range_end: u32,
     next_id: u64,
     generation: u64,
-    allocated: Vec<(u64, u64, Option<String>)>,
+    allocated: Vec<(u32, u32, Option<String>)>,
 }
 
 /// A forged address allocator at generation 0, without owners.
@@ -523,10 +523,7 @@ fn tampered_id_allocators_are_rejected_in_every_format() {
         range_end,
         next_id,
         generation: 0,
-        allocated: allocated
-            .iter()
-            .map(|&(a, b)| (a.into(), b.into(), None))
-            .collect(),
+        allocated: allocated.iter().map(|&(a, b)| (a, b, None)).collect(),
     };
     let cases = [
         (
@@ -568,6 +565,32 @@ fn tampered_id_allocators_are_rejected_in_every_format() {
     for (forged, expected) in &cases {
         assert_rejected::<IdAllocator, _>(forged, expected);
     }
+
+    // Ids are written as u32; JSON may hold any integer there, which is
+    // refused as outside the range, with its position, in either order.
+    for json in [
+        r#"{"range_base":5,"range_end":23,"next_id":12,"generation":0,"allocated":[[5,6,null],[7,4294967296,null]]}"#,
+        r#"{"allocated":[[5,6,null],[7,4294967296,null]],"generation":0,"next_id":12,"range_base":5,"range_end":23}"#,
+    ] {
+        let e = json_error::<IdAllocator>(json);
+        assert!(
+            e.contains("invalid IdAllocator: allocation #1 0x7-0x100000000 lies outside 0x5-0x17"),
+            "{e}"
+        );
+    }
+    let json = r#"{"allocated":[[18446744073709551615,18446744073709551615,null]],"generation":0,"next_id":12,"range_base":5,"range_end":23}"#;
+    let e = json_error::<IdAllocator>(json);
+    assert!(
+        e.contains("allocation #0 0xffffffffffffffff-0xffffffffffffffff lies outside 0x5-0x17"),
+        "{e}"
+    );
+    let e = json_error::<IdAllocator>(
+        r#"{"allocated":[[-1,2,null]],"generation":0,"next_id":12,"range_base":5,"range_end":23}"#,
+    );
+    assert!(
+        e.contains("invalid type: integer `-1`, expected an unsigned integer"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
 use super::build::Interner;
-use super::item::ItemOut;
+use super::item::{Addresses, ItemOut};
 use super::pending::{items, Pending, PendingSeed};
 use super::{build_addresses, next_field, FieldSeed, RawRange, Seen};
 use crate::AddressAllocator;
@@ -91,9 +91,8 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
                     })?)
                 }
                 _ => {
-                    pending = Some(map.next_value_seed(PendingSeed {
-                        owners: &mut *owners,
-                    })?)
+                    pending =
+                        Some(map.next_value_seed(PendingSeed::<Addresses>::new(&mut *owners))?)
                 }
             }
         }
@@ -133,6 +132,11 @@ impl<'de> Visitor<'de> for Allocations<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AddressAllocator, A::Error> {
         let space = (self.space.start, self.space.end);
-        build_addresses(WHAT, space, self.generation, items(&mut seq, self.owners))
+        build_addresses(
+            WHAT,
+            space,
+            self.generation,
+            items::<Addresses, _>(&mut seq, self.owners),
+        )
     }
 }

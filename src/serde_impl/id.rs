@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
 use super::build::Interner;
-use super::item::ItemOut;
+use super::item::{Ids, ItemOut};
 use super::pending::{items, Pending, PendingSeed};
 use super::{build_ids, next_field, FieldSeed, Seen};
 use crate::IdAllocator;
@@ -52,11 +52,7 @@ impl Serialize for RunList<'_> {
         let mut seq = serializer.serialize_seq(Some(len))?;
         for a in self.0.allocations() {
             let ids = a.ids();
-            seq.serialize_element(&ItemOut(
-                (*ids.start()).into(),
-                (*ids.end()).into(),
-                a.owner(),
-            ))?;
+            seq.serialize_element(&ItemOut(*ids.start(), *ids.end(), a.owner()))?;
         }
         seq.end()
     }
@@ -133,9 +129,7 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
                         })?);
                     }
                     _ => {
-                        pending = Some(map.next_value_seed(PendingSeed {
-                            owners: &mut *owners,
-                        })?)
+                        pending = Some(map.next_value_seed(PendingSeed::<Ids>::new(&mut *owners))?)
                     }
                 },
             }
@@ -179,6 +173,11 @@ impl<'de> Visitor<'de> for Runs<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
         let h = self.header;
-        build_ids(WHAT, h.bounds(), h.generation, items(&mut seq, self.owners))
+        build_ids(
+            WHAT,
+            h.bounds(),
+            h.generation,
+            items::<Ids, _>(&mut seq, self.owners),
+        )
     }
 }

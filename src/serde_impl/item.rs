@@ -5,6 +5,7 @@
 
 use alloc::string::String;
 use core::fmt;
+use core::marker::PhantomData;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeTuple, Serializer};
@@ -12,15 +13,78 @@ use serde::ser::{Serialize, SerializeTuple, Serializer};
 use super::build::{BadName, Interner, Item, Named};
 use crate::Owner;
 
-/// Reads an item, turning its owner's name into a shared [`Owner`] as it
-/// is read (no string is allocated for a name seen before). The bounds are
-/// not checked; an invalid name is returned, not raised, so that it is
-/// reported at its position among the other errors.
-pub(crate) struct ItemSeed<'a> {
-    pub(crate) owners: &'a mut Interner,
+/// How an item's bounds are written: as `u64` (addresses) or `u32` (ids).
+pub(crate) trait Bound {
+    /// Reads a bound, widened to `u64`.
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error>;
 }
 
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+/// Bounds written as `u64`.
+pub(crate) struct Addresses;
+
+impl Bound for Addresses {
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_u64(Widen)
+    }
+}
+
+/// Bounds written as `u32`. A self-describing format may hold any
+/// integer there: it is taken whole, for the builder to report as outside
+/// the id range with the item's position.
+pub(crate) struct Ids;
+
+impl Bound for Ids {
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_u32(Widen)
+    }
+}
+
+/// Any unsigned integer, as a `u64`.
+struct Widen;
+
+impl Visitor<'_> for Widen {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an unsigned integer")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        Ok(v)
+    }
+}
+
+/// Reads one bound.
+struct BoundSeed<B>(PhantomData<B>);
+
+impl<'de, B: Bound> DeserializeSeed<'de> for BoundSeed<B> {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
+        B::read(deserializer)
+    }
+}
+
+/// Reads an item whose bounds are written as `B`, turning its owner's name
+/// into a shared [`Owner`] as it is read (no string is allocated for a name
+/// seen before). The bounds are not checked; an invalid name is returned,
+/// not raised, so that it is reported at its position among the other
+/// errors.
+pub(crate) struct ItemSeed<'a, B> {
+    pub(crate) owners: &'a mut Interner,
+    pub(crate) bound: PhantomData<B>,
+}
+
+impl<'a, B> ItemSeed<'a, B> {
+    pub(crate) fn new(owners: &'a mut Interner) -> Self {
+        ItemSeed {
+            owners,
+            bound: PhantomData,
+        }
+    }
+}
+
+impl<'de, B: Bound> DeserializeSeed<'de> for ItemSeed<'_, B> {
     type Value = Item;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Item, D::Error> {
@@ -28,7 +92,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ItemSeed<'_> {
+impl<'de, B: Bound> Visitor<'de> for ItemSeed<'_, B> {
     type Value = Item;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -36,11 +100,11 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
-        let start: u64 = seq
-            .next_element()?
+        let start = seq
+            .next_element_seed(BoundSeed::<B>(PhantomData))?
             .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        let end: u64 = seq
-            .next_element()?
+        let end = seq
+            .next_element_seed(BoundSeed::<B>(PhantomData))?
             .ok_or_else(|| de::Error::invalid_length(1, &self))?;
         let owner = seq
             .next_element_seed(OwnerSeed {
@@ -92,10 +156,10 @@ impl<'de> Visitor<'de> for OwnerSeed<'_> {
     }
 }
 
-/// Writes `(start, end, owner)`.
-pub(crate) struct ItemOut<'a>(pub(crate) u64, pub(crate) u64, pub(crate) Option<&'a Owner>);
+/// Writes `(start, end, owner)`, the bounds as `B` is (`u64` or `u32`).
+pub(crate) struct ItemOut<'a, B>(pub(crate) B, pub(crate) B, pub(crate) Option<&'a Owner>);
 
-impl Serialize for ItemOut<'_> {
+impl<B: Serialize> Serialize for ItemOut<'_, B> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut t = serializer.serialize_tuple(3)?;
         t.serialize_element(&self.0)?;

@@ -15,11 +15,12 @@
 
 use alloc::vec::Vec;
 use core::fmt;
+use core::marker::PhantomData;
 
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 use super::build::{BadName, Interner, Item};
-use super::item::ItemSeed;
+use super::item::{Bound, ItemSeed};
 use crate::Owner;
 
 /// Items per block.
@@ -45,12 +46,23 @@ impl Pending {
     }
 }
 
-/// Reads a list of items into a [`Pending`].
-pub(crate) struct PendingSeed<'a> {
-    pub(crate) owners: &'a mut Interner,
+/// Reads a list of items whose bounds are written as `B` into a
+/// [`Pending`].
+pub(crate) struct PendingSeed<'a, B> {
+    owners: &'a mut Interner,
+    bound: PhantomData<B>,
 }
 
-impl<'de> DeserializeSeed<'de> for PendingSeed<'_> {
+impl<'a, B> PendingSeed<'a, B> {
+    pub(crate) fn new(owners: &'a mut Interner) -> Self {
+        PendingSeed {
+            owners,
+            bound: PhantomData,
+        }
+    }
+}
+
+impl<'de, B: Bound> DeserializeSeed<'de> for PendingSeed<'_, B> {
     type Value = Pending;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Pending, D::Error> {
@@ -58,7 +70,7 @@ impl<'de> DeserializeSeed<'de> for PendingSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for PendingSeed<'_> {
+impl<'de, B: Bound> Visitor<'de> for PendingSeed<'_, B> {
     type Value = Pending;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,9 +82,9 @@ impl<'de> Visitor<'de> for PendingSeed<'_> {
             blocks: Vec::new(),
             bad: None,
         };
-        while let Some((start, end, owner)) = seq.next_element_seed(ItemSeed {
-            owners: &mut *self.owners,
-        })? {
+        while let Some((start, end, owner)) =
+            seq.next_element_seed(ItemSeed::<B>::new(&mut *self.owners))?
+        {
             if held.bad.is_some() {
                 // Read to the end (the input must be well formed), keep
                 // nothing.
@@ -94,15 +106,14 @@ impl<'de> Visitor<'de> for PendingSeed<'_> {
     }
 }
 
-/// Reads the items of a sequence one at a time.
-pub(crate) fn items<'de, 'a, A: SeqAccess<'de>>(
+/// Reads the items of a sequence one at a time, their bounds written as
+/// `B`.
+pub(crate) fn items<'de, 'a, B: Bound, A: SeqAccess<'de>>(
     seq: &'a mut A,
     owners: &'a mut Interner,
 ) -> impl Iterator<Item = Result<Item, A::Error>> + 'a {
     core::iter::from_fn(move || {
-        seq.next_element_seed(ItemSeed {
-            owners: &mut *owners,
-        })
-        .transpose()
+        seq.next_element_seed(ItemSeed::<B>::new(&mut *owners))
+            .transpose()
     })
 }
