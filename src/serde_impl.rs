@@ -45,6 +45,6 @@ mod pending;
 mod range;
 mod set;
 
-pub(crate) use build::{build_addresses, build_ids, state_error};
+pub(crate) use build::{build_addresses, build_ids, state_error, Interner, PoolAt, What};
 pub(crate) use fields::{next_field, FieldSeed, Seen, VariantSeed};
 pub(crate) use range::RawRange;

@@ -7,7 +7,9 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, Owner, Pool, RangeInclusive};
+use vm_allocator::{
+    AddressAllocator, AllocPolicy, IdAllocator, Owner, Pool, RangeInclusive, ResourceSet,
+};
 
 /// A serde format under test.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -378,6 +380,51 @@ fn json_names_an_unknown_pool_variant_as_a_variant() {
         e.starts_with("unknown variant `Irqs`, expected `Ids` or `Addresses`"),
         "{e}"
     );
+}
+
+/// Regression: an error inside a pool of a set did not say which pool.
+#[test]
+fn errors_inside_a_pool_name_the_pool() {
+    let ids = r#"{"range_base":5,"range_end":23,"next_id":12,"generation":0,"allocated":[[5,8,null],[7,9,null]]}"#;
+    let space = r#"{"space":{"start":0,"end":65535},"generation":0,"allocations":[[0,1,""]]}"#;
+    let json = format!(r#"{{"generation":0,"pools":[{{"name":"gsi","pool":{{"Ids":{ids}}}}}]}}"#);
+    let e = json_error::<ResourceSet>(&json);
+    assert!(
+        e.contains("invalid IdAllocator of pool #0 \"gsi\": allocation #1 starts at 0x7"),
+        "{e}"
+    );
+    // The name may come after the pool: the position still says which.
+    let json = format!(
+        r#"{{"generation":0,"pools":[{{"name":"gsi","pool":{{"Ids":{{"range_base":5,"range_end":23,"next_id":5,"generation":0,"allocated":[]}}}}}},{{"pool":{{"Addresses":{space}}},"name":"pio"}}]}}"#
+    );
+    let e = json_error::<ResourceSet>(&json);
+    assert!(
+        e.contains("invalid AddressAllocator of pool #1: allocation #0 0x0-0x1 has an invalid owner \"\": the name is empty"),
+        "{e}"
+    );
+}
+
+/// Regression: a name repeated in several pools of a set was held once per
+/// pool after deserialising (the binary format holds it once per set).
+#[test]
+fn owners_are_shared_across_the_pools_of_a_set() {
+    let mut vm = ResourceSet::x86_64();
+    let net0 = Owner::new("virtio-net0").unwrap();
+    let gsi = vm.owned_by(&net0).allocate_id("legacy_gsi").unwrap();
+    let bar = vm
+        .owned_by(&net0)
+        .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    for codec in CODECS {
+        let back: ResourceSet = codec.decode(&codec.encode(&vm)).unwrap();
+        let a = back.ids("legacy_gsi").unwrap().owner_at(gsi).unwrap();
+        let b = back
+            .addresses("mmio32")
+            .unwrap()
+            .owner_at(bar.start())
+            .unwrap();
+        assert!(Owner::ptr_eq(a, b), "{codec:?}");
+    }
 }
 
 /// The flat shape, written by hand so that any state can be forged.

@@ -15,8 +15,47 @@ use crate::validate::{AddressAllocatorBuilder, IdAllocatorBuilder};
 use crate::{AddressAllocator, IdAllocator, NameError, Owner, StateError, MAX_NAME_LEN};
 
 /// A serde error for a state `what` rejected for `error`.
-pub(crate) fn state_error<E: de::Error>(what: &str, error: StateError) -> E {
+pub(crate) fn state_error<E: de::Error, W: fmt::Display + ?Sized>(
+    what: &W,
+    error: StateError,
+) -> E {
     E::custom(format_args!("invalid {what}: {error}"))
+}
+
+/// What is being read, for error messages: a state type, and the pool of a
+/// set it belongs to, if any.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct What<'a> {
+    kind: &'static str,
+    pool: Option<PoolAt<'a>>,
+}
+
+/// A pool of a set: its position, and its name once known and valid.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolAt<'a> {
+    pub(crate) index: u64,
+    pub(crate) name: Option<&'a str>,
+}
+
+impl<'a> What<'a> {
+    /// A state of type `kind` read on its own, or as the pool `pool`.
+    pub(crate) fn new(kind: &'static str, pool: Option<PoolAt<'a>>) -> Self {
+        What { kind, pool }
+    }
+}
+
+/// `IdAllocator`, or `IdAllocator of pool #1 "gsi"`.
+impl fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind)?;
+        if let Some(PoolAt { index, name }) = self.pool {
+            write!(f, " of pool #{index}")?;
+            if let Some(name) = name {
+                write!(f, " {name:?}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An item's owner as read: none, a valid name, or an invalid one.
@@ -103,7 +142,13 @@ impl Interner {
 }
 
 /// The error for item `index`, `start..=end`, whose owner's name is bad.
-fn bad_owner<E: de::Error>(what: &str, index: u64, start: u64, end: u64, bad: BadName) -> E {
+fn bad_owner<E: de::Error, W: fmt::Display + ?Sized>(
+    what: &W,
+    index: u64,
+    start: u64,
+    end: u64,
+    bad: BadName,
+) -> E {
     E::custom(format_args!(
         "invalid {what}: allocation #{index} {start:#x}-{end:#x} has an invalid owner {bad}"
     ))
@@ -113,8 +158,8 @@ fn bad_owner<E: de::Error>(what: &str, index: u64, start: u64, end: u64, bad: Ba
 /// checking each as it arrives; the first decoding or validation error wins.
 ///
 /// Time: O(n).
-pub(crate) fn build_addresses<E: de::Error>(
-    what: &str,
+pub(crate) fn build_addresses<E: de::Error, W: fmt::Display + ?Sized>(
+    what: &W,
     space: (u64, u64),
     generation: u64,
     allocations: impl Iterator<Item = Result<Item, E>>,
@@ -136,8 +181,8 @@ pub(crate) fn build_addresses<E: de::Error>(
 /// `next_id` from its allocated runs, checking each as it arrives.
 ///
 /// Time: O(r), r = runs.
-pub(crate) fn build_ids<E: de::Error>(
-    what: &str,
+pub(crate) fn build_ids<E: de::Error, W: fmt::Display + ?Sized>(
+    what: &W,
     (base, end, next_id): (u64, u64, u64),
     generation: u64,
     runs: impl Iterator<Item = Result<Item, E>>,
