@@ -1157,6 +1157,9 @@ fn raw_owned_address(space: (u64, u64), allocations: &[(u64, u64, Option<&str>)]
     }
 }
 
+/// Runs of ids and the names of their owners.
+type OwnedRuns<'a> = &'a [(u32, u32, Option<&'a str>)];
+
 /// A forged id allocator of 5..=23 whose next id is 20.
 fn raw_owned_ids(allocated: &[(u32, u32, Option<&str>)]) -> RawIds {
     RawIds {
@@ -1269,7 +1272,7 @@ fn a_bad_owner_is_reported_in_order_among_the_other_errors() {
 
 #[test]
 fn touching_runs_need_different_owners() {
-    let cases: &[(&[(u32, u32, Option<&str>)], &str)] = &[
+    let cases: &[(OwnedRuns, &str)] = &[
         (
             &[(5, 6, Some("net0")), (7, 8, Some("net0"))],
             "invalid IdAllocator: id run #1 starting at 7 touches the previous run and has the same owner",
@@ -1325,7 +1328,9 @@ fn lists_before_their_parameters_are_checked_against_the_real_space() {
 
     // assert_rejected decodes each in every format and through the sorted
     // value, expecting the same error.
-    let cases: &[((u64, u64), (u64, u64), &str)] = &[
+    /// The space, the one allocation, and the expected error.
+    type Case<'a> = ((u64, u64), (u64, u64), &'a str);
+    let cases: &[Case] = &[
         // Outside the real space, inside any placeholder a decoder might
         // hold the list in.
         (
@@ -1384,7 +1389,7 @@ fn lists_before_their_parameters_are_checked_against_the_real_space() {
     assert_eq!(a.generation(), 3);
 
     // Ids: the real range and the real next id.
-    let cases: &[(&[(u32, u32, Option<&str>)], &str)] = &[
+    let cases: &[(OwnedRuns, &str)] = &[
         (
             &[(u32::MAX, u32::MAX, None)],
             "allocation #0 0xffffffff-0xffffffff lies outside 0x5-0x17",
