@@ -27,13 +27,17 @@
 //! Deserialising runs the same validation as the binary format: every list
 //! item streams through the validating builders of `crate::validate`
 //! straight into the tree, and the first bad item is reported with its
-//! position. Nothing is preallocated from a length the input declares, and
-//! owner names repeated on many items are held once.
+//! position (and, inside a `ResourceSet`, its pool's). Nothing is
+//! preallocated from a length the input declares. Owner names are
+//! interned as they are read: a name repeated on many items, or in several
+//! pools of a set, is held once, as the binary format holds it.
 //!
 //! Self-describing formats may give the fields in any order (a
 //! `serde_json::Value` sorts them, putting `allocations` before `space`). A
 //! list that arrives before the parameters it is checked against is held as
-//! read and goes through the builder once the parameters are known. Unknown,
+//! read (24 bytes an item) and goes through the builder once the
+//! parameters are known, so each item is checked against the real space or
+//! range, in order, with the same error as in any other order. Unknown,
 //! duplicate and missing fields are errors.
 
 mod address;
