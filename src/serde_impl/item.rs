@@ -71,8 +71,8 @@ impl<'de, B: Bound> DeserializeSeed<'de> for BoundSeed<B> {
 /// not raised, so that it is reported at its position among the other
 /// errors.
 pub(crate) struct ItemSeed<'a, B> {
-    pub(crate) owners: &'a mut Interner,
-    pub(crate) bound: PhantomData<B>,
+    owners: &'a mut Interner,
+    bound: PhantomData<B>,
 }
 
 impl<'a, B> ItemSeed<'a, B> {
