@@ -9,7 +9,9 @@
 //! bytes, which is exactly how `versionize` writes a `Vec<u8>`. The file
 //! carries its own format version and checksum, so the `VersionMap` and the
 //! target version are not consulted; reading runs [`from_bytes`] with its
-//! full validation. Reading never preallocates from the length prefix: the
+//! full validation, and reads every supported format version (data written
+//! before version 2 holds version 1 files). Writing refuses a state whose
+//! file would exceed the limit that reading enforces. Reading never preallocates from the length prefix: the
 //! buffer grows with the bytes actually present, up to
 //! [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE).
 //!
@@ -25,7 +27,7 @@ use std::vec::Vec;
 
 use versionize::{VersionMap, Versionize, VersionizeError, VersionizeResult};
 
-use crate::format::{DecodeError, MAX_FILE_SIZE};
+use crate::format::{DecodeError, FORMAT_VERSION, MAX_FILE_SIZE};
 use crate::{AddressAllocator, Delta, IdAllocator, RangeInclusive, ResourceSet};
 
 /// Writes `bytes` as `versionize` writes a `Vec<u8>`.
@@ -73,6 +75,9 @@ fn decode_error(what: &str, e: DecodeError) -> VersionizeError {
 macro_rules! versionize_as_file {
     ($ty:ident) => {
         impl Versionize for $ty {
+            /// Fails, writing nothing, for a state whose file would be
+            /// over [`MAX_FILE_SIZE`]: it could never be read back.
+            ///
             /// Time: O(n).
             fn serialize<W: Write>(
                 &self,
@@ -80,7 +85,9 @@ macro_rules! versionize_as_file {
                 _: &VersionMap,
                 _: u16,
             ) -> VersionizeResult<()> {
-                write_bytes(writer, stringify!($ty), &crate::format::to_bytes(self))
+                let bytes = crate::format::encode(self, FORMAT_VERSION)
+                    .map_err(|e| VersionizeError::Serialize(format!("{}: {e}", stringify!($ty))))?;
+                write_bytes(writer, stringify!($ty), &bytes)
             }
 
             /// Time: O(len) of the encoded state.

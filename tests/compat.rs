@@ -17,7 +17,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use vm_allocator::compat::v0_1::{MAX_TREE_DEPTH, V01};
-use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, RangeInclusive};
+use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, Owner, RangeInclusive};
 
 /// A serde format under test.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -46,6 +46,16 @@ impl Codec {
             Codec::Bincode => bincode::deserialize(bytes).map_err(|e| e.to_string()),
             Codec::Bitcode => bitcode::deserialize(bytes).map_err(|e| e.to_string()),
             Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Encodes `value`, or says why it cannot be.
+    fn try_encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, String> {
+        match self {
+            Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
+            Codec::Bincode => bincode::serialize(value).map_err(|e| e.to_string()),
+            Codec::Bitcode => bitcode::serialize(value).map_err(|e| e.to_string()),
+            Codec::Postcard => postcard::to_allocvec(value).map_err(|e| e.to_string()),
         }
     }
 
@@ -513,6 +523,114 @@ fn a_vmm_switches_crates_with_one_attribute_per_field() {
     }
 }
 
+// --- Owners, which 0.1.x cannot hold --------------------------------------
+
+/// A GSI allocator whose first owned ids are 6..=7, of virtio-blk0, and an
+/// MMIO allocator whose first owned allocation is 0xd0001000..=0xd0001fff,
+/// of virtio-net0.
+fn tagged_states() -> (IdAllocator, AddressAllocator) {
+    let net0 = Owner::new("virtio-net0").unwrap();
+    let blk0 = Owner::new("virtio-blk0").unwrap();
+    let mut gsi = IdAllocator::new(5, 23).unwrap();
+    gsi.allocate_id().unwrap();
+    gsi.owned_by(&blk0).allocate_ids(2, 1).unwrap();
+    gsi.owned_by(&net0).allocate_id().unwrap();
+    gsi.allocate_id().unwrap();
+    let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+    mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    mmio.owned_by(&net0)
+        .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    mmio.owned_by(&blk0)
+        .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    (gsi, mmio)
+}
+
+const GSI_REFUSED: &str = r#"ids 6..=7 have the owner "virtio-blk0", which vm-allocator 0.1.x cannot hold; call without_owners() first to drop owners explicitly"#;
+const MMIO_REFUSED: &str = r#"the allocation 0xd0001000..=0xd0001fff has the owner "virtio-net0", which vm-allocator 0.1.x cannot hold; call without_owners() first to drop owners explicitly"#;
+
+/// `value` cannot be written in `codec`, for a reason containing
+/// `expected`.
+fn assert_refused<T: Serialize>(codec: Codec, value: &T, expected: &str) {
+    let e = codec.try_encode(value).expect_err(&format!(
+        "{codec:?} wrote a state with owners in the 0.1.x shape"
+    ));
+    if codec.keeps_messages() {
+        assert!(e.contains(expected), "{codec:?}: `{e}` lacks `{expected}`");
+    }
+}
+
+#[test]
+fn states_with_owners_are_refused_in_the_0_1_shape_naming_the_first_owner() {
+    let (gsi, mmio) = tagged_states();
+    for codec in CODECS {
+        // The wrapper.
+        assert_refused(codec, &V01(gsi.clone()), GSI_REFUSED);
+        assert_refused(codec, &V01(mmio.clone()), MMIO_REFUSED);
+        // The serde(with) functions, field by field.
+        let vmm = Vmm {
+            gsi: gsi.clone(),
+            mmio: mmio.without_owners(),
+        };
+        assert_refused(codec, &vmm, GSI_REFUSED);
+        let vmm = Vmm {
+            gsi: gsi.without_owners(),
+            mmio: mmio.clone(),
+        };
+        assert_refused(codec, &vmm, MMIO_REFUSED);
+    }
+    // One owned id among many is enough.
+    let mut ids = IdAllocator::new(0, 1000).unwrap();
+    ids.allocate_ids(500, 1).unwrap();
+    ids.set_owner(400..=400, Some(Owner::new("late").unwrap()))
+        .unwrap();
+    assert_refused(
+        Codec::Json,
+        &V01(ids),
+        r#"ids 400..=400 have the owner "late""#,
+    );
+}
+
+#[test]
+fn states_without_owners_migrate_to_0_1_4_after_the_explicit_step() {
+    let (gsi, mmio) = tagged_states();
+    let (gsi, mmio) = (gsi.without_owners(), mmio.without_owners());
+    assert!(!gsi.has_owners() && !mmio.has_owners());
+    for codec in CODECS {
+        // The wrapper, into 0.1.4.
+        let mut up_gsi: upstream::IdAllocator =
+            codec.decode(&codec.encode(&V01(gsi.clone()))).unwrap();
+        for id in 5..=23 {
+            assert_eq!(
+                up_gsi.is_allocated(id),
+                gsi.is_allocated(id),
+                "{codec:?} {id}"
+            );
+        }
+        assert_eq!(up_gsi.allocate_id().unwrap(), 10);
+        let mut up_mmio: upstream::AddressAllocator =
+            codec.decode(&codec.encode(&V01(mmio.clone()))).unwrap();
+        let r = up_mmio
+            .allocate(0x1000, 0x1000, upstream::AllocPolicy::FirstMatch)
+            .unwrap();
+        assert_eq!(r.start(), 0xd000_3000);
+
+        // The serde(with) functions, and back: the same allocations, at
+        // generation 0 (0.1.x has no generation).
+        let vmm = Vmm {
+            gsi: gsi.clone(),
+            mmio: mmio.clone(),
+        };
+        let back: Vmm = codec.decode(&codec.encode(&vmm)).unwrap();
+        assert_eq!(back, vmm, "{codec:?}");
+        assert_eq!((back.gsi.generation(), back.mmio.generation()), (0, 0));
+        let older: UpstreamVmm = codec.decode(&codec.encode(&vmm)).unwrap();
+        assert!(older.gsi.is_allocated(6) && !older.gsi.is_allocated(10));
+    }
+}
+
 // --- Forged 0.1.x states ---------------------------------------------------
 
 #[derive(Clone, Copy, Serialize)]
@@ -832,6 +950,68 @@ fn hand_built_bincode_chains_are_what_bincode_writes() {
     }
 }
 
+/// Appends `v` as a postcard varint.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// `left_chain(depth)` in postcard, by hand, in the order of
+/// [`bincode_left_chain`], with varints.
+fn postcard_left_chain(depth: u64) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(depth as usize * 12 + 16);
+    varint(0, &mut bytes);
+    varint(u64::MAX - 1, &mut bytes);
+    for i in (0..depth).rev() {
+        bytes.push(1);
+        varint(i * 0x10, &mut bytes);
+        varint(i * 0x10 + 0xf, &mut bytes);
+        varint(u64::from(i % 2 == 0), &mut bytes);
+    }
+    bytes.push(0);
+    for i in 0..depth {
+        bytes.push(0);
+        varint(i + 1, &mut bytes);
+    }
+    bytes
+}
+
+#[test]
+fn hand_built_postcard_chains_are_what_postcard_writes() {
+    for depth in [1, 2, 5, 200] {
+        assert_eq!(
+            postcard_left_chain(depth),
+            postcard::to_allocvec(&left_chain(depth)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn deep_chains_fail_cleanly_in_every_format() {
+    // Deep enough to overflow a recursive reader's stack, in the formats
+    // whose bytes are easy to build by hand.
+    let bytes = postcard_left_chain(1_000_000);
+    assert!(postcard::from_bytes::<V01<AddressAllocator>>(&bytes).is_err());
+    let bytes = postcard_left_chain(u64::from(MAX_TREE_DEPTH));
+    let V01(a) = postcard::from_bytes::<V01<AddressAllocator>>(&bytes).unwrap();
+    assert_eq!(a.len(), u64::from(MAX_TREE_DEPTH) / 2);
+    // Every format, as deep as the writer's own recursion allows here.
+    for codec in CODECS {
+        let Err(e) = codec.decode::<V01<AddressAllocator>>(&codec.encode(&left_chain(500))) else {
+            panic!("{codec:?} accepted a chain 500 deep");
+        };
+        if codec.keeps_messages() {
+            assert!(
+                e.contains("the interval tree is deeper than 64 levels (a node at depth 65"),
+                "{codec:?}: {e}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_million_deep_chain_is_an_error_not_a_stack_overflow() {
     const DEPTH: usize = 1_000_000;
@@ -885,6 +1065,19 @@ fn tree_fields_may_come_in_any_order_that_keeps_nodes_in_order() {
     let json = r#"{"address_space":{"start":0,"end":65535},"interval_tree":{"root":null},"x":1}"#;
     let e = serde_json::from_str::<V01<AddressAllocator>>(json).unwrap_err();
     assert!(e.to_string().contains("unknown field `x`"), "{e}");
+}
+
+/// Regression: an unknown `NodeState` was reported as an unknown field.
+#[test]
+fn an_unknown_node_state_is_named_as_a_variant() {
+    let json = r#"{"address_space":{"start":0,"end":65535},"interval_tree":{"root":
+        {"key":{"start":0,"end":65535},"node_state":"Reserved","left":null,"right":null,"height":1}}}"#;
+    let e = serde_json::from_str::<V01<AddressAllocator>>(json).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("unknown variant `Reserved`, expected `Free` or `Allocated`"),
+        "{e}"
+    );
 }
 
 fn forged_ids(range_base: u32, next_id: Option<u32>, range_end: u32, freed: &[u32]) -> RawIds {

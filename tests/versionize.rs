@@ -7,7 +7,9 @@
 
 use versionize::{VersionMap, Versionize, VersionizeError, VersionizeResult};
 use versionize_derive::Versionize;
-use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, RangeInclusive};
+use vm_allocator::{
+    AddressAllocator, AllocPolicy, Delta, IdAllocator, Owner, RangeInclusive, ResourceSet,
+};
 
 /// A device manager's state as a Firecracker-style VMM versions it: version
 /// 2 added the PIO allocator.
@@ -153,4 +155,192 @@ fn corrupted_bytes_are_rejected_with_the_reason() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     assert!(load::<DeviceManagerState>(&bytes, 2).is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Owners, generations, resource sets and deltas
+// ---------------------------------------------------------------------------
+
+/// A Firecracker-style VMM state that keeps its resources as one set, and
+/// the delta it sends at the final pause of a migration.
+#[derive(Clone, Debug, PartialEq, Versionize)]
+struct VmState {
+    resources: ResourceSet,
+    last_delta: Delta,
+    gsi: IdAllocator,
+    mmio: AddressAllocator,
+}
+
+fn owner(name: &str) -> Owner {
+    Owner::new(name).unwrap()
+}
+
+/// A set with owners in several pools, and the delta from an earlier
+/// snapshot of it.
+fn vm_state() -> VmState {
+    let net0 = owner("virtio-net0");
+    let mut vm = ResourceSet::x86_64();
+    vm.owned_by(&net0).allocate_id("legacy_gsi").unwrap();
+    vm.owned_by(&net0)
+        .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    let early = vm.clone();
+    let blk0 = owner("virtio-blk0");
+    vm.owned_by(&blk0).allocate_ids("msi_gsi", 4, 4).unwrap();
+    vm.owned_by(&blk0)
+        .allocate("mmio64", 1 << 20, 1 << 20, AllocPolicy::LastMatch)
+        .unwrap();
+    let spare = vm.allocate_id("legacy_gsi").unwrap();
+    vm.free_id("legacy_gsi", spare).unwrap();
+    let last_delta = Delta::between(&early, &vm).unwrap();
+
+    let mut gsi = IdAllocator::new(5, 23).unwrap();
+    gsi.owned_by(&net0).allocate_ids(2, 1).unwrap();
+    gsi.allocate_id().unwrap();
+    gsi.free_id(5).unwrap();
+    let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+    mmio.owned_by(&blk0)
+        .allocate(0x4000, 0x4000, AllocPolicy::LastMatch)
+        .unwrap();
+    mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    VmState {
+        resources: vm,
+        last_delta,
+        gsi,
+        mmio,
+    }
+}
+
+fn fresh_version_map() -> VersionMap {
+    VersionMap::new()
+}
+
+#[test]
+fn sets_and_deltas_round_trip_with_owners_and_generations() {
+    let original = vm_state();
+    let mut bytes = Vec::new();
+    original
+        .serialize(&mut bytes, &fresh_version_map(), 1)
+        .unwrap();
+    let restored = VmState::deserialize(&mut &bytes[..], &fresh_version_map(), 1).unwrap();
+    assert_eq!(restored, original);
+    assert_eq!(
+        restored.resources.generation(),
+        original.resources.generation()
+    );
+    for ((name, a), (_, b)) in restored.resources.pools().zip(original.resources.pools()) {
+        assert_eq!(a.generation(), b.generation(), "{name}");
+    }
+    restored.resources.check_invariants().unwrap();
+    assert_eq!(restored.gsi.generation(), 3);
+    assert_eq!(restored.mmio.generation(), 2);
+    assert_eq!(restored.gsi.owner_at(6).unwrap(), "virtio-net0");
+    assert_eq!(restored.mmio.owner_at(0xdfff_c000).unwrap(), "virtio-blk0");
+    // Owners repeated in several pools are shared, as the file holds them.
+    let gsi = restored.resources.ids("legacy_gsi").unwrap();
+    let mmio = restored.resources.addresses("mmio32").unwrap();
+    let net0 = mmio.owner_at(0xd000_0000).unwrap();
+    assert_eq!(net0, "virtio-net0");
+    assert!(Owner::ptr_eq(gsi.owner_at(5).unwrap(), net0));
+    assert!(!gsi.is_allocated(6));
+
+    // The restored delta still applies to the state it was made from, and
+    // only to it.
+    let mut early = ResourceSet::x86_64();
+    early
+        .owned_by(&owner("virtio-net0"))
+        .allocate_id("legacy_gsi")
+        .unwrap();
+    early
+        .owned_by(&owner("virtio-net0"))
+        .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    let applied = restored.last_delta.apply(&early).unwrap();
+    assert_eq!(applied, original.resources);
+    assert_eq!(applied.generation(), original.resources.generation());
+    assert!(restored.last_delta.apply(&original.resources).is_err());
+}
+
+#[test]
+fn sets_and_deltas_are_their_canonical_file_in_a_byte_vector() {
+    let state = vm_state();
+    let bytes = save(&state.resources, 1);
+    let file = state.resources.to_bytes();
+    assert_eq!(bytes[..8], (file.len() as u64).to_le_bytes());
+    assert_eq!(bytes[8..], file[..]);
+    let bytes = save(&state.last_delta, 1);
+    let file = state.last_delta.to_bytes();
+    assert_eq!(bytes[..8], (file.len() as u64).to_le_bytes());
+    assert_eq!(bytes[8..], file[..]);
+}
+
+#[test]
+fn corrupted_sets_and_deltas_are_rejected_with_the_reason() {
+    let state = vm_state();
+    let mut bytes = save(&state.resources, 1);
+    let last = bytes.len() - 6;
+    bytes[last] ^= 0x40;
+    let e = deserialize_error::<ResourceSet>(&bytes);
+    assert!(e.starts_with("ResourceSet: "), "{e}");
+    assert!(e.contains("checksum"), "{e}");
+
+    let bytes = save(&state.last_delta, 1);
+    let e = deserialize_error::<Delta>(&bytes[..bytes.len() - 1]);
+    assert!(e.starts_with("Delta: the length prefix says"), "{e}");
+
+    // A set's file is not a delta's, nor an allocator's.
+    let e = deserialize_error::<Delta>(&save(&state.resources, 1));
+    assert!(e.starts_with("Delta: kind"), "{e}");
+    let e = deserialize_error::<IdAllocator>(&save(&state.resources, 1));
+    assert!(e.starts_with("IdAllocator: kind"), "{e}");
+}
+
+/// Files of format version 1, released before owners, generations and
+/// resource sets existed (and pinned by `snapshots/SHA256SUMS`).
+const V1_GSI: &[u8] = include_bytes!("../snapshots/v1/x86_64_legacy_gsi.bin");
+const V1_MMIO: &[u8] = include_bytes!("../snapshots/v1/x86_64_mmio32.bin");
+const V1_PIO: &[u8] = include_bytes!("../snapshots/v1/x86_64_pio.bin");
+
+/// `file` as `Versionize` wrote a state before version 2: the version 1
+/// file in a byte vector.
+fn old_envelope(file: &[u8]) -> Vec<u8> {
+    assert_eq!(file[8..10], 1u16.to_le_bytes(), "not a version 1 file");
+    let mut bytes = (file.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(file);
+    bytes
+}
+
+#[test]
+fn versionize_data_written_before_version_2_still_loads() {
+    // Each allocator on its own.
+    let gsi: IdAllocator = load(&old_envelope(V1_GSI), 2).unwrap();
+    assert_eq!(gsi.ranges().collect::<Vec<_>>(), [5..=5, 7..=8, 20..=20]);
+    assert_eq!((gsi.generation(), gsi.has_owners()), (0, false));
+    let mmio: AddressAllocator = load(&old_envelope(V1_MMIO), 2).unwrap();
+    assert_eq!(mmio.len(), 7);
+    assert_eq!(mmio, AddressAllocator::from_bytes(V1_MMIO).unwrap());
+
+    // A whole device manager state of app version 2 as an older build
+    // wrote it: three version 1 files and a range.
+    let window = RangeInclusive::new(0xd000_0000, 0xdfff_ffff).unwrap();
+    let mut bytes = old_envelope(V1_GSI);
+    bytes.extend_from_slice(&old_envelope(V1_MMIO));
+    bytes.extend_from_slice(&window.start().to_le_bytes());
+    bytes.extend_from_slice(&window.end().to_le_bytes());
+    bytes.extend_from_slice(&old_envelope(V1_PIO));
+    let restored: DeviceManagerState = load(&bytes, 2).unwrap();
+    assert_eq!(restored.gsi, gsi);
+    assert_eq!(restored.mmio, mmio);
+    assert_eq!(restored.window, window);
+    assert_eq!(restored.pio.len(), 10);
+    assert!(restored.pio.is_allocated(0x3f8));
+
+    // It carries on, and is saved again in the current version.
+    let mut carried = restored.clone();
+    assert_eq!(carried.gsi.allocate_id().unwrap(), 6);
+    let again: DeviceManagerState = load(&save(&carried, 2), 2).unwrap();
+    assert_eq!(again, carried);
+    assert_eq!(again.gsi.generation(), 1);
+    assert_eq!(save(&again.gsi, 2)[8..], again.gsi.to_bytes()[..]);
 }

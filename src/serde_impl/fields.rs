@@ -7,8 +7,8 @@ use core::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
-/// Reads a field name, or its index for formats that number fields and enum
-/// variants, as its position in the list of names; unknown names are errors.
+/// Reads a field name, or its index for formats that number fields, as its
+/// position in the list of names; unknown names are errors.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FieldSeed(pub(crate) &'static [&'static str]);
 
@@ -46,6 +46,54 @@ impl Visitor<'_> for FieldSeed {
             .iter()
             .position(|name| name.as_bytes() == v)
             .ok_or_else(|| E::unknown_field(&String::from_utf8_lossy(v), self.0))
+    }
+}
+
+/// Reads an enum variant's name, or its index for formats that number
+/// variants, as its position in the list of names; anything else is an
+/// unknown variant (not an unknown field: the messages differ).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VariantSeed(pub(crate) &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for VariantSeed {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for VariantSeed {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a variant index, one of")?;
+        for (i, name) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(f, "{sep} {i} (`{name}`)")?;
+        }
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
+        usize::try_from(v)
+            .ok()
+            .filter(|&i| i < self.0.len())
+            .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+        self.0
+            .iter()
+            .position(|name| *name == v)
+            .ok_or_else(|| E::unknown_variant(v, self.0))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<usize, E> {
+        self.0
+            .iter()
+            .position(|name| name.as_bytes() == v)
+            .ok_or_else(|| E::unknown_variant(&String::from_utf8_lossy(v), self.0))
     }
 }
 

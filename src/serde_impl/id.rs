@@ -8,9 +8,9 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use super::item::ItemOut;
+use super::item::{Ids, ItemOut};
 use super::pending::{items, Pending, PendingSeed};
-use super::{build_ids, next_field, FieldSeed, Seen};
+use super::{build_ids, next_field, FieldSeed, Interner, PoolAt, Seen, What};
 use crate::IdAllocator;
 
 const FIELDS: &[&str] = &[
@@ -20,12 +20,12 @@ const FIELDS: &[&str] = &[
     "generation",
     "allocated",
 ];
-const WHAT: &str = "IdAllocator";
+const KIND: &str = "IdAllocator";
 
 impl Serialize for IdAllocator {
-    /// Time: O(r), r = runs of allocated ids, with no allocation per run.
+    /// Time: O(r), r = runs of allocated ids, with no allocation.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut st = serializer.serialize_struct("IdAllocator", 5)?;
+        let mut st = serializer.serialize_struct(KIND, 5)?;
         st.serialize_field("range_base", &self.range_base())?;
         st.serialize_field("range_end", &self.range_end())?;
         st.serialize_field("next_id", &self.next_id())?;
@@ -40,16 +40,18 @@ struct RunList<'a>(&'a IdAllocator);
 
 impl Serialize for RunList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Without owners, runs are the allocations and their number is known.
-        let len = (!self.0.has_owners()).then(|| self.0.ranges().len());
-        let mut seq = serializer.serialize_seq(len)?;
+        // bincode, postcard and bitcode need the length up front. Without
+        // owners the items are the runs, whose number is known; with owners
+        // they are counted first (no allocation, O(r)).
+        let len = if self.0.has_owners() {
+            self.0.allocations().count()
+        } else {
+            self.0.ranges().len()
+        };
+        let mut seq = serializer.serialize_seq(Some(len))?;
         for a in self.0.allocations() {
             let ids = a.ids();
-            seq.serialize_element(&ItemOut(
-                (*ids.start()).into(),
-                (*ids.end()).into(),
-                a.owner(),
-            ))?;
+            seq.serialize_element(&ItemOut(*ids.start(), *ids.end(), a.owner()))?;
         }
         seq.end()
     }
@@ -59,7 +61,32 @@ impl Serialize for RunList<'_> {
 /// builder, streaming the runs into the tree.
 impl<'de> de::Deserialize<'de> for IdAllocator {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_struct("IdAllocator", FIELDS, AllocatorVisitor)
+        let owners = &mut Interner::default();
+        IdSeed::new(None, owners).deserialize(deserializer)
+    }
+}
+
+/// Reads an `IdAllocator` on its own or as the pool `pool` of a set,
+/// sharing owner names through `owners`.
+pub(crate) struct IdSeed<'a> {
+    what: What<'a>,
+    owners: &'a mut Interner,
+}
+
+impl<'a> IdSeed<'a> {
+    pub(crate) fn new(pool: Option<PoolAt<'a>>, owners: &'a mut Interner) -> Self {
+        IdSeed {
+            what: What::new(KIND, pool),
+            owners,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
+    type Value = IdAllocator;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_struct(KIND, FIELDS, self)
     }
 }
 
@@ -78,9 +105,7 @@ impl Header {
     }
 }
 
-struct AllocatorVisitor;
-
-impl<'de> Visitor<'de> for AllocatorVisitor {
+impl<'de> Visitor<'de> for IdSeed<'_> {
     type Value = IdAllocator;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,11 +119,16 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
             next_id: next_field(&mut seq, 2, &self)?,
             generation: next_field(&mut seq, 3, &self)?,
         };
-        seq.next_element_seed(Runs { header })?
-            .ok_or_else(|| de::Error::invalid_length(4, &self))
+        seq.next_element_seed(Runs {
+            what: self.what,
+            header,
+            owners: self.owners,
+        })?
+        .ok_or_else(|| de::Error::invalid_length(4, &"struct IdAllocator with 5 elements"))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdAllocator, A::Error> {
+        let IdSeed { what, owners } = self;
         let mut seen = Seen::default();
         let (mut base, mut end, mut next_id, mut generation) = (None, None, None, None);
         let mut built: Option<IdAllocator> = None;
@@ -118,9 +148,16 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
                             next_id,
                             generation,
                         };
-                        built = Some(map.next_value_seed(Runs { header })?);
+                        built = Some(map.next_value_seed(Runs {
+                            what,
+                            header,
+                            owners: &mut *owners,
+                        })?);
                     }
-                    _ => pending = Some(map.next_value_seed(PendingSeed)?),
+                    _ => {
+                        let seed = PendingSeed::<Ids>::new(&mut *owners);
+                        pending = Some(map.next_value_seed(seed)?);
+                    }
                 },
             }
         }
@@ -133,7 +170,7 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
         match (built, pending) {
             (Some(allocator), _) => Ok(allocator),
             (None, Some(pending)) => {
-                build_ids(WHAT, header.bounds(), header.generation, pending.replay())
+                build_ids(&what, header.bounds(), header.generation, pending.replay())
             }
             (None, None) => Err(de::Error::missing_field(FIELDS[4])),
         }
@@ -141,11 +178,13 @@ impl<'de> Visitor<'de> for AllocatorVisitor {
 }
 
 /// Reads the runs of a known range straight into the allocator.
-struct Runs {
+struct Runs<'a> {
+    what: What<'a>,
     header: Header,
+    owners: &'a mut Interner,
 }
 
-impl<'de> DeserializeSeed<'de> for Runs {
+impl<'de> DeserializeSeed<'de> for Runs<'_> {
     type Value = IdAllocator;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -153,7 +192,7 @@ impl<'de> DeserializeSeed<'de> for Runs {
     }
 }
 
-impl<'de> Visitor<'de> for Runs {
+impl<'de> Visitor<'de> for Runs<'_> {
     type Value = IdAllocator;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,6 +201,7 @@ impl<'de> Visitor<'de> for Runs {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdAllocator, A::Error> {
         let h = self.header;
-        build_ids(WHAT, h.bounds(), h.generation, items(&mut seq))
+        let runs = items::<Ids, _>(&mut seq, self.owners);
+        build_ids(&self.what, h.bounds(), h.generation, runs)
     }
 }

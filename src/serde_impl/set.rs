@@ -2,18 +2,25 @@
 
 //! `ResourceSet` as `{ generation, pools: [{ name, pool }, ..] }`, and
 //! `Pool` as the enum `Ids(IdAllocator) | Addresses(AddressAllocator)`.
+//!
+//! Owner names are shared by every pool of a set, as in the binary format;
+//! an error inside a pool names the pool (`IdAllocator of pool #1 "gsi"`).
 
 use alloc::string::String;
 use core::fmt;
 
 use serde::de::{
-    self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+    self, Deserialize, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
 };
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use super::{next_field, state_error, FieldSeed, Seen};
+use super::address::AddressSeed;
+use super::id::IdSeed;
+use super::{next_field, state_error, FieldSeed, Interner, PoolAt, Seen, VariantSeed};
+use crate::owner::check_name;
 use crate::validate::ResourceSetBuilder;
-use crate::{AddressAllocator, IdAllocator, Pool, ResourceSet};
+use crate::{Pool, ResourceSet};
 
 const FIELDS: &[&str] = &["generation", "pools"];
 const ENTRY_FIELDS: &[&str] = &["name", "pool"];
@@ -67,13 +74,26 @@ impl Serialize for Pool {
 
 impl<'de> Deserialize<'de> for Pool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_enum("Pool", VARIANTS, PoolVisitor)
+        let owners = &mut Interner::default();
+        PoolSeed { at: None, owners }.deserialize(deserializer)
     }
 }
 
-struct PoolVisitor;
+/// Reads a pool, on its own or at `at` in a set.
+struct PoolSeed<'a> {
+    at: Option<PoolAt<'a>>,
+    owners: &'a mut Interner,
+}
 
-impl<'de> Visitor<'de> for PoolVisitor {
+impl<'de> DeserializeSeed<'de> for PoolSeed<'_> {
+    type Value = Pool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Pool, D::Error> {
+        deserializer.deserialize_enum("Pool", VARIANTS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for PoolSeed<'_> {
     type Value = Pool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,11 +101,13 @@ impl<'de> Visitor<'de> for PoolVisitor {
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Pool, A::Error> {
-        let (variant, access) = data.variant_seed(FieldSeed(VARIANTS))?;
+        let (variant, access) = data.variant_seed(VariantSeed(VARIANTS))?;
         match variant {
-            0 => access.newtype_variant::<IdAllocator>().map(Pool::Ids),
+            0 => access
+                .newtype_variant_seed(IdSeed::new(self.at, self.owners))
+                .map(Pool::Ids),
             _ => access
-                .newtype_variant::<AddressAllocator>()
+                .newtype_variant_seed(AddressSeed::new(self.at, self.owners))
                 .map(Pool::Addresses),
         }
     }
@@ -109,7 +131,10 @@ impl<'de> Visitor<'de> for SetVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResourceSet, A::Error> {
         let generation: u64 = next_field(&mut seq, 0, &self)?;
-        let Pools(builder) = next_field(&mut seq, 1, &self)?;
+        let owners = &mut Interner::default();
+        let builder = seq
+            .next_element_seed(Pools { owners })?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
         builder
             .generation(generation)
             .finish()
@@ -118,18 +143,21 @@ impl<'de> Visitor<'de> for SetVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResourceSet, A::Error> {
         let mut seen = Seen::default();
+        let owners = &mut Interner::default();
         let mut generation: Option<u64> = None;
-        let mut pools: Option<Pools> = None;
+        let mut pools: Option<ResourceSetBuilder> = None;
         while let Some(i) = map.next_key_seed(FieldSeed(FIELDS))? {
             seen.first_time(i, FIELDS)?;
             if i == 0 {
                 generation = Some(map.next_value()?);
             } else {
-                pools = Some(map.next_value()?);
+                pools = Some(map.next_value_seed(Pools {
+                    owners: &mut *owners,
+                })?);
             }
         }
         let generation = generation.ok_or_else(|| de::Error::missing_field(FIELDS[0]))?;
-        let Pools(builder) = pools.ok_or_else(|| de::Error::missing_field(FIELDS[1]))?;
+        let builder = pools.ok_or_else(|| de::Error::missing_field(FIELDS[1]))?;
         builder
             .generation(generation)
             .finish()
@@ -138,31 +166,38 @@ impl<'de> Visitor<'de> for SetVisitor {
 }
 
 /// The pools, pushed into the builder as they come.
-struct Pools(ResourceSetBuilder);
+struct Pools<'a> {
+    owners: &'a mut Interner,
+}
 
-impl<'de> Deserialize<'de> for Pools {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(PoolsVisitor)
+impl<'de> DeserializeSeed<'de> for Pools<'_> {
+    type Value = ResourceSetBuilder;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
     }
 }
 
-struct PoolsVisitor;
-
-impl<'de> Visitor<'de> for PoolsVisitor {
-    type Value = Pools;
+impl<'de> Visitor<'de> for Pools<'_> {
+    type Value = ResourceSetBuilder;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a sequence of { name, pool } entries")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pools, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResourceSetBuilder, A::Error> {
         let mut builder = ResourceSetBuilder::new();
-        while let Some(Entry { name, pool }) = seq.next_element()? {
+        let mut index = 0u64;
+        while let Some(Entry { name, pool }) = seq.next_element_seed(EntrySeed {
+            index,
+            owners: &mut *self.owners,
+        })? {
             builder
                 .push(&name, pool)
                 .map_err(|e| state_error(WHAT, e))?;
+            index += 1;
         }
-        Ok(Pools(builder))
+        Ok(builder)
     }
 }
 
@@ -171,15 +206,32 @@ struct Entry {
     pool: Pool,
 }
 
-impl<'de> Deserialize<'de> for Entry {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_struct("PoolEntry", ENTRY_FIELDS, EntryVisitor)
+/// Reads the entry of pool `index`.
+struct EntrySeed<'a> {
+    index: u64,
+    owners: &'a mut Interner,
+}
+
+impl EntrySeed<'_> {
+    /// Where the pool is, for its errors: its name is shown once known and
+    /// valid (the builder reports an invalid one).
+    fn at<'n>(&self, name: Option<&'n str>) -> PoolAt<'n> {
+        PoolAt {
+            index: self.index,
+            name: name.filter(|n| check_name(n).is_ok()),
+        }
     }
 }
 
-struct EntryVisitor;
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
 
-impl<'de> Visitor<'de> for EntryVisitor {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Entry, D::Error> {
+        deserializer.deserialize_struct("PoolEntry", ENTRY_FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
     type Value = Entry;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -187,8 +239,14 @@ impl<'de> Visitor<'de> for EntryVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
-        let name = next_field(&mut seq, 0, &self)?;
-        let pool = next_field(&mut seq, 1, &self)?;
+        let name: String = next_field(&mut seq, 0, &self)?;
+        let at = self.at(Some(&name));
+        let pool = seq
+            .next_element_seed(PoolSeed {
+                at: Some(at),
+                owners: self.owners,
+            })?
+            .ok_or_else(|| de::Error::invalid_length(1, &"struct PoolEntry with 2 elements"))?;
         Ok(Entry { name, pool })
     }
 
@@ -201,7 +259,11 @@ impl<'de> Visitor<'de> for EntryVisitor {
             if i == 0 {
                 name = Some(map.next_value()?);
             } else {
-                pool = Some(map.next_value()?);
+                let at = self.at(name.as_deref());
+                pool = Some(map.next_value_seed(PoolSeed {
+                    at: Some(at),
+                    owners: &mut *self.owners,
+                })?);
             }
         }
         Ok(Entry {

@@ -30,7 +30,11 @@ pub fn serialize<S: Serializer>(
     allocator: &AddressAllocator,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    if let Some(owned) = allocator.allocations().find(|a| a.owner().is_some()) {
+    // has_owners is O(1): the search runs only when there is one to find.
+    let owned = allocator
+        .has_owners()
+        .then(|| allocator.allocations().find(|a| a.owner().is_some()));
+    if let Some(owned) = owned.flatten() {
         let r = owned.range();
         return Err(serde::ser::Error::custom(format_args!(
             "the allocation {:#x}..={:#x} has the owner {:?}, which vm-allocator 0.1.x cannot \

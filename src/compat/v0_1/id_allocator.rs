@@ -30,7 +30,11 @@ const WHAT: &str = "vm-allocator 0.1 IdAllocator";
 /// Time: O(r + f), r = runs of allocated ids, f = free ids below `next_id`;
 /// no allocation.
 pub fn serialize<S: Serializer>(allocator: &IdAllocator, serializer: S) -> Result<S::Ok, S::Error> {
-    if let Some(owned) = allocator.allocations().find(|a| a.owner().is_some()) {
+    // has_owners is O(1): the search runs only when there is one to find.
+    let owned = allocator
+        .has_owners()
+        .then(|| allocator.allocations().find(|a| a.owner().is_some()));
+    if let Some(owned) = owned.flatten() {
         return Err(serde::ser::Error::custom(format_args!(
             "ids {:?} have the owner {:?}, which vm-allocator 0.1.x cannot hold; \
              call without_owners() first to drop owners explicitly",
@@ -124,7 +128,7 @@ impl Header {
         freed: impl Iterator<Item = Result<u32, E>>,
     ) -> Result<IdAllocator, E> {
         let header = self.widen()?;
-        let runs = allocated_runs(header, freed).map(|run| run.map(|(a, b)| (a, b, None)));
+        let runs = allocated_runs(header, freed).map(|run| run.map(|(a, b)| (a, b, Ok(None))));
         build_ids(WHAT, header, 0, runs)
     }
 }

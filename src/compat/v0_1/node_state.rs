@@ -7,7 +7,7 @@ use core::fmt;
 use serde::de::{Deserialize, Deserializer, EnumAccess, VariantAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-use crate::serde_impl::FieldSeed;
+use crate::serde_impl::VariantSeed;
 
 const VARIANTS: &[&str] = &["Free", "Allocated"];
 
@@ -43,7 +43,7 @@ impl<'de> Visitor<'de> for StateVisitor {
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Allocated, A::Error> {
-        let (index, variant) = data.variant_seed(FieldSeed(VARIANTS))?;
+        let (index, variant) = data.variant_seed(VariantSeed(VARIANTS))?;
         variant.unit_variant()?;
         Ok(Allocated(index == 1))
     }

@@ -89,7 +89,7 @@ impl InOrder {
         let allocations = self
             .allocated
             .into_iter()
-            .map(|r| Ok((r.start(), r.end(), None)));
+            .map(|r| Ok((r.start(), r.end(), Ok(None))));
         build_addresses(WHAT, (start, end), 0, allocations)
     }
 }
