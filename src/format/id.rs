@@ -39,10 +39,7 @@ impl FileState for IdAllocator {
     }
 
     fn body_hint(&self) -> usize {
-        usize::try_from(self.ranges().len())
-            .unwrap_or(0)
-            .saturating_mul(5)
-            .saturating_add(32)
+        self.ranges().len().saturating_mul(5).saturating_add(32)
     }
 
     fn encode_body(&self, version: u16, out: &mut Vec<u8>) {
