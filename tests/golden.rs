@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
 //! Golden files: every released file under `snapshots/` keeps decoding to
-//! the listing beside it, the current format re-encodes it byte for byte,
-//! and `snapshots/SHA256SUMS` pins every one of them, so editing or losing a
+//! the listing beside it, re-encodes byte for byte in its own version, and
+//! `snapshots/SHA256SUMS` pins every one of them, so editing or losing a
 //! released file fails here.
 //!
-//! The files of the current version are made by [`golden_states`]. With
-//! `VMALLOC_WRITE_GOLDEN=1` the generator writes the ones that are missing
-//! (and their hashes); it never overwrites a file.
+//! The files of each version are made by [`golden_files_of`]. With
+//! `VMALLOC_WRITE_GOLDEN=1` the generator writes the files of the current
+//! version that are missing (and their hashes); it never overwrites a file,
+//! and never writes a file of an older version.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use vm_allocator::format::{self, FORMAT_VERSION, SUPPORTED_VERSIONS};
-use vm_allocator::{AddressAllocator, AllocPolicy, Constraint, IdAllocator, RangeInclusive};
+use vm_allocator::format::{self, DecodeError, FORMAT_VERSION, SUPPORTED_VERSIONS};
+use vm_allocator::{
+    AddressAllocator, AllocPolicy, Constraint, Delta, IdAllocator, Owner, RangeInclusive,
+    ResourceSet,
+};
+
+#[path = "support/spec_reader.rs"]
+mod spec;
 
 fn snapshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots")
@@ -67,11 +74,42 @@ fn hash_list() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Decodes a file of any kind with the reader of its kind, and encodes the
+/// state again in `version`.
+fn reencode(bytes: &[u8], version: u16) -> Result<Vec<u8>, DecodeError> {
+    let again = |e| panic!("cannot write version {version} again: {e}");
+    Ok(match bytes.get(10) {
+        Some(1) => IdAllocator::from_bytes(bytes)?
+            .to_bytes_version(version)
+            .unwrap_or_else(again),
+        Some(2) => AddressAllocator::from_bytes(bytes)?
+            .to_bytes_version(version)
+            .unwrap_or_else(again),
+        Some(3) => ResourceSet::from_bytes(bytes)?
+            .to_bytes_version(version)
+            .unwrap_or_else(again),
+        _ => Delta::from_bytes(bytes)?
+            .to_bytes_version(version)
+            .unwrap_or_else(again),
+    })
+}
+
 #[test]
 fn golden_files_decode_to_their_listing_and_re_encode() {
     let files = golden_files();
     let bins: Vec<&String> = files.iter().filter(|f| f.ends_with(".bin")).collect();
-    assert!(bins.len() >= 10, "only {} golden files", bins.len());
+    assert!(bins.len() >= 20, "only {} golden files", bins.len());
+    // Every supported version has its golden files.
+    for version in SUPPORTED_VERSIONS {
+        let count = bins
+            .iter()
+            .filter(|b| b.starts_with(&format!("v{version}/")))
+            .count();
+        assert!(
+            count >= 10,
+            "only {count} golden files of version {version}"
+        );
+    }
     for file in &files {
         assert!(
             file.ends_with(".bin") || file.ends_with(".txt"),
@@ -102,15 +140,16 @@ fn golden_files_decode_to_their_listing_and_re_encode() {
             "{bin}: listing differs from {}",
             bin.replace(".bin", ".txt")
         );
-        let again = match bytes[10] {
-            1 => IdAllocator::from_bytes(&bytes).map(|a| a.to_bytes()),
-            _ => AddressAllocator::from_bytes(&bytes).map(|a| a.to_bytes()),
+        // The reader written from FORMAT.md alone reads it too.
+        if let Err(e) = spec::read(&bytes, None) {
+            panic!("{bin}: the spec reader refuses it: {e}");
         }
-        .unwrap();
-        // Files of older versions decode; the current writer reproduces its own.
-        if version == FORMAT_VERSION {
-            assert!(again == bytes, "{bin}: re-encoding changed the bytes");
-        }
+        // Every file re-encodes byte for byte in its own version.
+        let again = reencode(&bytes, version).unwrap_or_else(|e| panic!("{bin}: {e}"));
+        assert!(
+            again == bytes,
+            "{bin}: re-encoding in version {version} changed the bytes"
+        );
     }
 }
 
@@ -138,34 +177,40 @@ fn golden_files_match_the_hash_list() {
 }
 
 #[test]
-fn generator_reproduces_the_current_version_or_writes_it() {
+fn generator_reproduces_every_version_or_writes_the_current_one() {
     let write = std::env::var("VMALLOC_WRITE_GOLDEN").is_ok_and(|v| v == "1");
-    let dir = format!("v{FORMAT_VERSION}");
     let mut new_hashes = String::new();
-    for (name, bytes) in golden_states() {
-        let bin = format!("{dir}/{name}.bin");
-        let txt = format!("{dir}/{name}.txt");
-        let listing = format::dump(&bytes).unwrap();
-        match std::fs::read(snapshots().join(&bin)) {
-            Ok(existing) => {
-                assert!(
-                    existing == bytes,
-                    "{bin}: the generator no longer reproduces it"
-                );
-            }
-            Err(_) if write => {
-                std::fs::create_dir_all(snapshots().join(&dir)).unwrap();
-                for (path, content) in [(&bin, bytes.as_slice()), (&txt, listing.as_bytes())] {
-                    let full = snapshots().join(path);
+    for &version in SUPPORTED_VERSIONS {
+        let dir = format!("v{version}");
+        for (name, bytes) in golden_files_of(version) {
+            let bin = format!("{dir}/{name}.bin");
+            let txt = format!("{dir}/{name}.txt");
+            let listing = format::dump(&bytes).unwrap();
+            match std::fs::read(snapshots().join(&bin)) {
+                Ok(existing) => {
                     assert!(
-                        !full.exists(),
-                        "{path} exists; golden files are never overwritten"
+                        existing == bytes,
+                        "{bin}: the generator no longer reproduces it"
                     );
-                    std::fs::write(&full, content).unwrap();
-                    let _ = writeln!(new_hashes, "{}  {path}", sha256_hex(content));
                 }
+                // Only the current version is ever written: the files of a
+                // released older version are all there already.
+                Err(_) if write && version == FORMAT_VERSION => {
+                    std::fs::create_dir_all(snapshots().join(&dir)).unwrap();
+                    for (path, content) in [(&bin, bytes.as_slice()), (&txt, listing.as_bytes())] {
+                        let full = snapshots().join(path);
+                        assert!(
+                            !full.exists(),
+                            "{path} exists; golden files are never overwritten"
+                        );
+                        std::fs::write(&full, content).unwrap();
+                        let _ = writeln!(new_hashes, "{}  {path}", sha256_hex(content));
+                    }
+                }
+                Err(e) => panic!(
+                    "{bin}: {e}; run with VMALLOC_WRITE_GOLDEN=1 to create the files of version {FORMAT_VERSION}"
+                ),
             }
-            Err(e) => panic!("{bin}: {e}; run with VMALLOC_WRITE_GOLDEN=1 to create it"),
         }
     }
     if !new_hashes.is_empty() {
@@ -182,25 +227,74 @@ fn r(start: u64, end: u64) -> RangeInclusive {
     RangeInclusive::new(start, end).unwrap()
 }
 
-/// The golden files of the current version, by name.
-fn golden_states() -> Vec<(&'static str, Vec<u8>)> {
+/// The golden files of `version`, by name.
+fn golden_files_of(version: u16) -> Vec<(&'static str, Vec<u8>)> {
+    match version {
+        1 => golden_files_v1(),
+        2 => golden_files_v2(),
+        other => panic!("no golden files for version {other}"),
+    }
+}
+
+/// The golden files of version 1 (released: never written again, only
+/// reproduced).
+fn golden_files_v1() -> Vec<(&'static str, Vec<u8>)> {
+    let v1 = |bytes: Result<Vec<u8>, format::EncodeError>| bytes.unwrap();
+    vec![
+        (
+            "empty_id",
+            v1(IdAllocator::new(0, u32::MAX).unwrap().to_bytes_version(1)),
+        ),
+        (
+            "empty_address",
+            v1(AddressAllocator::new(0, u64::MAX)
+                .unwrap()
+                .to_bytes_version(1)),
+        ),
+        ("x86_64_legacy_gsi", v1(legacy_gsi().to_bytes_version(1))),
+        ("x86_64_msi_gsi", v1(msi_gsi().to_bytes_version(1))),
+        ("x86_64_mmio32", v1(mmio32().to_bytes_version(1))),
+        ("x86_64_mmio64", v1(mmio64().to_bytes_version(1))),
+        (
+            "x86_64_system_memory",
+            v1(system_memory().to_bytes_version(1)),
+        ),
+        ("x86_64_pio", v1(pio().to_bytes_version(1))),
+        (
+            "fragmented_address_10k",
+            v1(fragmented_addresses().to_bytes_version(1)),
+        ),
+        ("fragmented_id", v1(fragmented_ids().to_bytes_version(1))),
+    ]
+}
+
+/// The golden files of version 2.
+fn golden_files_v2() -> Vec<(&'static str, Vec<u8>)> {
+    let x86 = x86_64_set();
+    let arm = aarch64_set();
     vec![
         (
             "empty_id",
             IdAllocator::new(0, u32::MAX).unwrap().to_bytes(),
         ),
+        ("tagged_id", tagged_legacy_gsi().to_bytes()),
+        ("fragmented_id_tagged", tagged(fragmented_ids()).to_bytes()),
         (
             "empty_address",
             AddressAllocator::new(0, u64::MAX).unwrap().to_bytes(),
         ),
-        ("x86_64_legacy_gsi", legacy_gsi().to_bytes()),
-        ("x86_64_msi_gsi", msi_gsi().to_bytes()),
-        ("x86_64_mmio32", mmio32().to_bytes()),
-        ("x86_64_mmio64", mmio64().to_bytes()),
-        ("x86_64_system_memory", system_memory().to_bytes()),
-        ("x86_64_pio", pio().to_bytes()),
-        ("fragmented_address_10k", fragmented_addresses().to_bytes()),
-        ("fragmented_id", fragmented_ids().to_bytes()),
+        ("tagged_address", tagged_pio().to_bytes()),
+        (
+            "fragmented_address_10k_tagged",
+            tagged_addresses(fragmented_addresses()).to_bytes(),
+        ),
+        ("empty_set", ResourceSet::new().to_bytes()),
+        ("x86_64_set", x86.to_bytes()),
+        ("aarch64_set", arm.to_bytes()),
+        ("delta_id", id_delta().to_bytes()),
+        ("delta_address", address_delta().to_bytes()),
+        ("delta_x86_64_set", set_delta(&x86).to_bytes()),
+        ("delta_aarch64_set", set_delta(&arm).to_bytes()),
     ]
 }
 
@@ -301,6 +395,170 @@ fn pio() -> AddressAllocator {
     }
     a.allocate(0x40, 0x40, AllocPolicy::LastMatch).unwrap(); // a virtio I/O BAR
     a
+}
+
+fn owner(name: &str) -> Owner {
+    Owner::new(name).unwrap()
+}
+
+/// Legacy GSIs 5..=23 of a VM with tagged devices: the serial port's fixed
+/// line, two virtio devices, one unplugged, and an untagged line.
+fn tagged_legacy_gsi() -> IdAllocator {
+    let mut a = IdAllocator::new(5, 23).unwrap();
+    a.owned_by(&owner("virtio-net0")).allocate_id().unwrap();
+    a.owned_by(&owner("virtio-blk0")).allocate_id().unwrap();
+    a.owned_by(&owner("virtio-rng0")).allocate_id().unwrap();
+    a.free_id(6).unwrap();
+    a.allocate_id().unwrap();
+    a.owned_by(&owner("serial0")).allocate_id_at(20).unwrap();
+    a
+}
+
+/// The port I/O space with tagged legacy devices.
+fn tagged_pio() -> AddressAllocator {
+    let mut a = AddressAllocator::new(0, 0x1_0000).unwrap();
+    for (port, len, who) in [
+        (0x40, 4, None),
+        (0x60, 1, Some("i8042")),
+        (0x64, 1, Some("i8042")),
+        (0x2f8, 8, Some("serial1")),
+        (0x3f8, 8, Some("serial0")),
+        (0xcf8, 8, Some("pci")),
+    ] {
+        match who {
+            Some(name) => a
+                .owned_by(&owner(name))
+                .allocate(len, 1, AllocPolicy::ExactMatch(port)),
+            None => a.allocate(len, 1, AllocPolicy::ExactMatch(port)),
+        }
+        .unwrap();
+    }
+    a
+}
+
+/// `ids` with owners given to some runs: every third run to one of four
+/// devices, by position.
+fn tagged(mut ids: IdAllocator) -> IdAllocator {
+    let devices = ["nvme0", "virtio-blk0", "virtio-net0", "gpu0"].map(owner);
+    let runs: Vec<_> = ids.ranges().collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        if i % 3 == 0 {
+            ids.set_owner(run, Some(devices[i / 3 % 4].clone()))
+                .unwrap();
+        }
+    }
+    ids
+}
+
+/// `a` with owners given to most allocations, by position.
+fn tagged_addresses(mut a: AddressAllocator) -> AddressAllocator {
+    let devices = [
+        "nvme0",
+        "virtio-blk0",
+        "virtio-net0",
+        "gpu0",
+        "vfio-0000:00:05.0",
+    ]
+    .map(owner);
+    let all: Vec<_> = a.iter().collect();
+    for (i, range) in all.into_iter().enumerate() {
+        if i % 7 != 0 {
+            a.set_owner(&range, Some(devices[i % 5].clone())).unwrap();
+        }
+    }
+    a
+}
+
+/// An x86_64 VM with a few devices, tagged.
+fn x86_64_set() -> ResourceSet {
+    let mut vm = ResourceSet::x86_64();
+    for (name, bar) in [
+        ("virtio-net0", 0x1000),
+        ("virtio-blk0", 0x4000),
+        ("nvme0", 0x4000),
+    ] {
+        let o = owner(name);
+        vm.owned_by(&o).allocate_id("legacy_gsi").unwrap();
+        vm.owned_by(&o)
+            .allocate("mmio32", bar, bar, AllocPolicy::FirstMatch)
+            .unwrap();
+    }
+    let nvme = owner("nvme0");
+    vm.owned_by(&nvme).allocate_ids("msi_gsi", 32, 32).unwrap();
+    vm.owned_by(&nvme)
+        .allocate("mmio64", 1 << 20, 1 << 20, AllocPolicy::FirstMatch)
+        .unwrap();
+    let serial = owner("serial0");
+    vm.owned_by(&serial)
+        .allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))
+        .unwrap();
+    vm.allocate("system_memory", 0x1000, 0x10, AllocPolicy::FirstMatch)
+        .unwrap();
+    vm
+}
+
+/// An aarch64 VM with a few devices, tagged.
+fn aarch64_set() -> ResourceSet {
+    let mut vm = ResourceSet::aarch64();
+    for name in ["serial0", "rtc0", "virtio-net0", "virtio-blk0"] {
+        let o = owner(name);
+        vm.owned_by(&o).allocate_id("spi").unwrap();
+        vm.owned_by(&o)
+            .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+            .unwrap();
+    }
+    let gpu = owner("gpu0");
+    vm.owned_by(&gpu).allocate_ids("msi_gsi", 8, 8).unwrap();
+    vm.owned_by(&gpu)
+        .allocate("mmio64", 1 << 28, 1 << 28, AllocPolicy::FirstMatch)
+        .unwrap();
+    vm.allocate("system_memory", 0x1_0000, 0x1000, AllocPolicy::FirstMatch)
+        .unwrap();
+    vm
+}
+
+/// A delta of the tagged legacy GSIs: a device unplugged and another
+/// plugged on its line, an untagged line given an owner, a new fixed line.
+fn id_delta() -> Delta {
+    let older = tagged_legacy_gsi();
+    let mut newer = older.clone();
+    newer.free_owner("virtio-net0");
+    newer
+        .owned_by(&owner("virtio-vsock0"))
+        .allocate_id()
+        .unwrap();
+    newer.set_owner(6..=6, Some(owner("virtio-rng0"))).unwrap();
+    newer.allocate_id_at(9).unwrap();
+    Delta::between(&older, &newer).unwrap()
+}
+
+/// A delta of the tagged port I/O space.
+fn address_delta() -> Delta {
+    let older = tagged_pio();
+    let mut newer = older.clone();
+    newer.free_owner("i8042");
+    newer
+        .owned_by(&owner("virtio-pci0"))
+        .allocate(0x40, 0x40, AllocPolicy::LastMatch)
+        .unwrap();
+    Delta::between(&older, &newer).unwrap()
+}
+
+/// A delta of a VM: its virtio-net device unplugged and a new one plugged.
+fn set_delta(older: &ResourceSet) -> Delta {
+    let mut newer = older.clone();
+    newer.free_owner("virtio-net0");
+    let net1 = owner("virtio-net1");
+    let (gsi, mmio) = match older.ids("legacy_gsi") {
+        Some(_) => ("legacy_gsi", "mmio32"),
+        None => ("spi", "mmio32"),
+    };
+    newer.owned_by(&net1).allocate_id(gsi).unwrap();
+    newer
+        .owned_by(&net1)
+        .allocate(mmio, 0x2000, 0x1000, AllocPolicy::LastMatch)
+        .unwrap();
+    Delta::between(older, &newer).unwrap()
 }
 
 /// A small deterministic generator (SplitMix64).
@@ -413,4 +671,20 @@ fn golden_states_are_what_their_names_say() {
         ]
     );
     assert_eq!(mmio32().end(), 0xfebf_ffff);
+    // The version 2 states carry what their names say.
+    assert!(tagged(fragmented_ids()).has_owners());
+    assert!(tagged_addresses(fragmented_addresses()).has_owners());
+    assert_eq!(tagged_legacy_gsi().owner_at(20), Some(&owner("serial0")));
+    for set in [x86_64_set(), aarch64_set()] {
+        set.check_invariants().unwrap();
+        assert!(set.has_owners());
+    }
+    for (delta, changes) in [(id_delta(), 5), (address_delta(), 3)] {
+        assert_eq!(delta.diff().len(), changes, "{delta}");
+    }
+    for older in [x86_64_set(), aarch64_set()] {
+        let delta = set_delta(&older);
+        assert_eq!(delta.diff().pools().len(), 2, "{delta}");
+        assert!(delta.apply(&older).is_ok());
+    }
 }

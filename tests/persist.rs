@@ -4,7 +4,8 @@
 //! a child process saves one state after another in a loop and is killed
 //! with SIGKILL at random moments; after every kill the file must hold a
 //! complete state, never a torn one. (Crashes after every single step and
-//! partial write are injected by the unit tests of `src/persist.rs`.)
+//! partial write are injected by the unit tests of `src/format/file.rs`.)
+//! Files of every kind are saved and loaded in both format versions.
 
 #![cfg(feature = "std")]
 
@@ -12,7 +13,7 @@ use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
 use vm_allocator::format::{ErrorKind, Field, FileKind, ReadError};
-use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator};
+use vm_allocator::{AddressAllocator, AllocPolicy, Delta, IdAllocator, Owner, ResourceSet};
 
 /// Set in the child process to the path it must keep saving to.
 const CHILD_ENV: &str = "VMALLOC_PERSIST_TEST_CHILD";
@@ -158,17 +159,80 @@ fn saves_replace_and_loads_validate() {
         other => panic!("{other:?}"),
     }
 
-    // A damaged file says where.
+    // A damaged file says where: the checksum, right after the body.
     let mut bytes = gsi.to_bytes();
     bytes[14] ^= 0x40;
+    let checksum_at = bytes.len() - 4;
     std::fs::write(&ids_path, &bytes).unwrap();
     let e = IdAllocator::read_from_path(&ids_path).unwrap_err();
     assert!(
-        e.to_string()
-            .starts_with("invalid state file: checksum at byte 18: checksum mismatch"),
+        e.to_string().starts_with(&format!(
+            "invalid state file: checksum at byte {checksum_at}: checksum mismatch"
+        )),
         "{e}"
     );
     assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn every_kind_saves_and_loads_in_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state");
+    let mut gsi = IdAllocator::new(5, 23).unwrap();
+    gsi.allocate_id().unwrap();
+    // Version 2 by default: the generation comes back.
+    gsi.write_to_path(&path).unwrap();
+    let back = IdAllocator::read_from_path(&path).unwrap();
+    assert_eq!((&back, back.generation()), (&gsi, gsi.generation()));
+    assert_eq!(std::fs::read(&path).unwrap()[8..10], [2, 0]);
+    // Version 1 for an older host: the same state, generation 0.
+    gsi.write_to_path_version(&path, 1).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap()[8..10], [1, 0]);
+    let back = IdAllocator::read_from_path(&path).unwrap();
+    assert_eq!((&back, back.generation()), (&gsi, 0));
+
+    // What version 1 cannot hold is refused, and the old file stays.
+    let serial = Owner::new("serial0").unwrap();
+    let mut tagged = gsi.clone();
+    tagged.owned_by(&serial).allocate_id().unwrap();
+    let e = tagged.write_to_path_version(&path, 1).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert!(
+        e.to_string()
+            .starts_with("format version 1 cannot hold the owner"),
+        "{e}"
+    );
+    assert_eq!(IdAllocator::read_from_path(&path).unwrap(), gsi);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    // Sets and deltas.
+    let set_path = dir.path().join("vm");
+    let mut vm = ResourceSet::x86_64();
+    let early = vm.clone();
+    vm.owned_by(&serial)
+        .allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))
+        .unwrap();
+    vm.write_to_path(&set_path).unwrap();
+    assert_eq!(ResourceSet::read_from_path(&set_path).unwrap(), vm);
+    let e = vm.write_to_path_version(&set_path, 1).unwrap_err();
+    assert_eq!(e.to_string(), "format version 1 cannot hold a resource set");
+    let delta_path = dir.path().join("final.delta");
+    let delta = Delta::between(&early, &vm).unwrap();
+    delta.write_to_path(&delta_path).unwrap();
+    let back = Delta::read_from_path(&delta_path).unwrap();
+    assert_eq!(back.apply(&early).unwrap(), vm);
+    assert!(delta.write_to_path_version(&delta_path, 1).is_err());
+    // A delta file is not a set file.
+    match ResourceSet::read_from_path(&delta_path) {
+        Err(ReadError::Decode(e)) => assert_eq!(
+            e.kind,
+            ErrorKind::WrongKind {
+                expected: FileKind::ResourceSet,
+                found: 4
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

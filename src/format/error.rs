@@ -379,8 +379,19 @@ impl fmt::Display for ErrorKind {
                 Ok(())
             }
             ErrorKind::WrongKind { expected, found } => match FileKind::from_byte(found) {
-                Some(kind) => write!(f, "the file holds an {kind} ({found}), not an {expected}"),
-                None => write!(f, "unknown kind {found}, expected an {expected}"),
+                // Refused although it is the kind asked for: the file's
+                // version does not hold that kind (a version 1 set).
+                Some(kind) if kind == expected => write!(
+                    f,
+                    "kind {found} ({kind}) does not exist in this file's format version"
+                ),
+                Some(kind) => write!(
+                    f,
+                    "the file holds {} ({found}), not {}",
+                    Article(kind),
+                    Article(expected)
+                ),
+                None => write!(f, "unknown kind {found}, expected {}", Article(expected)),
             },
             ErrorKind::UnknownKind { found } => write!(f, "unknown kind {found}"),
             ErrorKind::ChecksumMismatch { stored, computed } => write!(
@@ -426,6 +437,19 @@ impl fmt::Display for ErrorKind {
                 write!(f, "the pool was changed already by change #{previous}")
             }
         }
+    }
+}
+
+/// A kind with its indefinite article: "an IdAllocator", "a Delta".
+struct Article(FileKind);
+
+impl fmt::Display for Article {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let article = match self.0 {
+            FileKind::IdAllocator | FileKind::AddressAllocator => "an",
+            _ => "a",
+        };
+        write!(f, "{article} {}", self.0)
     }
 }
 
