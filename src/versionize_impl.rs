@@ -10,10 +10,11 @@
 //! carries its own format version and checksum, so the `VersionMap` and the
 //! target version are not consulted; reading runs [`from_bytes`] with its
 //! full validation, and reads every supported format version (data written
-//! before version 2 holds version 1 files). Writing refuses a state whose
-//! file would exceed the limit that reading enforces. Reading never preallocates from the length prefix: the
-//! buffer grows with the bytes actually present, up to
-//! [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE).
+//! before version 2 holds version 1 files). The file is written and read
+//! as a stream, without an intermediate buffer. Writing refuses a state
+//! whose file would exceed the limit that reading enforces. Reading never
+//! preallocates from the length prefix: it holds the bytes actually present,
+//! up to [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE).
 //!
 //! A [`RangeInclusive`] is its two bounds, as `versionize` writes two `u64`,
 //! checked on the way in as [`RangeInclusive::new`] checks them.
@@ -23,25 +24,15 @@
 
 use std::io::{Read, Write};
 use std::string::String;
-use std::vec::Vec;
 
 use versionize::{VersionMap, Versionize, VersionizeError, VersionizeResult};
 
-use crate::format::{DecodeError, FORMAT_VERSION, MAX_FILE_SIZE};
+use crate::format::{DecodeError, ReadError, FORMAT_VERSION, MAX_FILE_SIZE};
 use crate::{AddressAllocator, Delta, IdAllocator, RangeInclusive, ResourceSet};
 
-/// Writes `bytes` as `versionize` writes a `Vec<u8>`.
-fn write_bytes<W: Write>(writer: &mut W, what: &str, bytes: &[u8]) -> VersionizeResult<()> {
-    let len = bytes.len() as u64;
-    writer
-        .write_all(&len.to_le_bytes())
-        .and_then(|()| writer.write_all(bytes))
-        .map_err(|e| VersionizeError::Serialize(format!("{what}: writing {len} bytes: {e}")))
-}
-
-/// Reads a byte vector written by [`write_bytes`], refusing a length above
-/// the format's limit or one the input does not hold.
-fn read_bytes<R: Read>(reader: &mut R, what: &str) -> VersionizeResult<Vec<u8>> {
+/// Reads the length prefix of a byte vector, refusing a length above the
+/// format's limit.
+fn read_len<R: Read>(reader: &mut R, what: &str) -> VersionizeResult<u64> {
     let mut prefix = [0u8; 8];
     reader.read_exact(&mut prefix).map_err(|e| {
         VersionizeError::Deserialize(format!("{what}: reading the length prefix: {e}"))
@@ -53,30 +44,17 @@ fn read_bytes<R: Read>(reader: &mut R, what: &str) -> VersionizeResult<Vec<u8>> 
              {MAX_FILE_SIZE}"
         )));
     }
-    let mut bytes = Vec::new();
-    reader
-        .take(len)
-        .read_to_end(&mut bytes)
-        .map_err(|e| VersionizeError::Deserialize(format!("{what}: reading {len} bytes: {e}")))?;
-    if bytes.len() as u64 != len {
-        return Err(VersionizeError::Deserialize(format!(
-            "{what}: the length prefix says {len} bytes but only {} follow",
-            bytes.len()
-        )));
-    }
-    Ok(bytes)
-}
-
-fn decode_error(what: &str, e: DecodeError) -> VersionizeError {
-    VersionizeError::Deserialize(format!("{what}: {e}"))
+    Ok(len)
 }
 
 /// `Versionize` for a state as its canonical file in a byte vector.
 macro_rules! versionize_as_file {
     ($ty:ident) => {
         impl Versionize for $ty {
-            /// Fails, writing nothing, for a state whose file would be
-            /// over [`MAX_FILE_SIZE`]: it could never be read back.
+            /// Writes the length, then the file straight to `writer` (no
+            /// intermediate buffer of the file). Fails, writing nothing,
+            /// for a state whose file would be over [`MAX_FILE_SIZE`]: it
+            /// could never be read back.
             ///
             /// Time: O(n).
             fn serialize<W: Write>(
@@ -85,19 +63,57 @@ macro_rules! versionize_as_file {
                 _: &VersionMap,
                 _: u16,
             ) -> VersionizeResult<()> {
-                let bytes = crate::format::encode(self, FORMAT_VERSION)
-                    .map_err(|e| VersionizeError::Serialize(format!("{}: {e}", stringify!($ty))))?;
-                write_bytes(writer, stringify!($ty), &bytes)
+                let what = stringify!($ty);
+                let len = crate::format::file_len(self, FORMAT_VERSION)
+                    .and_then(|size| match size > MAX_FILE_SIZE as u64 {
+                        true => Err(crate::format::EncodeError::TooLarge { size }),
+                        false => Ok(size),
+                    })
+                    .map_err(|e| VersionizeError::Serialize(format!("{what}: {e}")))?;
+                writer
+                    .write_all(&len.to_le_bytes())
+                    .and_then(|()| crate::format::write_to(self, FORMAT_VERSION, &mut *writer))
+                    .map_err(|e| {
+                        VersionizeError::Serialize(format!("{what}: writing {len} bytes: {e}"))
+                    })
             }
 
+            /// Reads the file straight from `reader`, holding no more than
+            /// the bytes actually present.
+            ///
             /// Time: O(len) of the encoded state.
             fn deserialize<R: Read>(
                 reader: &mut R,
                 _: &VersionMap,
                 _: u16,
             ) -> VersionizeResult<Self> {
-                let bytes = read_bytes(reader, stringify!($ty))?;
-                crate::format::decode(&bytes).map_err(|e| decode_error(stringify!($ty), e))
+                let what = stringify!($ty);
+                let len = read_len(reader, what)?;
+                let mut body = reader.take(len);
+                let state = crate::format::read_from(&mut body).map_err(|e| {
+                    // An input that ends before the length it announced says
+                    // so first.
+                    let mut probe = [0u8; 1];
+                    let ended = body.limit() > 0 && matches!(body.read(&mut probe), Ok(0));
+                    let present = len - body.limit();
+                    match e {
+                        ReadError::Decode(e) if ended => VersionizeError::Deserialize(format!(
+                            "{what}: the length prefix says {len} bytes but only {present} \
+                             follow: {e}"
+                        )),
+                        ReadError::Decode(e) => decode_error(what, e),
+                        e => VersionizeError::Deserialize(format!(
+                            "{what}: reading {len} bytes: {e}"
+                        )),
+                    }
+                })?;
+                match body.limit() {
+                    0 => Ok(state),
+                    left => Err(VersionizeError::Deserialize(format!(
+                        "{what}: the length prefix says {len} bytes but the file in them \
+                         ends {left} bytes earlier"
+                    ))),
+                }
             }
 
             fn version() -> u16 {
@@ -105,6 +121,10 @@ macro_rules! versionize_as_file {
             }
         }
     };
+}
+
+fn decode_error(what: &str, e: DecodeError) -> VersionizeError {
+    VersionizeError::Deserialize(format!("{what}: {e}"))
 }
 
 versionize_as_file!(AddressAllocator);

@@ -3420,7 +3420,7 @@ fn forged_field(slot: Slot, old: &[u8], sel: u8, raw: u64, previous: Option<&[u8
             _ => forged_varint(value(), sel / 6, raw),
         },
         Slot::Byte => vec![[0u8, 1, 2, 3, 4, 5, 0xff, raw as u8][usize::from(sel % 8)]],
-        Slot::U32 => raw.to_le_bytes()[..if sel % 8 == 0 { 3 } else { 4 }].to_vec(),
+        Slot::U32 => raw.to_le_bytes()[..if sel.is_multiple_of(8) { 3 } else { 4 }].to_vec(),
         Slot::Name => forged_name(sel, raw, previous),
     }
 }

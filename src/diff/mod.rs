@@ -380,7 +380,7 @@ impl fmt::Display for Size {
         let n = self.0;
         for (i, unit) in UNITS.iter().enumerate().rev() {
             let scale = 1u64 << (10 * (i + 1));
-            if n >= scale && n % scale == 0 {
+            if n >= scale && n.is_multiple_of(scale) {
                 return write!(f, "{} {unit}", n / scale);
             }
         }

@@ -6,11 +6,11 @@
 //! length - 1). Version 2: the owner table, then the same record with the
 //! generation first and an owner after every allocation.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use super::error::Unfit;
 use super::owners::{DecodedOwners, OwnerTable};
+use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_OWNED_ITEM_BYTES};
 use super::{DecodeError, ErrorKind, Field, FileKind};
@@ -42,7 +42,7 @@ impl FileState for AddressAllocator {
             .saturating_add(32)
     }
 
-    fn encode_body(&self, version: u16, out: &mut Vec<u8>) {
+    fn encode_body<S: Sink>(&self, version: u16, out: &mut S) {
         if version == 1 {
             return encode_v1(self, out);
         }
@@ -70,7 +70,7 @@ impl FileState for AddressAllocator {
 }
 
 /// The version 1 body: space, count, then (gap, length - 1) per allocation.
-fn encode_v1(allocator: &AddressAllocator, out: &mut Vec<u8>) {
+fn encode_v1(allocator: &AddressAllocator, out: &mut impl Sink) {
     let space = allocator.space();
     varint::write(out, space.start());
     varint::write(out, space.end());
@@ -89,7 +89,7 @@ fn encode_v1(allocator: &AddressAllocator, out: &mut Vec<u8>) {
 pub(super) fn write_record<'a>(
     allocator: &'a AddressAllocator,
     table: &mut OwnerTable<'a>,
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
 ) {
     let space = allocator.space();
     varint::write(out, allocator.generation());

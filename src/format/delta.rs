@@ -12,6 +12,7 @@ use core::fmt::{self, Write as _};
 use super::error::Unfit;
 use super::owners::{DecodedOwners, OwnerTable};
 use super::set::{pool_kind_byte, Indented, ADDRESSES, IDS};
+use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_NAME_BYTES, MIN_OWNED_ITEM_BYTES};
 use super::{DecodeError, ErrorKind, Field, FileKind};
@@ -35,7 +36,7 @@ impl FileState for Delta {
         64 + self.diff().len() * 8
     }
 
-    fn encode_body(&self, _version: u16, out: &mut Vec<u8>) {
+    fn encode_body<S: Sink>(&self, _version: u16, out: &mut S) {
         let diff = self.diff();
         let owners = diff.pools().iter().flat_map(|p| {
             p.freed()
@@ -45,18 +46,18 @@ impl FileState for Delta {
         });
         let mut table = OwnerTable::new(owners);
         table.write(out);
-        out.push(diff.kind().byte());
+        out.byte(diff.kind().byte());
         varint::write(out, self.base_generation());
-        out.extend_from_slice(&self.base_checksum().to_le_bytes());
+        out.put(&self.base_checksum().to_le_bytes());
         varint::write(out, self.target_generation());
-        out.extend_from_slice(&self.target_checksum().to_le_bytes());
+        out.put(&self.target_checksum().to_le_bytes());
         if diff.kind() == FileKind::ResourceSet {
             varint::write(out, diff.pools().len() as u64);
             for pool in diff.pools() {
                 let name = pool.name().unwrap_or_default();
                 varint::write(out, name.len() as u64);
-                out.extend_from_slice(name.as_bytes());
-                out.push(pool_kind_byte(pool.kind()));
+                out.put(name.as_bytes());
+                out.byte(pool_kind_byte(pool.kind()));
                 write_record(pool, true, &mut table, out);
             }
         } else {
@@ -188,7 +189,7 @@ fn write_record<'a>(
     pool: &'a PoolDiff,
     with_generations: bool,
     table: &mut OwnerTable<'a>,
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
 ) {
     if with_generations {
         varint::write(out, pool.generations().0);

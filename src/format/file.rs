@@ -6,8 +6,14 @@
 //! in the same directory, which is flushed to disk, renamed over the target,
 //! and the directory is flushed so that the rename itself is durable. After
 //! a crash at any instant the target holds the complete old file or the
-//! complete new one. A crash may leave a temporary file behind
-//! (`.NAME.PID-N.tmp`); it is never read, and later saves pick other names.
+//! complete new one.
+//!
+//! A crash may leave a temporary file behind (`.NAME.PID-N.tmp`); it is
+//! never read. A writer holds an exclusive lock on its temporary file from
+//! the moment it creates it until the rename, so a temporary that can be
+//! locked belongs to no live writer: every save removes those of its target
+//! first ([`remove_stale_temporaries`] does it on demand), and never touches
+//! another writer's file in progress. (Unix only; elsewhere leftovers stay.)
 
 use std::ffi::OsString;
 use std::fmt;
@@ -40,6 +46,18 @@ impl fmt::Display for ReadError {
     }
 }
 
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+impl From<DecodeError> for ReadError {
+    fn from(e: DecodeError) -> Self {
+        ReadError::Decode(e)
+    }
+}
+
 impl std::error::Error for ReadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -52,6 +70,8 @@ impl std::error::Error for ReadError {
 /// Saves `state` to `path` in format `version`, replacing any file there
 /// atomically.
 pub(crate) fn write_to_path<T: FileState>(state: &T, path: &Path, version: u16) -> io::Result<()> {
+    // Best effort: a leftover that cannot be removed does not stop a save.
+    let _ = remove_stale_temporaries(path);
     let bytes = super::encode(state, version)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     replace_atomically(&mut RealSteps, path, &bytes)
@@ -118,7 +138,21 @@ impl Steps for RealSteps {
     type File = File;
 
     fn create_new(&mut self, path: &Path) -> io::Result<File> {
-        OpenOptions::new().write(true).create_new(true).open(path)
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        // Locked for as long as the save lasts, so that no clean-up takes it
+        // for a crashed writer's leftover.
+        match file.lock() {
+            Ok(()) => {}
+            // A file system without locks: nothing is ever cleaned there.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => return Ok(file),
+            Err(e) => return Err(e),
+        }
+        // A clean-up may have removed the file between its creation and the
+        // lock: then take another name.
+        if !still_at(&file, path) {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        Ok(file)
     }
 
     fn write(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<usize> {
@@ -148,6 +182,97 @@ impl Steps for RealSteps {
     fn remove(&mut self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
     }
+}
+
+/// True if `path` still names the file `file` has open.
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_at(_file: &File, _path: &Path) -> bool {
+    true
+}
+
+/// Removes the temporary files that crashed saves to `path` left behind
+/// (`.NAME.PID-N.tmp` beside it) and that no live writer holds, and returns
+/// how many it removed. A writer in progress holds a lock on its temporary
+/// file, so it is never touched. Every save does this first; call it to
+/// clean up without saving.
+///
+/// ```rust
+/// use vm_allocator::format::remove_stale_temporaries;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("vm.vmalloc");
+/// // What a writer killed in the middle of a save leaves.
+/// std::fs::write(dir.path().join(".vm.vmalloc.4242-0.tmp"), b"half a file").unwrap();
+/// assert_eq!(remove_stale_temporaries(&path).unwrap(), if cfg!(unix) { 1 } else { 0 });
+/// ```
+///
+/// Only on Unix, where the lock is known to work; elsewhere it removes
+/// nothing and returns 0.
+///
+/// Time: O(entries of the directory).
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub fn remove_stale_temporaries(path: impl AsRef<Path>) -> io::Result<usize> {
+    let path = path.as_ref();
+    if !cfg!(unix) {
+        return Ok(0);
+    }
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", path.display()),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let prefix = prefix.to_string_lossy().into_owned();
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !is_temporary_of(&file_name, &prefix) {
+            continue;
+        }
+        let candidate = entry.path();
+        let Ok(file) = File::open(&candidate) else {
+            continue;
+        };
+        // Locked: a writer is at work. Unsupported: cannot tell; leave it.
+        if file.try_lock().is_err() || !still_at(&file, &candidate) {
+            continue;
+        }
+        if std::fs::remove_file(&candidate).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// True if `file_name` is `PREFIX` + `PID-N.tmp`, the name of a temporary
+/// file of a save.
+fn is_temporary_of(file_name: &str, prefix: &str) -> bool {
+    let Some(rest) = file_name
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    matches!(rest.split_once('-'), Some((pid, n)) if digits(pid) && digits(n))
 }
 
 /// Numbers the temporary files of this process.
@@ -329,17 +454,24 @@ mod tests {
                 }
                 Err(e) => panic!("unreadable after {:?}: {e}", steps.done),
             }
-            // Whatever a crash left behind, a later save and load work.
+            let crashed_with_a_temp = result.is_err() && steps.done.contains(&"create") && !renamed;
+            if crashed_with_a_temp {
+                assert_eq!(temp_files(dir.path()), 1, "the crash leaves its temp file");
+            }
+            // Whatever a crash left behind, a later save and load work, and
+            // the later save removes the crash's leftover (unix).
             let later = allocator_with(7);
             later.write_to_path(&path).unwrap();
             assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), later);
+            let left = if cfg!(unix) {
+                0
+            } else {
+                usize::from(crashed_with_a_temp)
+            };
+            assert_eq!(temp_files(dir.path()), left, "after {:?}", steps.done);
             if result.is_ok() {
                 assert_eq!(steps.done.last(), Some(&"sync_dir"));
-                assert_eq!(temp_files(dir.path()), 0);
                 break;
-            }
-            if steps.done.contains(&"create") && !renamed {
-                assert_eq!(temp_files(dir.path()), 1, "the crash leaves its temp file");
             }
             budget += 1;
         }
@@ -391,22 +523,59 @@ mod tests {
     }
 
     #[test]
-    fn leftover_with_the_next_name_is_skipped() {
+    fn names_held_by_live_writers_are_skipped_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ids");
         let n = TEMP_COUNTER.load(Ordering::Relaxed);
-        // Squat on the next few names, as leftovers of a crashed process
-        // with our pid would (other tests may take names meanwhile).
+        // Squat on the next few names, as writers at work would (other
+        // tests may take names meanwhile): each holds its file's lock.
+        let mut held = Vec::new();
         for k in n..n + 64 {
             let squat = dir
                 .path()
                 .join(format!(".ids.{}-{k}.tmp", std::process::id()));
-            std::fs::write(squat, b"garbage").unwrap();
+            std::fs::write(&squat, b"half a file").unwrap();
+            let file = File::open(&squat).unwrap();
+            file.lock().unwrap();
+            held.push(file);
         }
         let ids = IdAllocator::new(0, 9).unwrap();
         ids.write_to_path(&path).unwrap();
         assert_eq!(IdAllocator::read_from_path(&path).unwrap(), ids);
-        assert_eq!(temp_files(dir.path()), 64);
+        assert_eq!(
+            temp_files(dir.path()),
+            64,
+            "a live writer's file was touched"
+        );
+        // The writers die: their files are leftovers now.
+        drop(held);
+        let removed = remove_stale_temporaries(&path).unwrap();
+        let expected = if cfg!(unix) { 64 } else { 0 };
+        assert_eq!(removed, expected);
+        assert_eq!(temp_files(dir.path()), 64 - expected);
+        assert_eq!(IdAllocator::read_from_path(&path).unwrap(), ids);
+    }
+
+    #[test]
+    fn only_temporaries_of_the_target_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm");
+        for name in [
+            ".vm.1-2.tmp",      // a leftover of vm
+            ".vm.x-2.tmp",      // not a pid
+            ".vm.1-2.tmp.keep", // not ours
+            ".vmm.1-2.tmp",     // another target's
+            "vm.1-2.tmp",       // not hidden
+            ".other.1-2.tmp",   // another target's
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let removed = remove_stale_temporaries(&path).unwrap();
+        assert_eq!(removed, usize::from(cfg!(unix)));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 6 - removed);
+        assert!(is_temporary_of(".vm.12-0.tmp", ".vm."));
+        assert!(!is_temporary_of(".vm.12-.tmp", ".vm."));
+        assert!(!is_temporary_of(".vm.-1.tmp", ".vm."));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use crc::{Crc, Table, CRC_32_ISCSI};
 
+use super::sink::Sink;
 use super::varint::{self, Reader};
 use super::{DecodeError, ErrorKind, Field, FileKind, MAGIC, MAX_FILE_SIZE, SUPPORTED_VERSIONS};
 
@@ -26,6 +27,27 @@ const CHECKSUM_LEN: usize = 4;
 /// The CRC-32C of `bytes`.
 pub(super) fn crc32c(bytes: &[u8]) -> u32 {
     CRC32C.checksum(bytes)
+}
+
+/// A running CRC-32C, for files written as a stream.
+#[cfg(feature = "std")]
+pub(super) fn crc32c_digest() -> crc::Digest<'static, u32, Table<16>> {
+    CRC32C.digest()
+}
+
+/// Writes the header of a file of `kind` in `version` whose body is
+/// `body_len` bytes long.
+pub(super) fn write_header(out: &mut impl Sink, kind: FileKind, version: u16, body_len: u64) {
+    out.put(&MAGIC);
+    out.put(&version.to_le_bytes());
+    out.byte(kind.byte());
+    varint::write(out, body_len);
+}
+
+/// The size of a whole file whose body is `body_len` bytes long.
+pub(super) fn file_len(body_len: u64) -> u64 {
+    let (_, len_len) = varint::to_array(body_len);
+    BODY_LENGTH_OFFSET as u64 + len_len as u64 + body_len + CHECKSUM_LEN as u64
 }
 
 /// Builds a file of `kind` in format `version` around the body that

@@ -8,11 +8,11 @@
 //! are maximal among ids of one owner, so two runs may touch when their
 //! owners differ.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use super::error::Unfit;
 use super::owners::{DecodedOwners, OwnerTable};
+use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_OWNED_ITEM_BYTES};
 use super::{DecodeError, ErrorKind, Field, FileKind};
@@ -42,7 +42,7 @@ impl FileState for IdAllocator {
         self.ranges().len().saturating_mul(5).saturating_add(32)
     }
 
-    fn encode_body(&self, version: u16, out: &mut Vec<u8>) {
+    fn encode_body<S: Sink>(&self, version: u16, out: &mut S) {
         if version == 1 {
             return encode_v1(self, out);
         }
@@ -76,7 +76,7 @@ fn id_range(ids: core::ops::RangeInclusive<u32>) -> RangeInclusive {
 
 /// The version 1 body: range, next id, runs as (gap, length - 1), each
 /// run measured from two past the previous one (runs never touch).
-fn encode_v1(ids: &IdAllocator, out: &mut Vec<u8>) {
+fn encode_v1(ids: &IdAllocator, out: &mut impl Sink) {
     let base = u64::from(ids.range_base());
     varint::write(out, base);
     varint::write(out, ids.range_end().into());
@@ -97,7 +97,7 @@ fn encode_v1(ids: &IdAllocator, out: &mut Vec<u8>) {
 pub(super) fn write_record<'a>(
     ids: &'a IdAllocator,
     table: &mut OwnerTable<'a>,
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
 ) {
     let base = u64::from(ids.range_base());
     varint::write(out, ids.generation());

@@ -11,7 +11,7 @@ use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 /// `write_to_path`, `write_to_path_version` and `read_from_path` on a
 /// kind of state, through [`FileState`](super::FileState).
 macro_rules! file_methods {
-    ($ty:ident, $what:literal, $example:literal, $path_example:literal) => {
+    ($ty:ident, $what:literal, $example:literal, $path_example:literal, $stream_example:literal) => {
         impl $ty {
             #[doc = concat!("Encodes the ", $what, " in the current format version (`FORMAT.md`).")]
             ///
@@ -90,6 +90,53 @@ macro_rules! file_methods {
                 super::write_to_path(self, path.as_ref(), version)
             }
 
+            #[doc = concat!("Writes the ", $what, " to `writer` in the current format version, as")]
+            /// [`to_bytes`](Self::to_bytes) would encode it, without
+            /// building the file in memory (one pass to measure the body,
+            /// one to write it through a buffer; the checksum is computed on
+            /// the way). Use a `BufWriter` or not: writes are already
+            /// buffered.
+            ///
+            /// ```rust
+            #[doc = $stream_example]
+            /// ```
+            ///
+            /// Time: O(n); memory: O(1) beyond a 64 KiB buffer.
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn write_to(&self, writer: impl std::io::Write) -> std::io::Result<()> {
+                super::write_to(self, super::FORMAT_VERSION, writer)
+            }
+
+            /// Writes in format `version` as [`write_to`](Self::write_to)
+            /// does; an [`EncodeError`] comes back as an I/O error of kind
+            /// `InvalidInput` (its source).
+            ///
+            /// Time: O(n).
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn write_to_version(
+                &self,
+                writer: impl std::io::Write,
+                version: u16,
+            ) -> std::io::Result<()> {
+                super::write_to(self, version, writer)
+            }
+
+            #[doc = concat!("Reads one ", $what, " file from `reader` and decodes it as")]
+            /// [`from_bytes`](Self::from_bytes) does, with the same limits
+            /// and the same errors. It reads exactly the file's bytes, so
+            /// more data may follow in the stream, and holds no more memory
+            /// than the bytes it actually read, whatever length the file
+            /// claims.
+            ///
+            /// Time: O(file size) plus the I/O.
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn read_from(reader: impl std::io::Read) -> Result<Self, crate::format::ReadError> {
+                super::read_from(reader)
+            }
+
             #[doc = concat!("Loads a ", $what, " saved by [`write_to_path`](Self::write_to_path), with the")]
             /// full validation of [`from_bytes`](Self::from_bytes); a file
             /// over [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE) is
@@ -130,7 +177,22 @@ gsi.write_to_path(&path).unwrap();
 assert_eq!(IdAllocator::read_from_path(&path).unwrap(), gsi);
 
 let missing = IdAllocator::read_from_path(dir.path().join(\"nothing\"));
-assert!(matches!(missing, Err(ReadError::Io(_))));"
+assert!(matches!(missing, Err(ReadError::Io(_))));",
+    "use vm_allocator::IdAllocator;
+
+// One stream holds several states, one after the other.
+let mut gsi = IdAllocator::new(5, 23).unwrap();
+gsi.allocate_id().unwrap();
+let msi = IdAllocator::new(24, 4095).unwrap();
+let mut stream = Vec::new();
+gsi.write_to(&mut stream).unwrap();
+msi.write_to(&mut stream).unwrap();
+assert_eq!(&stream[..gsi.to_bytes().len()], &gsi.to_bytes()[..]);
+
+let mut reader = &stream[..];
+assert_eq!(IdAllocator::read_from(&mut reader).unwrap(), gsi);
+assert_eq!(IdAllocator::read_from(&mut reader).unwrap(), msi);
+assert!(reader.is_empty());"
 );
 
 file_methods!(
@@ -154,7 +216,15 @@ let path = dir.path().join(\"mmio.vmalloc\");
 let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
 mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
 mmio.write_to_path(&path).unwrap();
-assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), mmio);"
+assert_eq!(AddressAllocator::read_from_path(&path).unwrap(), mmio);",
+    "use vm_allocator::{AddressAllocator, AllocPolicy};
+
+let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+let mut file = Vec::new();
+mmio.write_to(&mut file).unwrap();
+assert_eq!(file, mmio.to_bytes());
+assert_eq!(AddressAllocator::read_from(&file[..]).unwrap(), mmio);"
 );
 
 file_methods!(
@@ -178,7 +248,15 @@ let path = dir.path().join(\"vm.vmalloc\");
 let mut vm = ResourceSet::aarch64();
 vm.allocate_id(\"spi\").unwrap();
 vm.write_to_path(&path).unwrap();
-assert_eq!(ResourceSet::read_from_path(&path).unwrap(), vm);"
+assert_eq!(ResourceSet::read_from_path(&path).unwrap(), vm);",
+    "use vm_allocator::ResourceSet;
+
+let mut vm = ResourceSet::x86_64();
+vm.allocate_id(\"legacy_gsi\").unwrap();
+let mut snapshot = std::io::Cursor::new(Vec::new());
+vm.write_to(&mut snapshot).unwrap();
+snapshot.set_position(0);
+assert_eq!(ResourceSet::read_from(&mut snapshot).unwrap(), vm);"
 );
 
 file_methods!(
@@ -201,5 +279,14 @@ let mut newer = older.clone();
 newer.allocate_id().unwrap();
 Delta::between(&older, &newer).unwrap().write_to_path(&path).unwrap();
 let delta = Delta::read_from_path(&path).unwrap();
+assert_eq!(delta.apply(&older).unwrap(), newer);",
+    "use vm_allocator::{Delta, IdAllocator};
+
+let older = IdAllocator::new(0, 31).unwrap();
+let mut newer = older.clone();
+newer.allocate_id().unwrap();
+let mut wire = Vec::new();
+Delta::between(&older, &newer).unwrap().write_to(&mut wire).unwrap();
+let delta = Delta::read_from(&wire[..]).unwrap();
 assert_eq!(delta.apply(&older).unwrap(), newer);"
 );

@@ -62,17 +62,20 @@ mod id;
 mod methods;
 mod owners;
 mod set;
+mod sink;
 mod state;
 mod varint;
 
 pub use dump::dump;
 pub use error::{DecodeError, EncodeError, ErrorKind, Field, Unfit};
 #[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub use file::ReadError;
-#[cfg(feature = "std")]
 pub(crate) use file::{read_from_path, write_to_path};
-pub(crate) use state::{checksum, decode, encode, to_bytes};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use file::{remove_stale_temporaries, ReadError};
+pub(crate) use state::{checksum, decode, encode, file_len, to_bytes};
+#[cfg(feature = "std")]
+pub(crate) use state::{read_from, write_to};
 
 use core::fmt;
 

@@ -9,6 +9,7 @@
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
+use super::sink::Sink;
 use super::varint::{self, Reader, MIN_NAME_BYTES};
 use super::{DecodeError, ErrorKind, Field};
 use crate::Owner;
@@ -42,11 +43,11 @@ impl<'a> OwnerTable<'a> {
     }
 
     /// Writes the table.
-    pub(super) fn write(&self, out: &mut Vec<u8>) {
+    pub(super) fn write(&self, out: &mut impl Sink) {
         varint::write(out, self.names.len() as u64);
         for name in &self.names {
             varint::write(out, name.len() as u64);
-            out.extend_from_slice(name.as_bytes());
+            out.put(name.as_bytes());
         }
     }
 

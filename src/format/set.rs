@@ -4,11 +4,11 @@
 //! by every pool, the generation, then each pool as its name, its kind and
 //! the record of its allocator.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use super::error::Unfit;
 use super::owners::{DecodedOwners, OwnerTable};
+use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_NAME_BYTES};
 use super::{address, id, DecodeError, ErrorKind, Field, FileKind};
@@ -47,7 +47,7 @@ impl FileState for ResourceSet {
             .fold(16, usize::saturating_add)
     }
 
-    fn encode_body(&self, _version: u16, out: &mut Vec<u8>) {
+    fn encode_body<S: Sink>(&self, _version: u16, out: &mut S) {
         let owners =
             self.pools()
                 .flat_map(|(_, pool)| -> alloc::boxed::Box<dyn Iterator<Item = _>> {
@@ -66,8 +66,8 @@ impl FileState for ResourceSet {
         varint::write(out, self.len() as u64);
         for (name, pool) in self.pools() {
             varint::write(out, name.len() as u64);
-            out.extend_from_slice(name.as_bytes());
-            out.push(pool_kind_byte(pool.kind()));
+            out.put(name.as_bytes());
+            out.byte(pool_kind_byte(pool.kind()));
             match pool {
                 Pool::Ids(ids) => id::write_record(ids, &mut table, out),
                 Pool::Addresses(a) => address::write_record(a, &mut table, out),

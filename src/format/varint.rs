@@ -2,8 +2,7 @@
 
 //! Canonical unsigned LEB128 varints, and a bounds-checked reader of them.
 
-use alloc::vec::Vec;
-
+use super::sink::Sink;
 use super::{DecodeError, ErrorKind, Field};
 
 /// The longest varint: ten 7-bit groups hold 64 bits.
@@ -20,12 +19,13 @@ pub(super) const MIN_OWNED_ITEM_BYTES: usize = 3;
 pub(super) const MIN_NAME_BYTES: usize = 2;
 
 /// Appends the minimal LEB128 encoding of `value`.
-pub(super) fn write(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
+#[inline]
+pub(super) fn write<S: Sink>(out: &mut S, value: u64) {
+    if value < 0x80 {
+        return out.byte(value as u8);
     }
-    out.push(value as u8);
+    let (bytes, len) = to_array(value);
+    out.put(&bytes[..len]);
 }
 
 /// The minimal LEB128 encoding of `value` in a buffer, and its length.
@@ -226,6 +226,7 @@ fn varint_at(bytes: &[u8], start: usize, field: Field) -> Result<(u64, usize), D
 mod tests {
     use super::*;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     fn encode(value: u64) -> Vec<u8> {
         let mut out = Vec::new();
