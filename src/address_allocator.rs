@@ -599,6 +599,18 @@ impl PartialEq for AddressAllocator {
 
 impl Eq for AddressAllocator {}
 
+/// Hashes what equality compares: the space and the allocations with their
+/// owners (not the generation).
+impl core::hash::Hash for AddressAllocator {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.space.hash(state);
+        self.len().hash(state);
+        for a in self.allocations() {
+            a.hash(state);
+        }
+    }
+}
+
 /// Orders by space, then by the sorted list of allocations and their owners
 /// (no owner first).
 impl PartialOrd for AddressAllocator {

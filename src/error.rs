@@ -44,6 +44,9 @@ pub enum Error {
     /// The alignment is zero or not a power of two.
     InvalidAlignment,
     /// The first range overlaps the second, existing one.
+    ///
+    /// Kept for compatibility with 0.1.4; this crate never returns it (an
+    /// allocation that would overlap is `ResourceNotAvailable`).
     Overlap(RangeInclusive, RangeInclusive),
     /// Kept for compatibility with 0.1.4; never returned.
     InvalidStateTransition(RangeInclusive, NodeState),

@@ -767,3 +767,48 @@ impl PartialEq for IdAllocator {
 }
 
 impl Eq for IdAllocator {}
+
+/// Hashes what equality compares: the range, the next id, and the
+/// allocated ids with their owners (not the generation).
+impl core::hash::Hash for IdAllocator {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        (self.range_base, self.range_end, self.next_id).hash(state);
+        for a in self.allocations() {
+            a.hash(state);
+        }
+    }
+}
+
+/// Orders by range, then next id, then the allocated ids with their owners
+/// (no owner first).
+impl PartialOrd for IdAllocator {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdAllocator {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.range_base, self.range_end, self.next_id)
+            .cmp(&(other.range_base, other.range_end, other.next_id))
+            .then_with(|| {
+                self.allocations()
+                    .map(|a| (*a.ids().start(), *a.ids().end(), a.owner()))
+                    .cmp(
+                        other
+                            .allocations()
+                            .map(|a| (*a.ids().start(), *a.ids().end(), a.owner())),
+                    )
+            })
+    }
+}
+
+impl<'a> IntoIterator for &'a IdAllocator {
+    type Item = u32;
+    type IntoIter = Ids<'a>;
+
+    /// The allocated ids, as [`IdAllocator::iter`] gives them.
+    fn into_iter(self) -> Ids<'a> {
+        self.iter()
+    }
+}

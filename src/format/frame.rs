@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use crc::{Crc, Table, CRC_32_ISCSI};
 
+#[cfg(feature = "std")]
 use super::sink::Sink;
 use super::varint::{self, Reader};
 use super::{DecodeError, ErrorKind, Field, FileKind, MAGIC, MAX_FILE_SIZE, SUPPORTED_VERSIONS};
@@ -37,6 +38,7 @@ pub(super) fn crc32c_digest() -> crc::Digest<'static, u32, Table<16>> {
 
 /// Writes the header of a file of `kind` in `version` whose body is
 /// `body_len` bytes long.
+#[cfg(feature = "std")]
 pub(super) fn write_header(out: &mut impl Sink, kind: FileKind, version: u16, body_len: u64) {
     out.put(&MAGIC);
     out.put(&version.to_le_bytes());
@@ -45,6 +47,7 @@ pub(super) fn write_header(out: &mut impl Sink, kind: FileKind, version: u16, bo
 }
 
 /// The size of a whole file whose body is `body_len` bytes long.
+#[cfg(feature = "std")]
 pub(super) fn file_len(body_len: u64) -> u64 {
     let (_, len_len) = varint::to_array(body_len);
     BODY_LENGTH_OFFSET as u64 + len_len as u64 + body_len + CHECKSUM_LEN as u64

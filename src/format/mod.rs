@@ -73,7 +73,9 @@ pub(crate) use file::{read_from_path, write_to_path};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use file::{remove_stale_temporaries, ReadError};
-pub(crate) use state::{checksum, decode, encode, file_len, to_bytes};
+#[cfg(feature = "versionize")]
+pub(crate) use state::file_len;
+pub(crate) use state::{checksum, decode, encode, to_bytes};
 #[cfg(feature = "std")]
 pub(crate) use state::{read_from, write_to};
 

@@ -31,9 +31,11 @@ impl Sink for Vec<u8> {
 
 /// Counts bytes: the first pass of a streamed file, which must state its
 /// body's length before the body.
+#[cfg(feature = "std")]
 #[derive(Debug, Default)]
 pub(crate) struct Counter(pub(crate) u64);
 
+#[cfg(feature = "std")]
 impl Sink for Counter {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {

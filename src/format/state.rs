@@ -15,7 +15,9 @@ use core::fmt;
 
 use super::error::Unfit;
 use super::frame::{self, Frame};
-use super::sink::{Counter, Sink};
+#[cfg(feature = "versionize")]
+use super::sink::Counter;
+use super::sink::Sink;
 use super::varint::Reader;
 use super::{DecodeError, EncodeError, FileKind, FORMAT_VERSION, MAX_FILE_SIZE, WRITABLE_VERSIONS};
 
@@ -67,6 +69,7 @@ fn check_writable<T: FileState>(state: &T, version: u16) -> Result<(), EncodeErr
 
 /// The size of the file of `state` in `version`, without building it.
 /// Time: O(n).
+#[cfg(feature = "versionize")]
 pub(crate) fn file_len<T: FileState>(state: &T, version: u16) -> Result<u64, EncodeError> {
     check_writable(state, version)?;
     let mut body = Counter::default();

@@ -550,6 +550,17 @@ impl PartialEq for ResourceSet {
 
 impl Eq for ResourceSet {}
 
+/// Hashes what equality compares: the pools' names and allocators.
+impl core::hash::Hash for ResourceSet {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.pools.len().hash(state);
+        for (name, pool) in self.pools() {
+            name.hash(state);
+            pool.hash(state);
+        }
+    }
+}
+
 impl fmt::Debug for ResourceSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         struct Pools<'a>(&'a ResourceSet);

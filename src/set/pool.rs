@@ -26,7 +26,7 @@ impl fmt::Display for PoolKind {
 }
 
 /// The allocator of one pool of a [`ResourceSet`](crate::ResourceSet).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Pool {
     /// A pool of ids.
     Ids(IdAllocator),
