@@ -8,6 +8,7 @@
 //! bugs: boundaries, small alignments, frees of real allocations.
 
 use proptest::prelude::*;
+use proptest::strategy::Union;
 
 use crate::support::*;
 
@@ -146,17 +147,80 @@ fn id_align() -> BoxedStrategy<IdAlignSel> {
     .boxed()
 }
 
+fn owner_sel() -> BoxedStrategy<OwnerSel> {
+    prop_oneof![
+        3 => Just(OwnerSel::Net0),
+        2 => Just(OwnerSel::Net0Again),
+        2 => Just(OwnerSel::Pci),
+        1 => Just(OwnerSel::Gpu),
+        1 => Just(OwnerSel::Long),
+    ]
+    .boxed()
+}
+
+/// No owner with weight `none`, one of the handful with weight `some`.
+fn owner(none: u32, some: u32) -> BoxedStrategy<Option<OwnerSel>> {
+    let mut arms = vec![
+        (none, Just(None).boxed()),
+        (some, owner_sel().prop_map(Some).boxed()),
+    ];
+    arms.retain(|(w, _)| *w > 0);
+    Union::new_weighted(arms).boxed()
+}
+
+/// How often an allocation carries an owner, out of 10 (at most 10).
+#[derive(Clone, Copy, Debug)]
+pub struct Owners(pub u32);
+
+/// Calls on an address allocator (or pool); `owners` of 10 allocations
+/// carry an owner.
+pub fn addr_step(owners: Owners) -> BoxedStrategy<AddrStep> {
+    let o = || owner(10 - owners.0, owners.0);
+    let owner_weight = owners.0.max(1);
+    prop_oneof![
+        20 => (size(), align(), policy(), o())
+            .prop_map(|(size, align, policy, owner)| AddrStep::Allocate { size, align, policy, owner }),
+        8 => (size(), align(), policy(), bounds(), o()).prop_map(|(size, align, policy, bounds, owner)| {
+            AddrStep::AllocateWith { size, align, policy, bounds, owner }
+        }),
+        12 => free_sel().prop_map(AddrStep::Free),
+        owner_weight => (free_sel(), owner(1, 4))
+            .prop_map(|(range, owner)| AddrStep::SetOwner { range, owner }),
+        owner_weight.div_ceil(2) => owner_sel().prop_map(AddrStep::FreeOwner),
+    ]
+    .boxed()
+}
+
+/// Calls on an id allocator (or pool).
+pub fn id_step(owners: Owners) -> BoxedStrategy<IdStep> {
+    let o = || owner(10 - owners.0, owners.0);
+    let owner_weight = owners.0.max(1);
+    let span = || prop_oneof![4 => 0i8..8, 1 => any::<i8>()];
+    prop_oneof![
+        8 => o().prop_map(IdStep::AllocateId),
+        5 => (id(), o()).prop_map(|(id, owner)| IdStep::AllocateIdAt { id, owner }),
+        5 => (count(), id_align(), o())
+            .prop_map(|(count, align, owner)| IdStep::AllocateIds { count, align, owner }),
+        9 => id().prop_map(IdStep::FreeId),
+        4 => (id(), span()).prop_map(|(first, span)| IdStep::FreeIds { first, span }),
+        owner_weight => (id(), span(), owner(1, 4))
+            .prop_map(|(first, span, owner)| IdStep::SetOwner { first, span, owner }),
+        owner_weight.div_ceil(2) => owner_sel().prop_map(IdStep::FreeOwner),
+    ]
+    .boxed()
+}
+
 /// Operations on the address allocator.
 pub fn address_op() -> BoxedStrategy<Op> {
+    address_op_with(Owners(3))
+}
+
+/// Operations on the address allocator, `owners` of 10 allocations owned.
+pub fn address_op_with(owners: Owners) -> BoxedStrategy<Op> {
     prop_oneof![
-        20 => (size(), align(), policy())
-            .prop_map(|(size, align, policy)| Op::Allocate { size, align, policy }),
-        8 => (size(), align(), policy(), bounds()).prop_map(|(size, align, policy, bounds)| {
-            Op::AllocateWith { size, align, policy, bounds }
-        }),
-        4 => (any::<u8>(), size(), align(), any::<bool>())
-            .prop_map(|(count, size, align, last)| Op::Fill { count, size, align, last }),
-        12 => free_sel().prop_map(Op::Free),
+        44 => addr_step(owners).prop_map(Op::Addr),
+        4 => (any::<u8>(), size(), align(), any::<bool>(), owner(10 - owners.0, owners.0))
+            .prop_map(|(count, size, align, last, owner)| Op::Fill { count, size, align, last, owner }),
         1 => (any::<u8>(), 0u8..4).prop_map(|(stride, offset)| Op::FreeEvery { stride, offset }),
         4 => addr().prop_map(Op::Query),
     ]
@@ -165,41 +229,217 @@ pub fn address_op() -> BoxedStrategy<Op> {
 
 /// Operations on the id allocator.
 pub fn id_op() -> BoxedStrategy<Op> {
+    id_op_with(Owners(3))
+}
+
+/// Operations on the id allocator, `owners` of 10 allocations owned.
+pub fn id_op_with(owners: Owners) -> BoxedStrategy<Op> {
     prop_oneof![
-        8 => Just(Op::AllocateId),
-        1 => any::<u8>().prop_map(Op::FillIds),
-        5 => id().prop_map(Op::AllocateIdAt),
-        5 => (count(), id_align()).prop_map(|(count, align)| Op::AllocateIds { count, align }),
-        9 => id().prop_map(Op::FreeId),
-        4 => (id(), prop_oneof![4 => 0i8..8, 1 => any::<i8>()])
-            .prop_map(|(first, span)| Op::FreeIds { first, span }),
+        36 => id_step(owners).prop_map(Op::Id),
+        1 => (any::<u8>(), owner(10 - owners.0, owners.0))
+            .prop_map(|(count, owner)| Op::FillIds { count, owner }),
         1 => (any::<u8>(), 0u8..4).prop_map(|(stride, offset)| Op::FreeIdsEvery { stride, offset }),
         3 => id().prop_map(Op::QueryId),
     ]
     .boxed()
 }
 
-/// Actions built on `op`, with snapshots, restores and mutated snapshots.
-pub fn action(op: BoxedStrategy<Op>) -> impl Strategy<Value = Action> {
+/// A pool for a call of `kind`: mostly one of that kind, sometimes any
+/// pool (`WrongKind`) or a missing one (`NoSuchPool`).
+fn pool(kind: fn(u8) -> PoolSel) -> BoxedStrategy<PoolSel> {
     prop_oneof![
-        85 => op.clone().prop_map(Action::Op),
-        3 => Just(Action::Snapshot),
-        6 => (any::<u8>(), op).prop_map(|(slot, op)| Action::MutateSnapshot { slot, op }),
-        2 => any::<u8>().prop_map(|slot| Action::Restore { slot }),
-        1 => any::<u8>().prop_map(|slot| Action::DropSnapshot { slot }),
+        24 => any::<u8>().prop_map(kind),
+        1 => any::<u8>().prop_map(PoolSel::Any),
+        1 => Just(PoolSel::Missing),
     ]
+    .boxed()
 }
 
-/// Everything, including constructor checks and resets to other spaces.
-pub fn any_action() -> impl Strategy<Value = Action> {
-    let op = prop_oneof![address_op(), id_op()].boxed();
+/// Calls on the resource set, to pools of both kinds.
+pub fn set_op(owners: Owners) -> BoxedStrategy<SetOp> {
     prop_oneof![
-        95 => action(op),
-        1 => (any::<u64>(), prop_oneof![Just(0u64), any::<u64>()])
-            .prop_map(|(base, size)| Action::NewAddress { base, size }),
-        1 => (any::<u32>(), any::<u32>()).prop_map(|(base, end)| Action::NewIds { base, end }),
-        1 => (space(), id_range()).prop_map(|(space, ids)| Action::Reset { space, ids }),
+        1 => (pool(PoolSel::Addresses), addr_step(owners))
+            .prop_map(|(pool, step)| SetOp::Addr { pool, step }),
+        1 => (pool(PoolSel::Ids), id_step(owners)).prop_map(|(pool, step)| SetOp::Id { pool, step }),
     ]
+    .boxed()
+}
+
+/// Operations on the set.
+pub fn set_op_as_op() -> BoxedStrategy<Op> {
+    set_op(Owners(4)).prop_map(Op::Set).boxed()
+}
+
+/// Address calls that usually succeed (small First/LastMatch allocations,
+/// frees and re-owning of real allocations), and sometimes any call: most
+/// transactions then get through several steps before one fails.
+fn tx_addr_step() -> BoxedStrategy<AddrStep> {
+    let policy = prop_oneof![Just(PolicySel::First), Just(PolicySel::Last)];
+    prop_oneof![
+        8 => ((1u8..=8).prop_map(SizeSel::Small), (0u8..4).prop_map(AlignSel::Pow), policy, owner(1, 1))
+            .prop_map(|(size, align, policy, owner)| AddrStep::Allocate { size, align, policy, owner }),
+        3 => any::<u8>().prop_map(|idx| AddrStep::Free(FreeSel::Alloc(idx))),
+        2 => (any::<u8>(), owner(1, 3))
+            .prop_map(|(idx, owner)| AddrStep::SetOwner { range: FreeSel::Alloc(idx), owner }),
+        1 => owner_sel().prop_map(AddrStep::FreeOwner),
+        1 => addr_step(Owners(4)),
+    ]
+    .boxed()
+}
+
+/// Id calls that usually succeed, and sometimes any call.
+fn tx_id_step() -> BoxedStrategy<IdStep> {
+    let allocated = || any::<u8>().prop_map(|idx| IdSel::Allocated { idx, delta: 0 });
+    prop_oneof![
+        6 => owner(1, 1).prop_map(IdStep::AllocateId),
+        2 => ((1u8..=4).prop_map(CountSel::Small), (0u8..3).prop_map(IdAlignSel::Pow), owner(1, 1))
+            .prop_map(|(count, align, owner)| IdStep::AllocateIds { count, align, owner }),
+        3 => allocated().prop_map(IdStep::FreeId),
+        2 => (allocated(), owner(1, 3))
+            .prop_map(|(first, owner)| IdStep::SetOwner { first, span: 0, owner }),
+        1 => owner_sel().prop_map(IdStep::FreeOwner),
+        1 => id_step(Owners(4)),
+    ]
+    .boxed()
+}
+
+/// Set calls that usually succeed, and sometimes any call.
+fn tx_set_op() -> BoxedStrategy<SetOp> {
+    prop_oneof![
+        3 => (any::<u8>(), tx_addr_step())
+            .prop_map(|(n, step)| SetOp::Addr { pool: PoolSel::Addresses(n), step }),
+        3 => (any::<u8>(), tx_id_step()).prop_map(|(n, step)| SetOp::Id { pool: PoolSel::Ids(n), step }),
+        1 => set_op(Owners(4)),
+    ]
+    .boxed()
+}
+
+/// Transactions on either allocator or the set, of 0 to `MAX_TX_STEPS`
+/// steps, ending every way.
+pub fn transaction() -> BoxedStrategy<Action> {
+    fn steps<T: std::fmt::Debug>(s: BoxedStrategy<T>) -> impl Strategy<Value = Vec<T>> {
+        proptest::collection::vec(s, 0..=MAX_TX_STEPS)
+    }
+    let tx = prop_oneof![
+        2 => steps(tx_addr_step()).prop_map(Tx::Addresses),
+        2 => steps(tx_id_step()).prop_map(Tx::Ids),
+        3 => steps(tx_set_op()).prop_map(Tx::Set),
+    ];
+    let end = prop_oneof![
+        4 => Just(TxEnd::Commit),
+        1 => Just(TxEnd::Rollback),
+        1 => Just(TxEnd::Drop),
+        2 => any::<bool>().prop_map(|mutate| TxEnd::Fail { mutate }),
+    ];
+    (tx, end)
+        .prop_map(|(tx, end)| Action::Transaction { tx, end })
+        .boxed()
+}
+
+/// A diff between a snapshot and the live state, sharing history or not.
+pub fn diff() -> BoxedStrategy<Action> {
+    let rebuild = prop_oneof![
+        4 => Just(Rebuild::Shared),
+        1 => Just(Rebuild::OlderFromBytes),
+        1 => Just(Rebuild::NewerFromBytes),
+        1 => Just(Rebuild::BothFromBytes),
+        1 => Just(Rebuild::BothFromJson),
+    ];
+    (any::<u8>(), rebuild, prop::bool::weighted(0.2))
+        .prop_map(|(slot, rebuild, reverse)| Action::Diff {
+            slot,
+            rebuild,
+            reverse,
+        })
+        .boxed()
+}
+
+/// How often each of the actions beyond operations and snapshots comes,
+/// against 100 for operations and snapshots.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras {
+    /// `Action::Diff`.
+    pub diff: u32,
+    /// `Action::Transaction`.
+    pub transaction: u32,
+    /// `Action::RoundTrip`.
+    pub round_trip: u32,
+    /// `Action::Reset` and the constructor checks.
+    pub reset: u32,
+}
+
+/// Actions built on `op`, with snapshots, restores, mutated snapshots and
+/// the `extras`.
+pub fn actions(op: BoxedStrategy<Op>, extras: Extras) -> BoxedStrategy<Action> {
+    let mut arms: Vec<(u32, BoxedStrategy<Action>)> = vec![
+        (85, op.clone().prop_map(Action::Op).boxed()),
+        (3, Just(Action::Snapshot).boxed()),
+        (
+            6,
+            (any::<u8>(), op)
+                .prop_map(|(slot, op)| Action::MutateSnapshot { slot, op })
+                .boxed(),
+        ),
+        (
+            2,
+            any::<u8>()
+                .prop_map(|slot| Action::Restore { slot })
+                .boxed(),
+        ),
+        (
+            1,
+            any::<u8>()
+                .prop_map(|slot| Action::DropSnapshot { slot })
+                .boxed(),
+        ),
+        (extras.diff, diff()),
+        (extras.transaction, transaction()),
+        (extras.round_trip, Just(Action::RoundTrip).boxed()),
+        (
+            extras.reset,
+            (any::<u64>(), prop_oneof![Just(0u64), any::<u64>()])
+                .prop_map(|(base, size)| Action::NewAddress { base, size })
+                .boxed(),
+        ),
+        (
+            extras.reset,
+            (any::<u32>(), any::<u32>())
+                .prop_map(|(base, end)| Action::NewIds { base, end })
+                .boxed(),
+        ),
+        (
+            extras.reset,
+            (space(), id_range())
+                .prop_map(|(space, ids)| Action::Reset { space, ids })
+                .boxed(),
+        ),
+    ];
+    arms.retain(|(w, _)| *w > 0);
+    Union::new_weighted(arms).boxed()
+}
+
+/// Actions built on `op`, with snapshots, restores and mutated snapshots.
+pub fn action(op: BoxedStrategy<Op>) -> BoxedStrategy<Action> {
+    actions(op, Extras::default())
+}
+
+/// Operations on both allocators and the set.
+pub fn any_op() -> BoxedStrategy<Op> {
+    prop_oneof![3 => address_op(), 3 => id_op(), 2 => set_op_as_op()].boxed()
+}
+
+/// Everything: every operation, constructor checks, resets to other spaces,
+/// diffs, transactions and round trips.
+pub fn any_action() -> BoxedStrategy<Action> {
+    actions(
+        any_op(),
+        Extras {
+            diff: 2,
+            transaction: 2,
+            round_trip: 1,
+            reset: 1,
+        },
+    )
 }
 
 /// A scenario of `len` actions drawn from `action`.
