@@ -21,9 +21,10 @@ use crate::{
 /// from 0) and what went wrong. Dropping a transaction without committing
 /// it (an early `?` return, a panic) also restores the state.
 ///
-/// Each successful step counts as one mutation (the generation moves by
-/// one per step); a rolled-back transaction leaves the generation as it
-/// was.
+/// Steps move the generation as their operations do (by one for each
+/// successful mutation; a step that changes nothing, such as setting the
+/// owner an allocation has already, does not move it); a rolled-back
+/// transaction leaves the generation as it was.
 ///
 /// ```rust
 /// use vm_allocator::{AllocPolicy, Owner, ResourceSet, SetError, TransactionError};
@@ -143,7 +144,8 @@ impl<'a, S: Versioned> Transaction<'a, S> {
         }
     }
 
-    /// Number of steps run so far (the failed one included).
+    /// Number of steps run so far, the failed one included; steps tried
+    /// after a failure are not run and not counted.
     pub fn steps(&self) -> usize {
         self.steps
     }

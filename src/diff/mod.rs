@@ -213,10 +213,14 @@ impl Diff {
     /// `state` with this diff applied: the newer state exactly (owners,
     /// next ids and generations included).
     ///
-    /// `state` must be the older state: the same kind and shape, at the
-    /// diff's first generation, holding every freed range (with its owner)
-    /// and none of the allocated ones; otherwise the error says what does
-    /// not match and `state` is untouched.
+    /// `state` must be the older state: of the same kind (and, for a set,
+    /// with the changed pools, of their kinds), at the diff's first
+    /// generation, holding every freed range with its owner and none of the
+    /// allocated ones inside its space or range; otherwise the error says
+    /// what does not match and `state` is untouched. A diff does not record
+    /// the spaces or ranges themselves, so another state that passes all
+    /// these checks takes it too; a [`Delta`] names its base state by
+    /// checksum and refuses every other.
     ///
     /// Time: O(k log n), k = changes.
     pub fn apply<S: Versioned>(&self, state: &S) -> Result<S, DiffError> {

@@ -488,12 +488,12 @@ impl OwnedBy<'_, ResourceSet> {
         alignment: u64,
         policy: AllocPolicy,
     ) -> Result<RangeInclusive, SetError> {
-        let constraint =
-            Constraint::new(size, alignment, policy).map_err(|error| SetError::Pool {
-                pool: String::from(pool),
-                error,
-            })?;
-        self.allocate_with(pool, constraint)
+        let owner = self.owner();
+        // The pool is looked up before the request is checked, as
+        // `ResourceSet::allocate` does.
+        self.target().with_addresses(pool, |a| {
+            a.owned_by(owner).allocate(size, alignment, policy)
+        })
     }
 
     /// [`ResourceSet::allocate_with`], owned by this view's owner.

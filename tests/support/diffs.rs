@@ -270,7 +270,7 @@ pub fn apply_id_pool(m: &mut IdModel, p: &PoolDiffModel) -> Result<(), DiffError
     if let Some((_, next)) = p.next_ids {
         let fits = next >= u64::from(m.base)
             && next <= u64::from(m.end) + 1
-            && m.allocated.last().map_or(true, |&h| u64::from(h) < next);
+            && m.allocated.last().is_none_or(|&h| u64::from(h) < next);
         if !fits {
             return Err(DiffError::InvalidNextId {
                 pool: p.name.clone(),

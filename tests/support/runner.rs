@@ -514,7 +514,7 @@ impl Runner {
                     .map_err(|e| format!("resource set: {e}"))?;
             }
         }
-        if self.steps % FULL_CHECK_EVERY == 0 {
+        if self.steps.is_multiple_of(FULL_CHECK_EVERY) {
             self.check()
         } else {
             self.check_parts(touched)

@@ -3,9 +3,7 @@
 //! The reference model of a `ResourceSet`: named pool models in order and a
 //! count of successful set mutations; and the calls on a set.
 
-use vm_allocator::{
-    AddressAllocator, Constraint, IdAllocator, PoolKind, ResourceSet, SetError, Transaction,
-};
+use vm_allocator::{AddressAllocator, IdAllocator, PoolKind, ResourceSet, SetError, Transaction};
 
 use super::{
     check_address, check_ids, queried_names, same, AddrCall, AddressModel, IdCall, IdModel,
@@ -126,7 +124,7 @@ impl SetModel {
     pub fn names(&self, kind: Option<PoolKind>) -> Vec<&str> {
         self.pools
             .iter()
-            .filter(|(_, p)| kind.map_or(true, |k| p.kind() == k))
+            .filter(|(_, p)| kind.is_none_or(|k| p.kind() == k))
             .map(|(n, _)| n.as_str())
             .collect()
     }
@@ -352,32 +350,16 @@ impl SetOp {
             SetOp::Addr { pool, step } => {
                 let name = pool.resolve(m);
                 let stand_in;
-                let (pool_model, is_address_pool) = match m.pool(&name) {
-                    Some(PoolModel::Addresses(a)) => (a, true),
+                let pool_model = match m.pool(&name) {
+                    Some(PoolModel::Addresses(a)) => a,
                     _ => {
                         stand_in = AddressModel::new(0, 0x1_0000).expect("a valid space");
-                        (&stand_in, false)
+                        &stand_in
                     }
                 };
                 let Some(call) = step.resolve(pool_model)? else {
                     return Ok(None);
                 };
-                // Known bug (see `set_owned_allocate_checks_the_pool_first`
-                // in tests/model.rs): `owned_by(..).allocate` checks the
-                // constraint before the pool, so an invalid constraint on a
-                // missing or id pool gives `SetError::Pool` instead of
-                // `NoSuchPool` / `WrongKind`. Not called until fixed.
-                if let AddrCall::Allocate {
-                    size,
-                    align,
-                    policy,
-                    owner: Some(_),
-                } = call
-                {
-                    if !is_address_pool && Constraint::new(size, align, policy).is_err() {
-                        return Ok(None);
-                    }
-                }
                 Ok(Some(SetCall {
                     pool: name,
                     call: PoolCall::Addr(call),
