@@ -18,7 +18,7 @@ use std::cell::Cell;
 
 use proptest::prelude::*;
 use vm_allocator::format::{
-    self, DecodeError, EncodeError, ErrorKind, Field, FileKind, Unfit, FORMAT_VERSION, MAGIC,
+    self, DecodeError, DecodeErrorKind, EncodeError, Field, FileKind, Unfit, FORMAT_VERSION, MAGIC,
     MAX_FILE_SIZE, SUPPORTED_VERSIONS, WRITABLE_VERSIONS,
 };
 use vm_allocator::{
@@ -192,12 +192,12 @@ fn reseal(file: &[u8], tamper: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     seal_version(version_of(file), file[10], &b)
 }
 
-fn err(offset: usize, field: Field, kind: ErrorKind) -> DecodeError {
+fn err(offset: usize, field: Field, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(offset, field, kind)
 }
 
-fn state(e: StateError) -> ErrorKind {
-    ErrorKind::InvalidState(e)
+fn state(e: StateError) -> DecodeErrorKind {
+    DecodeErrorKind::InvalidState(e)
 }
 
 fn r(start: u64, end: u64) -> RangeInclusive {
@@ -1210,7 +1210,7 @@ fn bad_magic_says_what_was_found() {
         err(
             0,
             Field::Magic,
-            ErrorKind::BadMagic {
+            DecodeErrorKind::BadMagic {
                 found: *b"PK\x03\x04 not",
                 found_len: 8
             }
@@ -1224,7 +1224,7 @@ fn bad_magic_says_what_was_found() {
     let e = AddressAllocator::from_bytes(b"{}").unwrap_err();
     assert_eq!(
         e.kind,
-        ErrorKind::BadMagic {
+        DecodeErrorKind::BadMagic {
             found: *b"{}\0\0\0\0\0\0",
             found_len: 2
         }
@@ -1234,7 +1234,10 @@ fn bad_magic_says_what_was_found() {
         mangled.remove(4);
         let e = IdAllocator::from_bytes(&mangled).unwrap_err();
         assert_eq!((e.offset, e.field), (0, Field::Magic));
-        assert!(matches!(e.kind, ErrorKind::BadMagic { found_len: 8, .. }));
+        assert!(matches!(
+            e.kind,
+            DecodeErrorKind::BadMagic { found_len: 8, .. }
+        ));
     }
 }
 
@@ -1249,7 +1252,7 @@ fn unsupported_versions_name_the_supported_ones() {
             err(
                 8,
                 Field::Version,
-                ErrorKind::UnsupportedVersion {
+                DecodeErrorKind::UnsupportedVersion {
                     found: version,
                     supported: &[1, 2]
                 }
@@ -1270,7 +1273,7 @@ fn wrong_kind_is_refused_after_the_checksum() {
         err(
             10,
             Field::Kind,
-            ErrorKind::WrongKind {
+            DecodeErrorKind::WrongKind {
                 expected: FileKind::IdAllocator,
                 found: 2
             }
@@ -1283,7 +1286,7 @@ fn wrong_kind_is_refused_after_the_checksum() {
     let e = AddressAllocator::from_bytes(&gsi().to_bytes()).unwrap_err();
     assert_eq!(
         e.kind,
-        ErrorKind::WrongKind {
+        DecodeErrorKind::WrongKind {
             expected: FileKind::AddressAllocator,
             found: 1
         }
@@ -1294,7 +1297,7 @@ fn wrong_kind_is_refused_after_the_checksum() {
         err(
             10,
             Field::Kind,
-            ErrorKind::WrongKind {
+            DecodeErrorKind::WrongKind {
                 expected: FileKind::ResourceSet,
                 found: 4
             }
@@ -1322,7 +1325,7 @@ fn wrong_kind_is_refused_after_the_checksum() {
             err(
                 10,
                 Field::Kind,
-                ErrorKind::WrongKind {
+                DecodeErrorKind::WrongKind {
                     expected: FileKind::AddressAllocator,
                     found: kind
                 }
@@ -1330,7 +1333,11 @@ fn wrong_kind_is_refused_after_the_checksum() {
         );
         assert_eq!(
             format::dump(&file).unwrap_err(),
-            err(10, Field::Kind, ErrorKind::UnknownKind { found: kind })
+            err(
+                10,
+                Field::Kind,
+                DecodeErrorKind::UnknownKind { found: kind }
+            )
         );
     }
     let e = ResourceSet::from_bytes(&seal(SET, &[0, 0, 0])).unwrap_err();
@@ -1363,7 +1370,7 @@ fn every_single_bit_flip_is_caught() {
                         err(
                             body_end,
                             Field::Checksum,
-                            ErrorKind::ChecksumMismatch {
+                            DecodeErrorKind::ChecksumMismatch {
                                 stored,
                                 computed: crc32c(&damaged[..body_end])
                             }
@@ -1395,7 +1402,7 @@ fn expected_truncation(file: &[u8], len: usize) -> DecodeError {
     err(
         offset,
         field,
-        ErrorKind::Truncated {
+        DecodeErrorKind::Truncated {
             needed: needed as u64,
             available: available as u64,
         },
@@ -1440,7 +1447,7 @@ fn every_body_prefix_is_truncated_at_the_first_missing_field() {
             assert!(
                 matches!(
                     e.kind,
-                    ErrorKind::Truncated { .. } | ErrorKind::CountTooLarge { .. }
+                    DecodeErrorKind::Truncated { .. } | DecodeErrorKind::CountTooLarge { .. }
                 ),
                 "{len}: {e}"
             );
@@ -1465,7 +1472,7 @@ fn trailing_bytes_after_the_checksum_or_the_items() {
                 err(
                     end,
                     Field::EndOfFile,
-                    ErrorKind::TrailingBytes { count: extra }
+                    DecodeErrorKind::TrailingBytes { count: extra }
                 )
             );
         }
@@ -1479,14 +1486,18 @@ fn trailing_bytes_after_the_checksum_or_the_items() {
             err(
                 body_offset + b.len() - 2,
                 Field::EndOfBody,
-                ErrorKind::TrailingBytes { count: 2 }
+                DecodeErrorKind::TrailingBytes { count: 2 }
             )
         );
     }
     let file = reseal(&gsi().to_bytes_version(1).unwrap(), |b| b.push(0x7f));
     assert_eq!(
         IdAllocator::from_bytes(&file).unwrap_err(),
-        err(20, Field::EndOfBody, ErrorKind::TrailingBytes { count: 1 })
+        err(
+            20,
+            Field::EndOfBody,
+            DecodeErrorKind::TrailingBytes { count: 1 }
+        )
     );
 }
 
@@ -1497,7 +1508,7 @@ fn body_length_limits() {
     file.splice(11..12, [0x88, 0x00]);
     assert_eq!(
         IdAllocator::from_bytes(&file).unwrap_err(),
-        err(11, Field::BodyLength, ErrorKind::OverlongVarint)
+        err(11, Field::BodyLength, DecodeErrorKind::OverlongVarint)
     );
     for version in [1u8, 2] {
         // Beyond the file size limit: refused as a value before anything else.
@@ -1509,7 +1520,7 @@ fn body_length_limits() {
             err(
                 11,
                 Field::BodyLength,
-                ErrorKind::ValueOutOfRange {
+                DecodeErrorKind::ValueOutOfRange {
                     value: 1 << 60,
                     max: 1 << 30
                 }
@@ -1521,7 +1532,7 @@ fn body_length_limits() {
         file.extend_from_slice(&[0xff; 10]);
         assert_eq!(
             IdAllocator::from_bytes(&file).unwrap_err(),
-            err(11, Field::BodyLength, ErrorKind::VarintTooLarge)
+            err(11, Field::BodyLength, DecodeErrorKind::VarintTooLarge)
         );
     }
 }
@@ -1533,7 +1544,7 @@ fn files_over_the_size_limit_are_refused_unread() {
     let expected = err(
         0,
         Field::File,
-        ErrorKind::FileTooLarge {
+        DecodeErrorKind::FileTooLarge {
             size: MAX_FILE_SIZE as u64 + 1,
             max: MAX_FILE_SIZE as u64,
         },
@@ -1574,9 +1585,9 @@ fn overlong_varints_are_refused_in_every_field() {
             let at = s.offset - body_offset;
             let length = b[at..].iter().position(|x| x & 0x80 == 0).unwrap() + 1;
             let expected = if length > 10 {
-                ErrorKind::VarintTooLarge
+                DecodeErrorKind::VarintTooLarge
             } else {
-                ErrorKind::OverlongVarint
+                DecodeErrorKind::OverlongVarint
             };
             let mut expected = err(s.offset + shift, s.field, expected);
             if let Some(p) = s.pool {
@@ -1595,7 +1606,7 @@ fn varints_over_64_bits_are_refused() {
     b.push(0);
     assert_eq!(
         AddressAllocator::from_bytes(&seal(ADDRESS, &b)).unwrap_err(),
-        err(14, Field::SpaceEnd, ErrorKind::VarintTooLarge)
+        err(14, Field::SpaceEnd, DecodeErrorKind::VarintTooLarge)
     );
     // The 10th byte with its high bit set is over 64 bits too.
     let mut b = body(&[0, 0]);
@@ -1603,7 +1614,7 @@ fn varints_over_64_bits_are_refused() {
     b.push(0x81);
     assert_eq!(
         AddressAllocator::from_bytes(&seal2(ADDRESS, &b)).unwrap_err(),
-        err(14, Field::SpaceStart, ErrorKind::VarintTooLarge)
+        err(14, Field::SpaceStart, DecodeErrorKind::VarintTooLarge)
     );
 }
 
@@ -1631,7 +1642,11 @@ fn u32_fields_refuse_larger_values() {
         let value = *values.iter().max().unwrap();
         assert_eq!(
             IdAllocator::from_bytes(&seal(ID, &body(values))).unwrap_err(),
-            err(offset, field, ErrorKind::ValueOutOfRange { value, max }),
+            err(
+                offset,
+                field,
+                DecodeErrorKind::ValueOutOfRange { value, max }
+            ),
             "{field}"
         );
         // Version 2: the owner count and the generation come first.
@@ -1642,7 +1657,11 @@ fn u32_fields_refuse_larger_values() {
         }
         assert_eq!(
             IdAllocator::from_bytes(&seal2(ID, &body(&v2))).unwrap_err(),
-            err(offset + 2, field, ErrorKind::ValueOutOfRange { value, max }),
+            err(
+                offset + 2,
+                field,
+                DecodeErrorKind::ValueOutOfRange { value, max }
+            ),
             "{field}"
         );
     }
@@ -1710,7 +1729,7 @@ fn huge_counts_are_refused_before_any_allocation() {
                 err(
                     12 + prefix.len(),
                     field,
-                    ErrorKind::CountTooLarge { count, max: 6 / m }
+                    DecodeErrorKind::CountTooLarge { count, max: 6 / m }
                 ),
                 "{field} {count}"
             );
@@ -1729,7 +1748,7 @@ fn huge_counts_are_refused_before_any_allocation() {
         err(
             at,
             Field::RunCount,
-            ErrorKind::CountTooLarge {
+            DecodeErrorKind::CountTooLarge {
                 count: 1 << 60,
                 max: 0
             }
@@ -1745,7 +1764,7 @@ fn huge_counts_are_refused_before_any_allocation() {
         err(
             21,
             Field::AllocationLength { index: 1 },
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 1,
                 available: 0
             }
@@ -1800,7 +1819,7 @@ fn decoding_allocates_a_small_multiple_of_the_input() {
     assert_eq!(e.field, Field::AllocationStart { index: 9_999 });
     assert!(matches!(
         e.kind,
-        ErrorKind::InvalidState(StateError::OutOfRange { .. })
+        DecodeErrorKind::InvalidState(StateError::OutOfRange { .. })
     ));
     assert_eq!(LIVE.with(Cell::get), before);
     // A set whose last pool fails after the others were built.
@@ -1862,7 +1881,7 @@ fn address_spaces_must_be_valid() {
         err(
             14,
             Field::SpaceEnd,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 2,
                 available: 1
             }
@@ -1917,7 +1936,7 @@ fn allocations_outside_the_space_are_refused() {
         err(
             24,
             Field::AllocationOwner { index: 0 },
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 1,
                 available: 0
             }
@@ -1945,7 +1964,7 @@ fn errors_name_the_right_item_anywhere_in_a_long_list() {
             "{bad}"
         );
         assert!(
-            matches!(e.kind, ErrorKind::InvalidState(StateError::OutOfRange { index, .. }) if index == bad),
+            matches!(e.kind, DecodeErrorKind::InvalidState(StateError::OutOfRange { index, .. }) if index == bad),
             "{bad}: {e}"
         );
         // The same list, with item `bad` last and its length cut short.
@@ -1960,7 +1979,7 @@ fn errors_name_the_right_item_anywhere_in_a_long_list() {
         assert!(
             matches!(
                 e.kind,
-                ErrorKind::Truncated {
+                DecodeErrorKind::Truncated {
                     needed: 3,
                     available: 2
                 }
@@ -2006,7 +2025,7 @@ fn unsorted_overlapping_and_inverted_allocations_cannot_be_expressed() {
         };
         assert_eq!(
             e,
-            err(offset, field, ErrorKind::Overflow { value }),
+            err(offset, field, DecodeErrorKind::Overflow { value }),
             "{what}"
         );
     }
@@ -2018,7 +2037,7 @@ fn unsorted_overlapping_and_inverted_allocations_cannot_be_expressed() {
         err(
             35,
             Field::AllocationStart { index: 1 },
-            ErrorKind::Overflow { value: 0 }
+            DecodeErrorKind::Overflow { value: 0 }
         )
     );
 }
@@ -2040,7 +2059,7 @@ fn id_ranges_and_next_id_must_be_valid() {
         err(
             14,
             Field::NextId,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 2,
                 available: 1
             }
@@ -2048,14 +2067,14 @@ fn id_ranges_and_next_id_must_be_valid() {
     );
     assert_eq!(
         IdAllocator::from_bytes(&seal(ID, &[10, 9, 0x80, 0x00, 0])).unwrap_err(),
-        err(14, Field::NextId, ErrorKind::OverlongVarint)
+        err(14, Field::NextId, DecodeErrorKind::OverlongVarint)
     );
     assert_eq!(
         IdAllocator::from_bytes(&seal(ID, &body(&[10, 9, 1 << 40, 0]))).unwrap_err(),
         err(
             14,
             Field::NextId,
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: 1 << 40,
                 max: 1 << 32
             }
@@ -2139,7 +2158,7 @@ fn ids_outside_the_range_or_above_next_id_are_refused() {
     let file = seal(ID, &body(&[5, 23, 5, 1, 30, 0]));
     assert!(matches!(
         IdAllocator::from_bytes(&file).unwrap_err().kind,
-        ErrorKind::InvalidState(StateError::OutOfRange { .. })
+        DecodeErrorKind::InvalidState(StateError::OutOfRange { .. })
     ));
     // A freed-everything state is valid: no runs, next_id above the base.
     let file = seal(ID, &body(&[5, 23, 5, 0]));
@@ -2164,7 +2183,7 @@ fn touching_runs_cannot_be_expressed_in_version_1() {
         err(
             18,
             Field::RunStart { index: 1 },
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: u64::MAX,
                 max: u32::MAX.into()
             }
@@ -2176,7 +2195,7 @@ fn touching_runs_cannot_be_expressed_in_version_1() {
     assert_eq!((e.offset, e.field), (18, Field::RunStart { index: 1 }));
     assert!(matches!(
         e.kind,
-        ErrorKind::InvalidState(StateError::OutOfRange { index: 1, .. })
+        DecodeErrorKind::InvalidState(StateError::OutOfRange { index: 1, .. })
     ));
 }
 
@@ -2204,7 +2223,7 @@ fn owner_tables_are_read_as_the_spec_says() {
         }
         t
     };
-    let name_error = |index: u64, kind: ErrorKind| err(13, Field::OwnerName { index }, kind);
+    let name_error = |index: u64, kind: DecodeErrorKind| err(13, Field::OwnerName { index }, kind);
     let one = |name: &[u8]| ids_v2(&table(&[name]), &[[0, 0, 1]]);
     // Valid names: 64 bytes, any UTF-8 without control characters.
     for ok in [
@@ -2219,18 +2238,18 @@ fn owner_tables_are_read_as_the_spec_says() {
     // Lengths.
     assert_eq!(
         IdAllocator::from_bytes(&one(b"")).unwrap_err(),
-        name_error(0, ErrorKind::InvalidName(NameError::Empty))
+        name_error(0, DecodeErrorKind::InvalidName(NameError::Empty))
     );
     assert_eq!(
         IdAllocator::from_bytes(&one("x".repeat(65).as_bytes())).unwrap_err(),
-        name_error(0, ErrorKind::ValueOutOfRange { value: 65, max: 64 })
+        name_error(0, DecodeErrorKind::ValueOutOfRange { value: 65, max: 64 })
     );
     // A length over 64 is refused before the bytes are looked at.
     assert_eq!(
         IdAllocator::from_bytes(&seal2(ID, &body(&[1, u64::MAX]))).unwrap_err(),
         name_error(
             0,
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: u64::MAX,
                 max: 64
             }
@@ -2241,7 +2260,7 @@ fn owner_tables_are_read_as_the_spec_says() {
         IdAllocator::from_bytes(&seal2(ID, &[1, 10, b'a', b'b'])).unwrap_err(),
         name_error(
             0,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 10,
                 available: 2
             }
@@ -2252,7 +2271,7 @@ fn owner_tables_are_read_as_the_spec_says() {
         IdAllocator::from_bytes(&seal2(ID, &[1, 0x81, 0x81])).unwrap_err(),
         name_error(
             0,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 3,
                 available: 2
             }
@@ -2260,7 +2279,7 @@ fn owner_tables_are_read_as_the_spec_says() {
     );
     assert_eq!(
         IdAllocator::from_bytes(&seal2(ID, &[1, 0x81, 0x00, b'a'])).unwrap_err(),
-        name_error(0, ErrorKind::OverlongVarint)
+        name_error(0, DecodeErrorKind::OverlongVarint)
     );
     // UTF-8: `at` is the length of the longest UTF-8 prefix.
     let utf8_cases: [(&[u8], usize); 10] = [
@@ -2278,7 +2297,7 @@ fn owner_tables_are_read_as_the_spec_says() {
     for (bytes, at) in utf8_cases {
         assert_eq!(
             IdAllocator::from_bytes(&one(bytes)).unwrap_err(),
-            name_error(0, ErrorKind::InvalidUtf8 { at }),
+            name_error(0, DecodeErrorKind::InvalidUtf8 { at }),
             "{bytes:02x?}"
         );
     }
@@ -2295,7 +2314,7 @@ fn owner_tables_are_read_as_the_spec_says() {
             IdAllocator::from_bytes(&one(name.as_bytes())).unwrap_err(),
             name_error(
                 0,
-                ErrorKind::InvalidName(NameError::ControlCharacter { offset })
+                DecodeErrorKind::InvalidName(NameError::ControlCharacter { offset })
             ),
             "{name:?}"
         );
@@ -2322,7 +2341,7 @@ fn owner_tables_are_read_as_the_spec_says() {
             err(
                 offset,
                 Field::OwnerName { index },
-                ErrorKind::UnsortedOwners
+                DecodeErrorKind::UnsortedOwners
             ),
             "{names:?}"
         );
@@ -2334,7 +2353,7 @@ fn owner_tables_are_read_as_the_spec_says() {
         err(
             15,
             Field::OwnerName { index: 1 },
-            ErrorKind::InvalidUtf8 { at: 0 }
+            DecodeErrorKind::InvalidUtf8 { at: 0 }
         )
     );
     // "a" < "ab" < "b".
@@ -2353,7 +2372,7 @@ fn owner_references_and_unused_owners() {
         err(
             24,
             Field::RunOwner { index: 0 },
-            ErrorKind::ValueOutOfRange { value: 3, max: 2 }
+            DecodeErrorKind::ValueOutOfRange { value: 3, max: 2 }
         )
     );
     // Any reference into an empty table.
@@ -2362,23 +2381,35 @@ fn owner_references_and_unused_owners() {
         err(
             20,
             Field::RunOwner { index: 0 },
-            ErrorKind::ValueOutOfRange { value: 1, max: 0 }
+            DecodeErrorKind::ValueOutOfRange { value: 1, max: 0 }
         )
     );
     // The first unused name (by position) is reported, after the items.
     assert_eq!(
         IdAllocator::from_bytes(&ids_v2(&t, &[[0, 0, 0]])).unwrap_err(),
-        err(13, Field::OwnerName { index: 0 }, ErrorKind::UnusedOwner)
+        err(
+            13,
+            Field::OwnerName { index: 0 },
+            DecodeErrorKind::UnusedOwner
+        )
     );
     assert_eq!(
         IdAllocator::from_bytes(&ids_v2(&t, &[[0, 0, 1]])).unwrap_err(),
-        err(15, Field::OwnerName { index: 1 }, ErrorKind::UnusedOwner)
+        err(
+            15,
+            Field::OwnerName { index: 1 },
+            DecodeErrorKind::UnusedOwner
+        )
     );
     // The end of the body is checked before unused owners ...
     let file = reseal(&ids_v2(&t, &[[0, 0, 1]]), |b| b.push(0));
     assert_eq!(
         IdAllocator::from_bytes(&file).unwrap_err(),
-        err(25, Field::EndOfBody, ErrorKind::TrailingBytes { count: 1 })
+        err(
+            25,
+            Field::EndOfBody,
+            DecodeErrorKind::TrailingBytes { count: 1 }
+        )
     );
     // ... and every item before either.
     assert_eq!(
@@ -2405,7 +2436,7 @@ fn owner_references_and_unused_owners() {
         err(
             23,
             Field::AllocationOwner { index: 0 },
-            ErrorKind::ValueOutOfRange { value: 2, max: 1 }
+            DecodeErrorKind::ValueOutOfRange { value: 2, max: 1 }
         )
     );
     let file = seal2(
@@ -2414,7 +2445,11 @@ fn owner_references_and_unused_owners() {
     );
     assert_eq!(
         AddressAllocator::from_bytes(&file).unwrap_err(),
-        err(13, Field::OwnerName { index: 0 }, ErrorKind::UnusedOwner)
+        err(
+            13,
+            Field::OwnerName { index: 0 },
+            DecodeErrorKind::UnusedOwner
+        )
     );
 }
 
@@ -2445,7 +2480,7 @@ fn runs_of_version_2_touch_only_with_different_owners() {
     let file = ids_v2(&t, &[[4, 0, 1], [0, 0, 1]]);
     assert!(matches!(
         IdAllocator::from_bytes(&file).unwrap_err().kind,
-        ErrorKind::InvalidState(StateError::AboveNextId { index: 1, .. })
+        DecodeErrorKind::InvalidState(StateError::AboveNextId { index: 1, .. })
     ));
     // A generation of 64 bits, and one over.
     let mut b = vec![0];
@@ -2462,7 +2497,7 @@ fn runs_of_version_2_touch_only_with_different_owners() {
     b.push(0x02);
     assert_eq!(
         IdAllocator::from_bytes(&seal2(ID, &b)).unwrap_err(),
-        err(13, Field::Generation, ErrorKind::VarintTooLarge)
+        err(13, Field::Generation, DecodeErrorKind::VarintTooLarge)
     );
 }
 
@@ -2503,7 +2538,7 @@ fn resource_sets_are_read_as_the_spec_says() {
         err(
             15,
             Field::PoolName { index: 0 },
-            ErrorKind::InvalidName(NameError::Empty)
+            DecodeErrorKind::InvalidName(NameError::Empty)
         )
     );
     let file = set_file(1, &parts(&[N("a\u{1b}"), B(&[1])]));
@@ -2512,7 +2547,7 @@ fn resource_sets_are_read_as_the_spec_says() {
         err(
             15,
             Field::PoolName { index: 0 },
-            ErrorKind::InvalidName(NameError::ControlCharacter { offset: 1 })
+            DecodeErrorKind::InvalidName(NameError::ControlCharacter { offset: 1 })
         )
     );
     // Kind bytes.
@@ -2523,7 +2558,7 @@ fn resource_sets_are_read_as_the_spec_says() {
             err(
                 19,
                 Field::PoolKind { index: 0 },
-                ErrorKind::UnknownPoolKind { found: kind }
+                DecodeErrorKind::UnknownPoolKind { found: kind }
             )
         );
     }
@@ -2533,7 +2568,7 @@ fn resource_sets_are_read_as_the_spec_says() {
         err(
             17,
             Field::PoolKind { index: 0 },
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 1,
                 available: 0
             }
@@ -2569,7 +2604,7 @@ fn resource_sets_are_read_as_the_spec_says() {
         err(
             39,
             Field::AllocationStart { index: 1 },
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 4,
                 available: 3
             }
@@ -2622,7 +2657,11 @@ fn resource_sets_are_read_as_the_spec_says() {
     let set = ResourceSet::from_bytes(&seal2(SET, &b)).unwrap_err();
     assert_eq!(
         set,
-        err(13, Field::OwnerName { index: 0 }, ErrorKind::UnusedOwner)
+        err(
+            13,
+            Field::OwnerName { index: 0 },
+            DecodeErrorKind::UnusedOwner
+        )
     );
     let mut b = parts(&[V(2), N("a"), N("b"), V(0), V(2)]);
     b.extend(&pools);
@@ -2647,7 +2686,11 @@ fn resource_sets_are_read_as_the_spec_says() {
     let file = reseal(&set_file(2, &two), |b| b.push(1));
     assert_eq!(
         ResourceSet::from_bytes(&file).unwrap_err(),
-        err(36, Field::EndOfBody, ErrorKind::TrailingBytes { count: 1 })
+        err(
+            36,
+            Field::EndOfBody,
+            DecodeErrorKind::TrailingBytes { count: 1 }
+        )
     );
 }
 
@@ -2674,7 +2717,11 @@ fn delta_headers_are_read_as_the_spec_says() {
     for kind in [0u8, 4, 5, 0xff] {
         assert_eq!(
             Delta::from_bytes(&delta_file(&[0], kind, &[])).unwrap_err(),
-            err(13, Field::BaseKind, ErrorKind::UnknownKind { found: kind })
+            err(
+                13,
+                Field::BaseKind,
+                DecodeErrorKind::UnknownKind { found: kind }
+            )
         );
     }
     assert_eq!(
@@ -2682,7 +2729,7 @@ fn delta_headers_are_read_as_the_spec_says() {
         err(
             13,
             Field::BaseKind,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 1,
                 available: 0
             }
@@ -2693,7 +2740,7 @@ fn delta_headers_are_read_as_the_spec_says() {
         err(
             15,
             Field::BaseChecksum,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 4,
                 available: 2
             }
@@ -2704,7 +2751,7 @@ fn delta_headers_are_read_as_the_spec_says() {
         err(
             20,
             Field::TargetChecksum,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 4,
                 available: 1
             }
@@ -2715,7 +2762,7 @@ fn delta_headers_are_read_as_the_spec_says() {
         err(
             14,
             Field::BaseGeneration,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 2,
                 available: 1
             }
@@ -2754,7 +2801,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             24,
             Field::NextId,
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: (1 << 32) + 1,
                 max: 1 << 32
             }
@@ -2766,7 +2813,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             25,
             Field::NextIdAfter,
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: (1 << 32) + 1,
                 max: 1 << 32
             }
@@ -2779,7 +2826,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             37,
             Field::FreedStart { index: 1 },
-            ErrorKind::Overflow { value: 0 }
+            DecodeErrorKind::Overflow { value: 0 }
         )
     );
     let file = delta_file(&t, ADDRESS, &body(&[0, 1, 5, u64::MAX, 0]));
@@ -2788,7 +2835,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             27,
             Field::AllocatedLength { index: 0 },
-            ErrorKind::Overflow { value: u64::MAX }
+            DecodeErrorKind::Overflow { value: u64::MAX }
         )
     );
     // The whole space.
@@ -2798,7 +2845,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             26,
             Field::FreedLength { index: 0 },
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: u64::MAX,
                 max: u64::MAX - 1
             }
@@ -2816,7 +2863,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             33,
             Field::FreedLength { index: 0 },
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: 1 << 40,
                 max: u32::MAX.into()
             }
@@ -2839,7 +2886,7 @@ fn delta_lists_are_read_as_the_spec_says() {
         let file = delta_file(&table, ID, &lists);
         assert_eq!(
             Delta::from_bytes(&file).unwrap_err(),
-            err(offset, field, ErrorKind::MergeableRuns)
+            err(offset, field, DecodeErrorKind::MergeableRuns)
         );
     }
     // With different owners they may touch.
@@ -2852,13 +2899,17 @@ fn delta_lists_are_read_as_the_spec_says() {
         err(
             31,
             Field::FreedOwner { index: 0 },
-            ErrorKind::ValueOutOfRange { value: 2, max: 1 }
+            DecodeErrorKind::ValueOutOfRange { value: 2, max: 1 }
         )
     );
     let file = delta_file(&table, ID, &body(&[0, 0, 1, 3, 0, 0, 0]));
     assert_eq!(
         Delta::from_bytes(&file).unwrap_err(),
-        err(13, Field::OwnerName { index: 0 }, ErrorKind::UnusedOwner)
+        err(
+            13,
+            Field::OwnerName { index: 0 },
+            DecodeErrorKind::UnusedOwner
+        )
     );
     let file = reseal(
         &delta_file(&table, ID, &body(&[0, 0, 1, 3, 0, 0, 0])),
@@ -2866,7 +2917,11 @@ fn delta_lists_are_read_as_the_spec_says() {
     );
     assert_eq!(
         Delta::from_bytes(&file).unwrap_err(),
-        err(33, Field::EndOfBody, ErrorKind::TrailingBytes { count: 1 })
+        err(
+            33,
+            Field::EndOfBody,
+            DecodeErrorKind::TrailingBytes { count: 1 }
+        )
     );
 }
 
@@ -2902,7 +2957,7 @@ fn deltas_of_sets_are_read_as_the_spec_says() {
         err(
             39,
             Field::PoolName { index: 1 },
-            ErrorKind::DuplicatePool { previous: 0 }
+            DecodeErrorKind::DuplicatePool { previous: 0 }
         )
     );
     // Kind bytes.
@@ -2913,7 +2968,7 @@ fn deltas_of_sets_are_read_as_the_spec_says() {
         err(
             29,
             Field::PoolKind { index: 0 },
-            ErrorKind::UnknownPoolKind { found: 7 }
+            DecodeErrorKind::UnknownPoolKind { found: 7 }
         )
     );
     // Errors in a pool's changes carry the pool, its generations included.
@@ -2926,7 +2981,7 @@ fn deltas_of_sets_are_read_as_the_spec_says() {
         err(
             44,
             Field::BaseGeneration,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 2,
                 available: 1
             }
@@ -2942,7 +2997,7 @@ fn deltas_of_sets_are_read_as_the_spec_says() {
         err(
             35,
             Field::FreedStart { index: 0 },
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 4,
                 available: 3
             }
@@ -2962,71 +3017,71 @@ fn deltas_of_sets_are_read_as_the_spec_says() {
 fn every_error_kind_has_a_message_with_the_place() {
     let cases = [
         (
-            ErrorKind::FileTooLarge { size: 5, max: 4 },
+            DecodeErrorKind::FileTooLarge { size: 5, max: 4 },
             "file at byte 0: the input is 5 bytes, over the limit of 4",
         ),
         (
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 4,
                 available: 1,
             },
             "file at byte 0: truncated: needs 4 bytes, only 1 available",
         ),
         (
-            ErrorKind::TrailingBytes { count: 3 },
+            DecodeErrorKind::TrailingBytes { count: 3 },
             "file at byte 0: 3 trailing bytes",
         ),
         (
-            ErrorKind::VarintTooLarge,
+            DecodeErrorKind::VarintTooLarge,
             "file at byte 0: varint value does not fit in 64 bits",
         ),
         (
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: 0x100,
                 max: 0xff,
             },
             "file at byte 0: value 0x100 is out of range (at most 0xff)",
         ),
         (
-            ErrorKind::BadMagic {
+            DecodeErrorKind::BadMagic {
                 found: [0; 8],
                 found_len: 0,
             },
             "file at byte 0: not a vm-allocator file: found nothing, expected 89 56 4d 41 0d 0a 1a 0a",
         ),
         (
-            ErrorKind::UnsupportedVersion {
+            DecodeErrorKind::UnsupportedVersion {
                 found: 7,
                 supported: &[1, 2],
             },
             "file at byte 0: unsupported format version 7; this reader supports 1, 2",
         ),
         (
-            ErrorKind::InvalidUtf8 { at: 3 },
+            DecodeErrorKind::InvalidUtf8 { at: 3 },
             "file at byte 0: the name is not valid UTF-8 (byte 3 of the name)",
         ),
         (
-            ErrorKind::InvalidName(NameError::Empty),
+            DecodeErrorKind::InvalidName(NameError::Empty),
             "file at byte 0: invalid name: the name is empty",
         ),
         (
-            ErrorKind::UnusedOwner,
+            DecodeErrorKind::UnusedOwner,
             "file at byte 0: no allocation has this owner",
         ),
         (
-            ErrorKind::UnknownPoolKind { found: 9 },
+            DecodeErrorKind::UnknownPoolKind { found: 9 },
             "file at byte 0: unknown pool kind 9",
         ),
         (
-            ErrorKind::DuplicatePool { previous: 2 },
+            DecodeErrorKind::DuplicatePool { previous: 2 },
             "file at byte 0: the pool was changed already by change #2",
         ),
         (
-            ErrorKind::MergeableRuns,
+            DecodeErrorKind::MergeableRuns,
             "file at byte 0: the range touches the previous one and has the same owner (ranges must be maximal)",
         ),
         (
-            ErrorKind::UnsortedOwners,
+            DecodeErrorKind::UnsortedOwners,
             "file at byte 0: the owner name is not after the previous one (the table must be sorted, without duplicates)",
         ),
     ];
@@ -3034,9 +3089,13 @@ fn every_error_kind_has_a_message_with_the_place() {
         assert_eq!(err(0, Field::File, kind).to_string(), message);
     }
     assert_eq!(
-        err(5, Field::RunOwner { index: 1 }, ErrorKind::OverlongVarint)
-            .in_pool(3)
-            .to_string(),
+        err(
+            5,
+            Field::RunOwner { index: 1 },
+            DecodeErrorKind::OverlongVarint
+        )
+        .in_pool(3)
+        .to_string(),
         "pool #3 run #1 owner at byte 5: non-canonical varint: longer than its value needs"
     );
     let fields = [
@@ -3059,7 +3118,9 @@ fn every_error_kind_has_a_message_with_the_place() {
     let e = IdAllocator::from_bytes(&seal(ID, &body(&[10, 9, 0, 0]))).unwrap_err();
     let source = std::error::Error::source(&e).unwrap();
     assert_eq!(source.to_string(), "id range 10..=9 is inverted");
-    assert!(std::error::Error::source(&err(0, Field::File, ErrorKind::OverlongVarint)).is_none());
+    assert!(
+        std::error::Error::source(&err(0, Field::File, DecodeErrorKind::OverlongVarint)).is_none()
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use vm_allocator::format::{ErrorKind, Field, FileKind, ReadError};
+use vm_allocator::format::{DecodeErrorKind, Field, FileKind, ReadError};
 use vm_allocator::{AddressAllocator, AllocPolicy, Delta, IdAllocator, Owner, ResourceSet};
 
 /// Set in the child process to the path it must keep saving to.
@@ -165,7 +165,7 @@ fn saves_replace_and_loads_validate() {
             assert_eq!((e.offset, e.field), (10, Field::Kind));
             assert_eq!(
                 e.kind,
-                ErrorKind::WrongKind {
+                DecodeErrorKind::WrongKind {
                     expected: FileKind::AddressAllocator,
                     found: 1
                 }
@@ -241,7 +241,7 @@ fn every_kind_saves_and_loads_in_both_versions() {
     match ResourceSet::read_from_path(&delta_path) {
         Err(ReadError::Decode(e)) => assert_eq!(
             e.kind,
-            ErrorKind::WrongKind {
+            DecodeErrorKind::WrongKind {
                 expected: FileKind::ResourceSet,
                 found: 4
             }

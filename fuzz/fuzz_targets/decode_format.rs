@@ -12,7 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vm_allocator::format::{self, DecodeError, ErrorKind, Field, MAGIC};
+use vm_allocator::format::{self, DecodeError, DecodeErrorKind, Field, MAGIC};
 use vm_allocator::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 
 fuzz_target!(|data: &[u8]| {
@@ -69,10 +69,10 @@ fn check(data: &[u8]) {
             // may say "wrong kind", and all do for a kind the listing calls
             // unknown.
             let errors: Vec<DecodeError> = typed.into_iter().map(|r| r.unwrap_err()).collect();
-            if let (Field::Kind, ErrorKind::UnknownKind { found }) = (e.field, e.kind) {
+            if let (Field::Kind, DecodeErrorKind::UnknownKind { found }) = (e.field, e.kind) {
                 for typed in &errors {
                     let wrong =
-                        matches!(typed.kind, ErrorKind::WrongKind { found: f, .. } if f == found);
+                        matches!(typed.kind, DecodeErrorKind::WrongKind { found: f, .. } if f == found);
                     assert!(wrong, "{e:?} / {typed:?}");
                 }
             } else {

@@ -13,7 +13,7 @@ use super::owners::{DecodedOwners, OwnerTable};
 use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_OWNED_ITEM_BYTES};
-use super::{DecodeError, ErrorKind, Field, FileKind};
+use super::{DecodeError, DecodeErrorKind, Field, FileKind};
 use crate::validate::AddressAllocatorBuilder;
 use crate::AddressAllocator;
 
@@ -126,7 +126,13 @@ fn read_allocations(
     let end_offset = r.pos();
     let end = r.varint(Field::SpaceEnd)?;
     let mut builder = AddressAllocatorBuilder::from_bounds(start, end)
-        .map_err(|e| DecodeError::new(end_offset, Field::SpaceEnd, ErrorKind::InvalidState(e)))?
+        .map_err(|e| {
+            DecodeError::new(
+                end_offset,
+                Field::SpaceEnd,
+                DecodeErrorKind::InvalidState(e),
+            )
+        })?
         .generation(generation);
     let count = match owners {
         Some(_) => r.count_of(Field::AllocationCount, MIN_OWNED_ITEM_BYTES)?,
@@ -152,18 +158,18 @@ fn read_allocations(
             None => None,
         };
         cursor = last.checked_add(1);
-        builder
-            .push_bounds(first, last, owner)
-            .map_err(|e| DecodeError::new(item_offset, start_field, ErrorKind::InvalidState(e)))?;
+        builder.push_bounds(first, last, owner).map_err(|e| {
+            DecodeError::new(item_offset, start_field, DecodeErrorKind::InvalidState(e))
+        })?;
     }
     builder
         .finish()
-        .map_err(|e| DecodeError::new(r.pos(), Field::EndOfBody, ErrorKind::InvalidState(e)))
+        .map_err(|e| DecodeError::new(r.pos(), Field::EndOfBody, DecodeErrorKind::InvalidState(e)))
 }
 
 #[cold]
 fn overflow(offset: usize, field: Field, value: u64) -> DecodeError {
-    DecodeError::new(offset, field, ErrorKind::Overflow { value })
+    DecodeError::new(offset, field, DecodeErrorKind::Overflow { value })
 }
 
 /// Lists the space and every allocation (with its owner).

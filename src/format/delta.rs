@@ -15,7 +15,7 @@ use super::set::{pool_kind_byte, Indented, ADDRESSES, IDS};
 use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_NAME_BYTES, MIN_OWNED_ITEM_BYTES};
-use super::{DecodeError, ErrorKind, Field, FileKind};
+use super::{DecodeError, DecodeErrorKind, Field, FileKind};
 use crate::diff::{Change, PoolDiff};
 use crate::{Delta, Diff, Owner, PoolKind, RangeInclusive};
 
@@ -78,7 +78,7 @@ impl FileState for Delta {
                 return Err(DecodeError::new(
                     kind_offset,
                     Field::BaseKind,
-                    ErrorKind::UnknownKind { found },
+                    DecodeErrorKind::UnknownKind { found },
                 ))
             }
         };
@@ -99,7 +99,7 @@ impl FileState for Delta {
                         return Err(DecodeError::new(
                             name_offset,
                             name_field,
-                            ErrorKind::DuplicatePool { previous },
+                            DecodeErrorKind::DuplicatePool { previous },
                         ));
                     }
                     seen.insert(name, index);
@@ -111,7 +111,7 @@ impl FileState for Delta {
                             return Err(DecodeError::new(
                                 kind_offset,
                                 Field::PoolKind { index },
-                                ErrorKind::UnknownPoolKind { found },
+                                DecodeErrorKind::UnknownPoolKind { found },
                             ))
                         }
                     };
@@ -292,7 +292,7 @@ fn read_changes(
             .ok_or(DecodeError::new(
                 item_offset,
                 start_field,
-                ErrorKind::Overflow { value: gap },
+                DecodeErrorKind::Overflow { value: gap },
             ))?;
         let length_offset = r.pos();
         let length_field = (fields.length)(index);
@@ -300,7 +300,7 @@ fn read_changes(
         let end = start.checked_add(len_minus_one).ok_or(DecodeError::new(
             length_offset,
             length_field,
-            ErrorKind::Overflow {
+            DecodeErrorKind::Overflow {
                 value: len_minus_one,
             },
         ))?;
@@ -309,7 +309,7 @@ fn read_changes(
             return Err(DecodeError::new(
                 length_offset,
                 length_field,
-                ErrorKind::ValueOutOfRange {
+                DecodeErrorKind::ValueOutOfRange {
                     value: len_minus_one,
                     max: u64::MAX - 1,
                 },
@@ -319,7 +319,7 @@ fn read_changes(
             return Err(DecodeError::new(
                 length_offset,
                 length_field,
-                ErrorKind::ValueOutOfRange {
+                DecodeErrorKind::ValueOutOfRange {
                     value: end,
                     max: U32_MAX,
                 },
@@ -332,7 +332,7 @@ fn read_changes(
                 return Err(DecodeError::new(
                     item_offset,
                     start_field,
-                    ErrorKind::MergeableRuns,
+                    DecodeErrorKind::MergeableRuns,
                 ));
             }
         }

@@ -13,13 +13,13 @@ use crate::{NameError, StateError};
 /// resource set or a delta, in which pool ([`pool`](Self::pool)).
 ///
 /// ```rust
-/// use vm_allocator::format::{DecodeError, ErrorKind, Field};
+/// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
 /// use vm_allocator::IdAllocator;
 ///
 /// let err = IdAllocator::from_bytes(b"not a snapshot").unwrap_err();
 /// assert_eq!(err.offset, 0);
 /// assert_eq!(err.field, Field::Magic);
-/// assert!(matches!(err.kind, ErrorKind::BadMagic { .. }));
+/// assert!(matches!(err.kind, DecodeErrorKind::BadMagic { .. }));
 /// assert!(err.to_string().starts_with("magic at byte 0: not a vm-allocator file"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,7 +30,7 @@ pub struct DecodeError {
     /// The field or section being decoded.
     pub field: Field,
     /// What was wrong with it.
-    pub kind: ErrorKind,
+    pub kind: DecodeErrorKind,
     /// The position of the pool (of a resource set) or of the pool's
     /// changes (in a delta) that holds the field, counted from 0.
     pub pool: Option<u64>,
@@ -39,7 +39,7 @@ pub struct DecodeError {
 impl DecodeError {
     /// The error `kind` in `field` at byte `offset`, outside any pool (to
     /// compare with what a decoder returns).
-    pub const fn new(offset: usize, field: Field, kind: ErrorKind) -> Self {
+    pub const fn new(offset: usize, field: Field, kind: DecodeErrorKind) -> Self {
         DecodeError {
             offset,
             field,
@@ -246,7 +246,7 @@ impl fmt::Display for Field {
 /// What was wrong with a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ErrorKind {
+pub enum DecodeErrorKind {
     /// The input is larger than [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE).
     FileTooLarge {
         /// Size of the input in bytes.
@@ -354,20 +354,20 @@ pub enum ErrorKind {
     },
 }
 
-impl fmt::Display for ErrorKind {
+impl fmt::Display for DecodeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ErrorKind::FileTooLarge { size, max } => {
+            DecodeErrorKind::FileTooLarge { size, max } => {
                 write!(f, "the input is {size} bytes, over the limit of {max}")
             }
-            ErrorKind::BadMagic { found, found_len } => {
+            DecodeErrorKind::BadMagic { found, found_len } => {
                 f.write_str("not a vm-allocator file: found")?;
                 // Clamped: a caller may build this with any length.
                 write_hex(f, &found[..usize::from(found_len).min(found.len())])?;
                 f.write_str(", expected")?;
                 write_hex(f, &MAGIC)
             }
-            ErrorKind::UnsupportedVersion { found, supported } => {
+            DecodeErrorKind::UnsupportedVersion { found, supported } => {
                 write!(
                     f,
                     "unsupported format version {found}; this reader supports "
@@ -378,7 +378,7 @@ impl fmt::Display for ErrorKind {
                 }
                 Ok(())
             }
-            ErrorKind::WrongKind { expected, found } => match FileKind::from_byte(found) {
+            DecodeErrorKind::WrongKind { expected, found } => match FileKind::from_byte(found) {
                 // Refused although it is the kind asked for: the file's
                 // version does not hold that kind (a version 1 set).
                 Some(kind) if kind == expected => write!(
@@ -393,47 +393,47 @@ impl fmt::Display for ErrorKind {
                 ),
                 None => write!(f, "unknown kind {found}, expected {}", Article(expected)),
             },
-            ErrorKind::UnknownKind { found } => write!(f, "unknown kind {found}"),
-            ErrorKind::ChecksumMismatch { stored, computed } => write!(
+            DecodeErrorKind::UnknownKind { found } => write!(f, "unknown kind {found}"),
+            DecodeErrorKind::ChecksumMismatch { stored, computed } => write!(
                 f,
                 "checksum mismatch: stored CRC-32C {stored:#010x}, computed {computed:#010x}"
             ),
-            ErrorKind::Truncated { needed, available } => write!(
+            DecodeErrorKind::Truncated { needed, available } => write!(
                 f,
                 "truncated: needs {needed} bytes, only {available} available"
             ),
-            ErrorKind::TrailingBytes { count: 1 } => f.write_str("1 trailing byte"),
-            ErrorKind::TrailingBytes { count } => write!(f, "{count} trailing bytes"),
-            ErrorKind::OverlongVarint => {
+            DecodeErrorKind::TrailingBytes { count: 1 } => f.write_str("1 trailing byte"),
+            DecodeErrorKind::TrailingBytes { count } => write!(f, "{count} trailing bytes"),
+            DecodeErrorKind::OverlongVarint => {
                 f.write_str("non-canonical varint: longer than its value needs")
             }
-            ErrorKind::VarintTooLarge => f.write_str("varint value does not fit in 64 bits"),
-            ErrorKind::ValueOutOfRange { value, max } => {
+            DecodeErrorKind::VarintTooLarge => f.write_str("varint value does not fit in 64 bits"),
+            DecodeErrorKind::ValueOutOfRange { value, max } => {
                 write!(f, "value {value:#x} is out of range (at most {max:#x})")
             }
-            ErrorKind::Overflow { value } => {
+            DecodeErrorKind::Overflow { value } => {
                 write!(f, "delta {value:#x} runs past the largest value of u64")
             }
-            ErrorKind::CountTooLarge { count, max } => write!(
+            DecodeErrorKind::CountTooLarge { count, max } => write!(
                 f,
                 "count {count} is more than the rest of the body could hold (at most {max})"
             ),
-            ErrorKind::InvalidState(e) => write!(f, "invalid state: {e}"),
-            ErrorKind::InvalidUtf8 { at } => {
+            DecodeErrorKind::InvalidState(e) => write!(f, "invalid state: {e}"),
+            DecodeErrorKind::InvalidUtf8 { at } => {
                 write!(f, "the name is not valid UTF-8 (byte {at} of the name)")
             }
-            ErrorKind::InvalidName(e) => write!(f, "invalid name: {e}"),
-            ErrorKind::UnsortedOwners => f.write_str(
+            DecodeErrorKind::InvalidName(e) => write!(f, "invalid name: {e}"),
+            DecodeErrorKind::UnsortedOwners => f.write_str(
                 "the owner name is not after the previous one (the table must be sorted, \
                  without duplicates)",
             ),
-            ErrorKind::UnusedOwner => f.write_str("no allocation has this owner"),
-            ErrorKind::UnknownPoolKind { found } => write!(f, "unknown pool kind {found}"),
-            ErrorKind::MergeableRuns => f.write_str(
+            DecodeErrorKind::UnusedOwner => f.write_str("no allocation has this owner"),
+            DecodeErrorKind::UnknownPoolKind { found } => write!(f, "unknown pool kind {found}"),
+            DecodeErrorKind::MergeableRuns => f.write_str(
                 "the range touches the previous one and has the same owner (ranges must be \
                  maximal)",
             ),
-            ErrorKind::DuplicatePool { previous } => {
+            DecodeErrorKind::DuplicatePool { previous } => {
                 write!(f, "the pool was changed already by change #{previous}")
             }
         }
@@ -475,8 +475,8 @@ impl fmt::Display for DecodeError {
 impl core::error::Error for DecodeError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match &self.kind {
-            ErrorKind::InvalidState(e) => Some(e),
-            ErrorKind::InvalidName(e) => Some(e),
+            DecodeErrorKind::InvalidState(e) => Some(e),
+            DecodeErrorKind::InvalidName(e) => Some(e),
             _ => None,
         }
     }

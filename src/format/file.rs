@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::state::FileState;
-use super::{DecodeError, ErrorKind, Field, MAX_FILE_SIZE};
+use super::{DecodeError, DecodeErrorKind, Field, MAX_FILE_SIZE};
 #[cfg(test)]
 use crate::{AddressAllocator, IdAllocator};
 
@@ -90,7 +90,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
         ReadError::Decode(DecodeError::new(
             0,
             Field::File,
-            ErrorKind::FileTooLarge {
+            DecodeErrorKind::FileTooLarge {
                 size,
                 max: MAX_FILE_SIZE as u64,
             },
@@ -593,7 +593,7 @@ mod tests {
         match IdAllocator::read_from_path(&path) {
             Err(ReadError::Decode(e)) => assert_eq!(
                 e.kind,
-                ErrorKind::FileTooLarge {
+                DecodeErrorKind::FileTooLarge {
                     size: MAX_FILE_SIZE as u64 + 1,
                     max: MAX_FILE_SIZE as u64
                 }

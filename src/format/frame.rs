@@ -10,7 +10,9 @@ use crc::{Crc, Table, CRC_32_ISCSI};
 #[cfg(feature = "std")]
 use super::sink::Sink;
 use super::varint::{self, Reader};
-use super::{DecodeError, ErrorKind, Field, FileKind, MAGIC, MAX_FILE_SIZE, SUPPORTED_VERSIONS};
+use super::{
+    DecodeError, DecodeErrorKind, Field, FileKind, MAGIC, MAX_FILE_SIZE, SUPPORTED_VERSIONS,
+};
 
 /// CRC-32C (Castagnoli), slice-by-16.
 static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
@@ -102,7 +104,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         return Err(DecodeError::new(
             0,
             Field::File,
-            ErrorKind::FileTooLarge {
+            DecodeErrorKind::FileTooLarge {
                 size: bytes.len() as u64,
                 max: MAX_FILE_SIZE as u64,
             },
@@ -116,7 +118,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         return Err(DecodeError::new(
             VERSION_OFFSET,
             Field::Version,
-            ErrorKind::UnsupportedVersion {
+            DecodeErrorKind::UnsupportedVersion {
                 found: version,
                 supported: SUPPORTED_VERSIONS,
             },
@@ -130,7 +132,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         return Err(DecodeError::new(
             body_offset,
             Field::Body,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: body_len as u64,
                 available: available as u64,
             },
@@ -142,7 +144,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         return Err(DecodeError::new(
             body_end,
             Field::Checksum,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: CHECKSUM_LEN as u64,
                 available: after_body as u64,
             },
@@ -152,7 +154,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         return Err(DecodeError::new(
             body_end + CHECKSUM_LEN,
             Field::EndOfFile,
-            ErrorKind::TrailingBytes {
+            DecodeErrorKind::TrailingBytes {
                 count: (after_body - CHECKSUM_LEN) as u64,
             },
         ));
@@ -168,7 +170,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         return Err(DecodeError::new(
             body_end,
             Field::Checksum,
-            ErrorKind::ChecksumMismatch { stored, computed },
+            DecodeErrorKind::ChecksumMismatch { stored, computed },
         ));
     }
     let kind = check_kind(kind_byte, version, expected)?;
@@ -190,7 +192,7 @@ fn check_magic(bytes: &[u8]) -> Result<(), DecodeError> {
         return Err(DecodeError::new(
             0,
             Field::Magic,
-            ErrorKind::BadMagic {
+            DecodeErrorKind::BadMagic {
                 found,
                 found_len: present as u8,
             },
@@ -200,7 +202,7 @@ fn check_magic(bytes: &[u8]) -> Result<(), DecodeError> {
         return Err(DecodeError::new(
             0,
             Field::Magic,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: MAGIC.len() as u64,
                 available: present as u64,
             },
@@ -220,9 +222,9 @@ fn check_kind(
     let known = FileKind::from_byte(found).filter(|k| k.in_version(version));
     match (expected, known) {
         (Some(expected), Some(kind)) if kind == expected => Ok(kind),
-        (Some(expected), _) => Err(error(ErrorKind::WrongKind { expected, found })),
+        (Some(expected), _) => Err(error(DecodeErrorKind::WrongKind { expected, found })),
         (None, Some(kind)) => Ok(kind),
-        (None, None) => Err(error(ErrorKind::UnknownKind { found })),
+        (None, None) => Err(error(DecodeErrorKind::UnknownKind { found })),
     }
 }
 

@@ -15,7 +15,7 @@ use super::owners::{DecodedOwners, OwnerTable};
 use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_OWNED_ITEM_BYTES};
-use super::{DecodeError, ErrorKind, Field, FileKind};
+use super::{DecodeError, DecodeErrorKind, Field, FileKind};
 use crate::validate::IdAllocatorBuilder;
 use crate::{IdAllocator, RangeInclusive, StateError};
 
@@ -128,7 +128,8 @@ fn read_header(r: &mut Reader<'_>) -> Result<IdAllocatorBuilder, DecodeError> {
     let next_offset = r.pos();
     // next_id - base is at most 2^32 (next_id = end + 1 = 2^32, base = 0).
     let next_id = base + r.varint_at_most(Field::NextId, U32_MAX + 1)?;
-    let invalid = |offset, field, e| DecodeError::new(offset, field, ErrorKind::InvalidState(e));
+    let invalid =
+        |offset, field, e| DecodeError::new(offset, field, DecodeErrorKind::InvalidState(e));
     IdAllocatorBuilder::from_bounds(base, end)
         .map_err(|e| invalid(end_offset, Field::RangeEnd, e))?
         .with_next_id(next_id)
@@ -187,7 +188,7 @@ fn builder_base(builder: &IdAllocatorBuilder) -> u64 {
 }
 
 fn state_error(offset: usize, field: Field, e: StateError) -> DecodeError {
-    DecodeError::new(offset, field, ErrorKind::InvalidState(e))
+    DecodeError::new(offset, field, DecodeErrorKind::InvalidState(e))
 }
 
 /// Lists the range, the next id and every run (with its owner).

@@ -29,7 +29,7 @@
 //! `ReadError` telling I/O failures from bad bytes.
 //!
 //! ```rust
-//! use vm_allocator::format::{self, ErrorKind, Field};
+//! use vm_allocator::format::{self, DecodeErrorKind, Field};
 //! use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator};
 //!
 //! let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
@@ -41,7 +41,7 @@
 //! let err = IdAllocator::from_bytes(&bytes).unwrap_err();
 //! assert_eq!(err.field, Field::Kind);
 //! assert_eq!(err.offset, 10);
-//! assert!(matches!(err.kind, ErrorKind::WrongKind { found: 2, .. }));
+//! assert!(matches!(err.kind, DecodeErrorKind::WrongKind { found: 2, .. }));
 //!
 //! // Version 1 is still written, for hosts with an older reader.
 //! let v1 = mmio.to_bytes_version(1).unwrap();
@@ -67,7 +67,12 @@ mod state;
 mod varint;
 
 pub use dump::dump;
-pub use error::{DecodeError, EncodeError, ErrorKind, Field, Unfit};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, Field, Unfit};
+
+/// The former name of [`DecodeErrorKind`], renamed so that it is not taken
+/// for `std::io::ErrorKind`.
+#[deprecated(since = "0.2.0", note = "renamed `DecodeErrorKind`")]
+pub type ErrorKind = DecodeErrorKind;
 #[cfg(feature = "std")]
 pub(crate) use file::{read_from_path, write_to_path};
 #[cfg(feature = "std")]
@@ -91,7 +96,7 @@ pub const FORMAT_VERSION: u16 = 2;
 
 /// Every format version this crate reads. Released versions stay readable
 /// forever; a file of any other version is refused with
-/// [`ErrorKind::UnsupportedVersion`].
+/// [`DecodeErrorKind::UnsupportedVersion`].
 pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
 
 /// Every format version this crate writes (`to_bytes_version`).

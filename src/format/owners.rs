@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use super::sink::Sink;
 use super::varint::{self, Reader, MIN_NAME_BYTES};
-use super::{DecodeError, ErrorKind, Field};
+use super::{DecodeError, DecodeErrorKind, Field};
 use crate::Owner;
 
 /// The table a writer builds from the owners of a state.
@@ -101,7 +101,11 @@ impl DecodedOwners {
             let field = Field::OwnerName { index };
             let name = r.name(field)?;
             if previous.is_some_and(|p| p >= name) {
-                return Err(DecodeError::new(offset, field, ErrorKind::UnsortedOwners));
+                return Err(DecodeError::new(
+                    offset,
+                    field,
+                    DecodeErrorKind::UnsortedOwners,
+                ));
             }
             previous = Some(name);
             table
@@ -135,7 +139,7 @@ impl DecodedOwners {
             Some(i) => Err(DecodeError::new(
                 self.offsets[i],
                 Field::OwnerName { index: i as u64 },
-                ErrorKind::UnusedOwner,
+                DecodeErrorKind::UnusedOwner,
             )),
             None => Ok(()),
         }

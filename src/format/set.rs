@@ -11,7 +11,7 @@ use super::owners::{DecodedOwners, OwnerTable};
 use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_NAME_BYTES};
-use super::{address, id, DecodeError, ErrorKind, Field, FileKind};
+use super::{address, id, DecodeError, DecodeErrorKind, Field, FileKind};
 use crate::validate::ResourceSetBuilder;
 use crate::{Pool, PoolKind, ResourceSet, StateError};
 
@@ -97,19 +97,19 @@ impl FileState for ResourceSet {
                     return Err(DecodeError::new(
                         kind_offset,
                         Field::PoolKind { index },
-                        ErrorKind::UnknownPoolKind { found },
+                        DecodeErrorKind::UnknownPoolKind { found },
                     ))
                 }
             };
             builder.push(name, pool).map_err(|e: StateError| {
-                DecodeError::new(name_offset, name_field, ErrorKind::InvalidState(e))
+                DecodeError::new(name_offset, name_field, DecodeErrorKind::InvalidState(e))
             })?;
         }
         r.finish(Field::EndOfBody)?;
         owners.finish()?;
-        builder
-            .finish()
-            .map_err(|e| DecodeError::new(r.pos(), Field::EndOfBody, ErrorKind::InvalidState(e)))
+        builder.finish().map_err(|e| {
+            DecodeError::new(r.pos(), Field::EndOfBody, DecodeErrorKind::InvalidState(e))
+        })
     }
 
     fn list(&self, version: u16, f: &mut dyn fmt::Write) -> fmt::Result {

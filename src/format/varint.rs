@@ -3,7 +3,7 @@
 //! Canonical unsigned LEB128 varints, and a bounds-checked reader of them.
 
 use super::sink::Sink;
-use super::{DecodeError, ErrorKind, Field};
+use super::{DecodeError, DecodeErrorKind, Field};
 
 /// The longest varint: ten 7-bit groups hold 64 bits.
 const MAX_LEN: usize = 10;
@@ -69,7 +69,7 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::new(
                 self.pos,
                 field,
-                ErrorKind::Truncated {
+                DecodeErrorKind::Truncated {
                     needed: n as u64,
                     available: available as u64,
                 },
@@ -113,7 +113,7 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::new(
                 start,
                 field,
-                ErrorKind::ValueOutOfRange { value, max },
+                DecodeErrorKind::ValueOutOfRange { value, max },
             ));
         }
         Ok(value)
@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::new(
                 start,
                 field,
-                ErrorKind::CountTooLarge { count, max },
+                DecodeErrorKind::CountTooLarge { count, max },
             ));
         }
         Ok(count)
@@ -150,17 +150,17 @@ impl<'a> Reader<'a> {
         let len = self.varint_at_most(field, crate::MAX_NAME_LEN as u64)? as usize;
         let at = |kind| DecodeError::new(start, field, kind);
         if len == 0 {
-            return Err(at(ErrorKind::InvalidName(crate::NameError::Empty)));
+            return Err(at(DecodeErrorKind::InvalidName(crate::NameError::Empty)));
         }
         let bytes = self
             .take(len, field)
             .map_err(|e| DecodeError { offset: start, ..e })?;
         let name = core::str::from_utf8(bytes).map_err(|e| {
-            at(ErrorKind::InvalidUtf8 {
+            at(DecodeErrorKind::InvalidUtf8 {
                 at: e.valid_up_to(),
             })
         })?;
-        crate::owner::check_name(name).map_err(|e| at(ErrorKind::InvalidName(e)))?;
+        crate::owner::check_name(name).map_err(|e| at(DecodeErrorKind::InvalidName(e)))?;
         Ok(name)
     }
 
@@ -182,7 +182,7 @@ impl<'a> Reader<'a> {
             count => Err(DecodeError::new(
                 self.pos,
                 field,
-                ErrorKind::TrailingBytes {
+                DecodeErrorKind::TrailingBytes {
                     count: count as u64,
                 },
             )),
@@ -199,27 +199,27 @@ fn varint_at(bytes: &[u8], start: usize, field: Field) -> Result<(u64, usize), D
     let mut value = 0u64;
     for i in 0..MAX_LEN {
         let Some(&byte) = bytes.get(start + i) else {
-            return Err(error(ErrorKind::Truncated {
+            return Err(error(DecodeErrorKind::Truncated {
                 needed: i as u64 + 1,
                 available: i as u64,
             }));
         };
         // The tenth group holds only bit 63.
         if i == MAX_LEN - 1 && byte > 1 {
-            return Err(error(ErrorKind::VarintTooLarge));
+            return Err(error(DecodeErrorKind::VarintTooLarge));
         }
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
             // A last group of zero adds nothing: a shorter encoding exists.
             if byte == 0 && i > 0 {
-                return Err(error(ErrorKind::OverlongVarint));
+                return Err(error(DecodeErrorKind::OverlongVarint));
             }
             return Ok((value, start + i + 1));
         }
     }
     // Not reached: a tenth byte of 0 or 1 ends the varint, any other
     // is refused above.
-    Err(error(ErrorKind::VarintTooLarge))
+    Err(error(DecodeErrorKind::VarintTooLarge))
 }
 
 #[cfg(test)]
@@ -240,7 +240,7 @@ mod tests {
         bits.div_ceil(7)
     }
 
-    fn decode(bytes: &[u8]) -> Result<(u64, usize), ErrorKind> {
+    fn decode(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
         let mut r = Reader::new(bytes, 0);
         r.varint(Field::Body)
             .map(|v| (v, r.pos()))
@@ -273,29 +273,32 @@ mod tests {
 
     #[test]
     fn rejects_overlong_and_oversized() {
-        assert_eq!(decode(&[0x80, 0x00]), Err(ErrorKind::OverlongVarint));
-        assert_eq!(decode(&[0x81, 0x80, 0x00]), Err(ErrorKind::OverlongVarint));
+        assert_eq!(decode(&[0x80, 0x00]), Err(DecodeErrorKind::OverlongVarint));
+        assert_eq!(
+            decode(&[0x81, 0x80, 0x00]),
+            Err(DecodeErrorKind::OverlongVarint)
+        );
         let mut ten = vec![0xff; 9];
         ten.push(0x02);
-        assert_eq!(decode(&ten), Err(ErrorKind::VarintTooLarge));
+        assert_eq!(decode(&ten), Err(DecodeErrorKind::VarintTooLarge));
         ten[9] = 0x81;
-        assert_eq!(decode(&ten), Err(ErrorKind::VarintTooLarge));
+        assert_eq!(decode(&ten), Err(DecodeErrorKind::VarintTooLarge));
         ten[9] = 0x00;
-        assert_eq!(decode(&ten), Err(ErrorKind::OverlongVarint));
+        assert_eq!(decode(&ten), Err(DecodeErrorKind::OverlongVarint));
     }
 
     #[test]
     fn truncation_reports_what_is_missing() {
         assert_eq!(
             decode(&[]),
-            Err(ErrorKind::Truncated {
+            Err(DecodeErrorKind::Truncated {
                 needed: 1,
                 available: 0
             })
         );
         assert_eq!(
             decode(&[0x80, 0x80]),
-            Err(ErrorKind::Truncated {
+            Err(DecodeErrorKind::Truncated {
                 needed: 3,
                 available: 2
             })
@@ -307,7 +310,10 @@ mod tests {
         let mut bytes = encode(3);
         bytes.extend_from_slice(&[0; 5]);
         let err = Reader::new(&bytes, 0).count(Field::RunCount).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::CountTooLarge { count: 3, max: 2 });
+        assert_eq!(
+            err.kind,
+            DecodeErrorKind::CountTooLarge { count: 3, max: 2 }
+        );
         bytes.push(0);
         assert_eq!(Reader::new(&bytes, 0).count(Field::RunCount), Ok(3));
     }

@@ -5,7 +5,7 @@
 //! the field reads of section 8.1 and the rules of order of section 8.2.
 //!
 //! It shares nothing with the crate's decoder but the vocabulary of errors
-//! (`DecodeError`, `Field`, `ErrorKind`, `StateError`, `NameError`,
+//! (`DecodeError`, `Field`, `DecodeErrorKind`, `StateError`, `NameError`,
 //! `FileKind`), so that `tests/format.rs` can require the same error from
 //! both for every input: this is how "two readers report the same error for
 //! the same file" is checked. Its own CRC-32C, varints, UTF-8 check and
@@ -17,7 +17,7 @@
 // Each includer uses a different part of this module.
 #![allow(dead_code)]
 
-use vm_allocator::format::{DecodeError, ErrorKind, Field, FileKind};
+use vm_allocator::format::{DecodeError, DecodeErrorKind, Field, FileKind};
 use vm_allocator::{NameError, StateError};
 
 /// Section 2: the magic.
@@ -157,12 +157,12 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     crc ^ 0xffff_ffff
 }
 
-fn error(offset: usize, field: Field, kind: ErrorKind) -> DecodeError {
+fn error(offset: usize, field: Field, kind: DecodeErrorKind) -> DecodeError {
     DecodeError::new(offset, field, kind)
 }
 
-fn state(e: StateError) -> ErrorKind {
-    ErrorKind::InvalidState(e)
+fn state(e: StateError) -> DecodeErrorKind {
+    DecodeErrorKind::InvalidState(e)
 }
 
 /// Section 8.1, a varint of `input` at `start`: its value and the offset
@@ -175,19 +175,19 @@ fn varint_at(input: &[u8], start: usize, field: Field) -> Result<(u64, usize), D
             return Err(error(
                 start,
                 field,
-                ErrorKind::Truncated {
+                DecodeErrorKind::Truncated {
                     needed: i as u64 + 1,
                     available: i as u64,
                 },
             ));
         };
         if i == 9 && b > 0x01 {
-            return Err(error(start, field, ErrorKind::VarintTooLarge));
+            return Err(error(start, field, DecodeErrorKind::VarintTooLarge));
         }
         value |= u64::from(b & 0x7f) << (7 * i);
         if b < 0x80 {
             if i > 0 && b == 0 {
-                return Err(error(start, field, ErrorKind::OverlongVarint));
+                return Err(error(start, field, DecodeErrorKind::OverlongVarint));
             }
             return Ok((value, start + i + 1));
         }
@@ -204,7 +204,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             0,
             Field::File,
-            ErrorKind::FileTooLarge {
+            DecodeErrorKind::FileTooLarge {
                 size: size as u64,
                 max: MAX_SIZE,
             },
@@ -218,7 +218,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             0,
             Field::Magic,
-            ErrorKind::BadMagic {
+            DecodeErrorKind::BadMagic {
                 found,
                 found_len: present as u8,
             },
@@ -228,7 +228,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             0,
             Field::Magic,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 8,
                 available: size as u64,
             },
@@ -239,7 +239,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             8,
             Field::Version,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 2,
                 available: size as u64 - 8,
             },
@@ -250,7 +250,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             8,
             Field::Version,
-            ErrorKind::UnsupportedVersion {
+            DecodeErrorKind::UnsupportedVersion {
                 found: version,
                 supported: SUPPORTED,
             },
@@ -261,7 +261,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             10,
             Field::Kind,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 1,
                 available: 0,
             },
@@ -273,7 +273,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             11,
             Field::BodyLength,
-            ErrorKind::ValueOutOfRange {
+            DecodeErrorKind::ValueOutOfRange {
                 value: body_len,
                 max: MAX_SIZE,
             },
@@ -286,7 +286,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             body_offset,
             Field::Body,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: body_len as u64,
                 available: available as u64,
             },
@@ -299,7 +299,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             body_end,
             Field::Checksum,
-            ErrorKind::Truncated {
+            DecodeErrorKind::Truncated {
                 needed: 4,
                 available: after as u64,
             },
@@ -309,7 +309,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             body_end + 4,
             Field::EndOfFile,
-            ErrorKind::TrailingBytes {
+            DecodeErrorKind::TrailingBytes {
                 count: (after - 4) as u64,
             },
         ));
@@ -321,7 +321,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         return Err(error(
             body_end,
             Field::Checksum,
-            ErrorKind::ChecksumMismatch { stored, computed },
+            DecodeErrorKind::ChecksumMismatch { stored, computed },
         ));
     }
     // F12
@@ -339,7 +339,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
                 return Err(error(
                     10,
                     Field::Kind,
-                    ErrorKind::WrongKind {
+                    DecodeErrorKind::WrongKind {
                         expected: k,
                         found: kind,
                     },
@@ -350,7 +350,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
             return Err(error(
                 10,
                 Field::Kind,
-                ErrorKind::UnknownKind { found: kind },
+                DecodeErrorKind::UnknownKind { found: kind },
             ))
         }
         None => {}
@@ -410,7 +410,7 @@ struct Body<'a> {
 }
 
 impl Body<'_> {
-    fn fail(&self, offset: usize, field: Field, kind: ErrorKind) -> DecodeError {
+    fn fail(&self, offset: usize, field: Field, kind: DecodeErrorKind) -> DecodeError {
         let e = error(offset, field, kind);
         match self.pool {
             Some(p) => e.in_pool(p),
@@ -452,7 +452,11 @@ impl Body<'_> {
         let start = self.pos;
         let value = self.varint(field)?;
         if value > max {
-            return Err(self.fail(start, field, ErrorKind::ValueOutOfRange { value, max }));
+            return Err(self.fail(
+                start,
+                field,
+                DecodeErrorKind::ValueOutOfRange { value, max },
+            ));
         }
         Ok(value)
     }
@@ -467,7 +471,7 @@ impl Body<'_> {
             return Err(self.fail(
                 start,
                 field,
-                ErrorKind::CountTooLarge {
+                DecodeErrorKind::CountTooLarge {
                     count,
                     max: rest / m,
                 },
@@ -481,7 +485,7 @@ impl Body<'_> {
             return Err(self.fail(
                 self.pos,
                 field,
-                ErrorKind::Truncated {
+                DecodeErrorKind::Truncated {
                     needed: 1,
                     available: 0,
                 },
@@ -498,7 +502,7 @@ impl Body<'_> {
             return Err(self.fail(
                 self.pos,
                 field,
-                ErrorKind::Truncated {
+                DecodeErrorKind::Truncated {
                     needed: 4,
                     available: left as u64,
                 },
@@ -518,14 +522,14 @@ impl Body<'_> {
             return Err(self.fail(
                 start,
                 field,
-                ErrorKind::ValueOutOfRange {
+                DecodeErrorKind::ValueOutOfRange {
                     value: len,
                     max: MAX_NAME,
                 },
             ));
         }
         if len == 0 {
-            return Err(self.fail(start, field, ErrorKind::InvalidName(NameError::Empty)));
+            return Err(self.fail(start, field, DecodeErrorKind::InvalidName(NameError::Empty)));
         }
         let len = len as usize;
         let left = self.input.len() - self.pos;
@@ -533,7 +537,7 @@ impl Body<'_> {
             return Err(self.fail(
                 start,
                 field,
-                ErrorKind::Truncated {
+                DecodeErrorKind::Truncated {
                     needed: len as u64,
                     available: left as u64,
                 },
@@ -542,13 +546,13 @@ impl Body<'_> {
         let raw = &self.input[self.pos..self.pos + len];
         let chars = match utf8(raw) {
             Ok(chars) => chars,
-            Err(at) => return Err(self.fail(start, field, ErrorKind::InvalidUtf8 { at })),
+            Err(at) => return Err(self.fail(start, field, DecodeErrorKind::InvalidUtf8 { at })),
         };
         if let Some(&(offset, _)) = chars.iter().find(|(_, c)| is_control(*c)) {
             return Err(self.fail(
                 start,
                 field,
-                ErrorKind::InvalidName(NameError::ControlCharacter { offset }),
+                DecodeErrorKind::InvalidName(NameError::ControlCharacter { offset }),
             ));
         }
         self.pos += len;
@@ -569,7 +573,7 @@ impl Body<'_> {
             return Err(self.fail(
                 start,
                 field,
-                ErrorKind::ValueOutOfRange { value: r, max: n },
+                DecodeErrorKind::ValueOutOfRange { value: r, max: n },
             ));
         }
         if r == 0 {
@@ -586,7 +590,7 @@ impl Body<'_> {
             return Err(error(
                 self.pos,
                 Field::EndOfBody,
-                ErrorKind::TrailingBytes { count: left as u64 },
+                DecodeErrorKind::TrailingBytes { count: left as u64 },
             ));
         }
         Ok(())
@@ -656,7 +660,7 @@ impl Owners {
             let name = b.name(field)?;
             if let Some(previous) = owners.names.last() {
                 if name.as_bytes() <= previous.as_bytes() {
-                    return Err(error(start, field, ErrorKind::UnsortedOwners));
+                    return Err(error(start, field, DecodeErrorKind::UnsortedOwners));
                 }
             }
             owners.names.push(name);
@@ -672,7 +676,7 @@ impl Owners {
             Some(j) => Err(error(
                 self.offsets[j],
                 Field::OwnerName { index: j as u64 },
-                ErrorKind::UnusedOwner,
+                DecodeErrorKind::UnusedOwner,
             )),
             None => Ok(()),
         }
@@ -792,13 +796,17 @@ fn address_record(
         let first_field = Field::AllocationStart { index: i };
         let gap = b.varint(first_field)?;
         let Some(first) = cursor.and_then(|c| c.checked_add(gap)) else {
-            return Err(b.fail(at, first_field, ErrorKind::Overflow { value: gap }));
+            return Err(b.fail(at, first_field, DecodeErrorKind::Overflow { value: gap }));
         };
         let length_at = b.pos;
         let length_field = Field::AllocationLength { index: i };
         let len = b.varint(length_field)?;
         let Some(last) = first.checked_add(len) else {
-            return Err(b.fail(length_at, length_field, ErrorKind::Overflow { value: len }));
+            return Err(b.fail(
+                length_at,
+                length_field,
+                DecodeErrorKind::Overflow { value: len },
+            ));
         };
         let owner = match owners.as_deref_mut() {
             Some(o) => b.owner(Field::AllocationOwner { index: i }, o)?,
@@ -845,7 +853,7 @@ fn set_body(b: &mut Body<'_>) -> Result<Content, DecodeError> {
             return Err(error(
                 kind_at,
                 kind_field,
-                ErrorKind::UnknownPoolKind { found: kind },
+                DecodeErrorKind::UnknownPoolKind { found: kind },
             ));
         }
         b.pool = Some(p);
@@ -881,7 +889,7 @@ fn delta_body(b: &mut Body<'_>) -> Result<Content, DecodeError> {
         return Err(error(
             kind_at,
             Field::BaseKind,
-            ErrorKind::UnknownKind { found: base_kind },
+            DecodeErrorKind::UnknownKind { found: base_kind },
         ));
     }
     let base_generation = b.varint(Field::BaseGeneration)?;
@@ -899,7 +907,7 @@ fn delta_body(b: &mut Body<'_>) -> Result<Content, DecodeError> {
                 return Err(error(
                     name_at,
                     name_field,
-                    ErrorKind::DuplicatePool { previous: q as u64 },
+                    DecodeErrorKind::DuplicatePool { previous: q as u64 },
                 ));
             }
             let kind_at = b.pos;
@@ -909,7 +917,7 @@ fn delta_body(b: &mut Body<'_>) -> Result<Content, DecodeError> {
                 return Err(error(
                     kind_at,
                     kind_field,
-                    ErrorKind::UnknownPoolKind { found: kind },
+                    DecodeErrorKind::UnknownPoolKind { found: kind },
                 ));
             }
             b.pool = Some(p);
@@ -1000,7 +1008,7 @@ fn change_list(
         let at = b.pos;
         let gap = b.varint(start_field(i))?;
         let Some(start) = cursor.and_then(|c| c.checked_add(gap)) else {
-            return Err(b.fail(at, start_field(i), ErrorKind::Overflow { value: gap }));
+            return Err(b.fail(at, start_field(i), DecodeErrorKind::Overflow { value: gap }));
         };
         let length_at = b.pos;
         let len = b.varint(length_field(i))?;
@@ -1008,14 +1016,14 @@ fn change_list(
             return Err(b.fail(
                 length_at,
                 length_field(i),
-                ErrorKind::Overflow { value: len },
+                DecodeErrorKind::Overflow { value: len },
             ));
         };
         if start == 0 && end == u64::MAX {
             return Err(b.fail(
                 length_at,
                 length_field(i),
-                ErrorKind::ValueOutOfRange {
+                DecodeErrorKind::ValueOutOfRange {
                     value: len,
                     max: u64::MAX - 1,
                 },
@@ -1025,7 +1033,7 @@ fn change_list(
             return Err(b.fail(
                 length_at,
                 length_field(i),
-                ErrorKind::ValueOutOfRange {
+                DecodeErrorKind::ValueOutOfRange {
                     value: end,
                     max: U32_MAX,
                 },
@@ -1034,7 +1042,7 @@ fn change_list(
         let owner = b.owner(owner_field(i), owners)?;
         if let Some((_, previous_end, previous_owner)) = items.last() {
             if ids && start == previous_end + 1 && *previous_owner == owner {
-                return Err(b.fail(at, start_field(i), ErrorKind::MergeableRuns));
+                return Err(b.fail(at, start_field(i), DecodeErrorKind::MergeableRuns));
             }
         }
         cursor = end.checked_add(1);
