@@ -2,7 +2,6 @@
 
 //! Allocation of integer ids: GSIs, MSI vectors, memory-slot ids, device ids.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::iter::Peekable;
@@ -484,9 +483,11 @@ impl IdAllocator {
         IdRuns(self.ids.iter())
     }
 
-    /// Checks the allocator's internal invariants; for tests and fuzzing.
+    /// Checks the allocator's internal invariants; only in builds of this
+    /// repository (tests, fuzzing), never in the published crate.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
     #[doc(hidden)]
-    pub fn check_invariants(&self) -> core::result::Result<(), String> {
+    pub fn check_invariants(&self) -> core::result::Result<(), alloc::string::String> {
         self.ids.check_invariants()?;
         self.owners.check_invariants(&self.ids)?;
         let base = u64::from(self.range_base);

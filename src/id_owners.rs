@@ -7,9 +7,6 @@
 //! inside the allocated ids. An allocator with no owners has an empty tree
 //! and pays nothing for it.
 
-use alloc::format;
-use alloc::string::String;
-
 use crate::engine::{Span, SpanTree, TaggedSpans};
 use crate::Owner;
 
@@ -96,7 +93,9 @@ impl IdOwners {
     }
 
     /// Checks that the spans are maximal, all owned, and inside `runs`.
-    pub(crate) fn check_invariants(&self, runs: &SpanTree) -> Result<(), String> {
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn check_invariants(&self, runs: &SpanTree) -> Result<(), alloc::string::String> {
+        use alloc::format;
         self.0.check_invariants()?;
         let mut previous: Option<(Span, &Owner)> = None;
         for (span, owner) in self.0.iter_tagged() {

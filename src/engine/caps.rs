@@ -30,6 +30,7 @@ fn low_bits(k: u32) -> u64 {
 }
 
 /// The largest size the gap `[start, start + len - 1]` holds at alignment `2^k`.
+#[cfg(any(test, fuzzing, vm_allocator_check))]
 pub(crate) fn gap_cap(start: u64, len: u64, k: u32) -> u64 {
     // Distance from `start` up to the next multiple of 2^k.
     let skip = start.wrapping_neg() & low_bits(k);
@@ -126,6 +127,7 @@ impl Caps {
     }
 
     /// Sets class `k` to `value` (used when recomputing stale classes).
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
     pub(crate) fn set(&mut self, k: u32, value: u64) {
         self.0[k as usize] = value;
     }

@@ -19,6 +19,7 @@
 
 mod build;
 mod caps;
+#[cfg(any(test, fuzzing, vm_allocator_check))]
 mod check;
 mod config;
 mod diff;

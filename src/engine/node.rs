@@ -266,6 +266,7 @@ impl Leaf {
     }
 
     /// The owners of the spans.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
     pub(crate) fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -654,6 +655,7 @@ impl Leaf {
 
     /// True if the gap bits match the spans or are not tracked (for the
     /// invariant checker).
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
     pub(crate) fn gap_bits_match(&self) -> bool {
         if !self.gaps_tracked {
             return true;

@@ -135,6 +135,7 @@ impl Tags {
     }
 
     /// Checks the invariants above for a leaf of `len` spans.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
     pub(crate) fn check(&self, len: usize) -> Result<(), &'static str> {
         let Some(column) = self.0.as_ref() else {
             return Ok(());

@@ -463,7 +463,9 @@ impl ResourceSet {
         self.generation = self.generation.wrapping_add(1);
     }
 
-    /// Checks every pool's invariants; for tests and fuzzing.
+    /// Checks every pool's invariants; only in builds of this
+    /// repository (tests, fuzzing), never in the published crate.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
         for (i, e) in self.pools.iter().enumerate() {

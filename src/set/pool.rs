@@ -2,7 +2,6 @@
 
 //! One pool of a resource set: an id allocator or an address allocator.
 
-use alloc::string::String;
 use core::fmt;
 
 use crate::{AddressAllocator, IdAllocator};
@@ -95,7 +94,8 @@ impl Pool {
         }
     }
 
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn check_invariants(&self) -> Result<(), alloc::string::String> {
         match self {
             Pool::Ids(ids) => ids.check_invariants(),
             Pool::Addresses(a) => a.check_invariants(),
