@@ -39,10 +39,18 @@
 //!   by byte in `FORMAT.md`. Version 2 is written; version 1 files load
 //!   forever, and `to_bytes_version(1)` still writes them for a state that
 //!   fits.
-//! - With the `serde` feature (on by default) every state type implements
+//! - With the `serde` feature (on by default, unlike 0.1.4, because this
+//!   state exists to be saved) every state type implements
 //!   `Serialize`/`Deserialize` through a flat, sorted, validated
 //!   representation, and `compat::v0_1` reads and writes the serde shapes
 //!   of vm-allocator 0.1.x, for migrations in both directions.
+//!
+//! **Upgrading from 0.1.4:** the default serde shape is not 0.1.4's. A
+//! struct that derives serde on the allocators reads the snapshots 0.1.4
+//! wrote only with one attribute per field,
+//! `#[serde(with = "vm_allocator::compat::v0_1::id_allocator")]` (or
+//! `...::address_allocator`), or the `compat::v0_1::V01` wrapper; see
+//! `compat::v0_1`.
 //! - With the `versionize` feature every state type implements `Versionize`.
 //! - [`AddressAllocator::from_allocations`], [`IdAllocator::from_allocated`]
 //!   and the builders ([`AddressAllocatorBuilder`], [`IdAllocatorBuilder`],
