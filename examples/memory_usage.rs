@@ -40,17 +40,10 @@ fn heap_of<T>(build: impl FnOnce() -> T) -> (usize, T) {
     (LIVE.load(Ordering::Relaxed) - before, value)
 }
 
-/// A deterministic xorshift generator, so every run measures the same states.
-struct Rng(u64);
+#[path = "../tests/support/rng.rs"]
+mod rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use rng::Rng;
 
 fn main() {
     println!("| state | n | ours (B/alloc) | 0.1.4 (B/alloc) |");

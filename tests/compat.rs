@@ -14,6 +14,10 @@
 
 #![cfg(feature = "serde")]
 
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use vm_allocator::compat::v0_1::{MAX_TREE_DEPTH, V01};
@@ -67,18 +71,6 @@ impl Codec {
             Codec::Bitcode => cfg!(debug_assertions),
             Codec::Json | Codec::Bincode => true,
         }
-    }
-}
-
-/// xorshift64*: reproducible operation sequences without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
 }
 

@@ -8,6 +8,10 @@
 //! the writer recorded at its generation: none is torn, none changed after
 //! it was taken.
 
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,22 +28,6 @@ const READERS: usize = 3;
 const RENDEZVOUS_EVERY: usize = 5;
 /// Fixed seed: every run makes the same writes.
 const SEED: u64 = 0x5eed_0fa1_10c8;
-
-/// xorshift64*: small, deterministic, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// What the writer saw at one generation: the state (an O(1) clone) and
 /// its encoding, made at that moment.

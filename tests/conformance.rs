@@ -12,6 +12,10 @@
 //! (b) A generic suite of properties every pool must have, run on
 //!     `IdAllocator` and `AddressAllocator` alike (an id is a one-long range).
 
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use vm_allocator::{
     AddressAllocator, AllocPolicy, Constraint, Error, IdAllocator, RangeInclusive,
     DEFAULT_CONSTRAINT_ALIGN,
@@ -673,18 +677,6 @@ impl Pool for AddressAllocator {
     }
 }
 
-/// A small deterministic generator, so the suite needs no seed handling.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// What every pool must satisfy at any time: allocations sorted, disjoint,
 /// inside the space, `is_allocated` agreeing with them, and
 /// `used + available` equal to the size of the space.
@@ -729,7 +721,7 @@ fn fill_then_empty<P: Pool>() {
         assert_eq!(pool.available(), 0);
         assert_eq!(pool.allocate_lowest(1, 1), Err(Error::ResourceNotAvailable));
         let mut units: Vec<u64> = (first..=last).collect();
-        let mut rng = XorShift(first | 1);
+        let mut rng = Rng(first | 1);
         while !units.is_empty() {
             let unit = units.swap_remove(rng.below(units.len() as u64) as usize);
             pool.free((unit, unit)).unwrap();
@@ -773,7 +765,7 @@ fn freed_space_is_reusable<P: Pool>() {
 fn lowest_fit_is_lowest<P: Pool>() {
     for &(first, last) in P::SPACES {
         let mut pool = P::make(first, last);
-        let mut rng = XorShift(last | 1);
+        let mut rng = Rng(last | 1);
         for _ in 0..(last - first + 1) / 3 {
             let unit = first + rng.below(last - first + 1);
             if pool.is_allocated(unit) {

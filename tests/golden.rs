@@ -10,6 +10,10 @@
 //! version that are missing (and their hashes); it never overwrites a file,
 //! and never writes a file of an older version.
 
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -559,27 +563,6 @@ fn set_delta(older: &ResourceSet) -> Delta {
         .allocate(mmio, 0x2000, 0x1000, AllocPolicy::LastMatch)
         .unwrap();
     Delta::between(older, &newer).unwrap()
-}
-
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// 10,000 live allocations of mixed sizes and alignments, placed by every

@@ -9,6 +9,10 @@
 
 #![cfg(feature = "std")]
 
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -51,19 +55,6 @@ fn child_process_saves_in_a_loop() {
     loop {
         k += 1;
         state(k).write_to_path(&path).unwrap();
-    }
-}
-
-/// A small generator for kill delays. The seed is fixed unless
-/// `VMALLOC_KILL_SEED` sets another; every failure message prints it.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 

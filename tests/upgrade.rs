@@ -51,10 +51,18 @@ fn before() -> Before {
     }
     gsi.free_id(6).unwrap();
     let mut mmio = upstream::AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
-    mmio.allocate(0x1000, 0x1000, upstream::AllocPolicy::ExactMatch(0xd000_0000))
-        .unwrap();
-    mmio.allocate(0x4000, 0x4000, upstream::AllocPolicy::ExactMatch(0xdfff_c000))
-        .unwrap();
+    mmio.allocate(
+        0x1000,
+        0x1000,
+        upstream::AllocPolicy::ExactMatch(0xd000_0000),
+    )
+    .unwrap();
+    mmio.allocate(
+        0x4000,
+        0x4000,
+        upstream::AllocPolicy::ExactMatch(0xdfff_c000),
+    )
+    .unwrap();
     Before { gsi, mmio }
 }
 
@@ -66,7 +74,9 @@ fn check(gsi: &IdAllocator, mmio: &AddressAllocator) {
     assert_eq!(probe.free_id(6), Err(Error::AlreadyReleased(6)));
     assert_eq!(probe.free_id(9), Err(Error::NeverAllocated(9)));
     assert_eq!(
-        mmio.iter().map(|r| (r.start(), r.end())).collect::<Vec<_>>(),
+        mmio.iter()
+            .map(|r| (r.start(), r.end()))
+            .collect::<Vec<_>>(),
         vec![(0xd000_0000, 0xd000_0fff), (0xdfff_c000, 0xdfff_ffff)]
     );
 }
