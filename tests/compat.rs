@@ -23,56 +23,10 @@ use serde::{Deserialize, Serialize};
 use vm_allocator::compat::v0_1::{MAX_TREE_DEPTH, V01};
 use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator, Owner, RangeInclusive};
 
-/// A serde format under test.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Codec {
-    Json,
-    Bincode,
-    Bitcode,
-    Postcard,
-}
+#[path = "support/codec.rs"]
+mod codec;
 
-const CODECS: [Codec; 4] = [Codec::Json, Codec::Bincode, Codec::Bitcode, Codec::Postcard];
-
-impl Codec {
-    fn encode<T: Serialize>(self, value: &T) -> Vec<u8> {
-        match self {
-            Codec::Json => serde_json::to_vec(value).unwrap(),
-            Codec::Bincode => bincode::serialize(value).unwrap(),
-            Codec::Bitcode => bitcode::serialize(value).unwrap(),
-            Codec::Postcard => postcard::to_allocvec(value).unwrap(),
-        }
-    }
-
-    fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, String> {
-        match self {
-            Codec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-            Codec::Bincode => bincode::deserialize(bytes).map_err(|e| e.to_string()),
-            Codec::Bitcode => bitcode::deserialize(bytes).map_err(|e| e.to_string()),
-            Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Encodes `value`, or says why it cannot be.
-    fn try_encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, String> {
-        match self {
-            Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
-            Codec::Bincode => bincode::serialize(value).map_err(|e| e.to_string()),
-            Codec::Bitcode => bitcode::serialize(value).map_err(|e| e.to_string()),
-            Codec::Postcard => postcard::to_allocvec(value).map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Postcard reduces custom errors to a code; bitcode keeps their text
-    /// only in debug builds.
-    fn keeps_messages(self) -> bool {
-        match self {
-            Codec::Postcard => false,
-            Codec::Bitcode => cfg!(debug_assertions),
-            Codec::Json | Codec::Bincode => true,
-        }
-    }
-}
+use codec::{Codec, CODECS};
 
 fn range(start: u64, end: u64) -> RangeInclusive {
     RangeInclusive::new(start, end).unwrap()

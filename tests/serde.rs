@@ -11,46 +11,10 @@ use vm_allocator::{
     AddressAllocator, AllocPolicy, IdAllocator, Owner, Pool, RangeInclusive, ResourceSet,
 };
 
-/// A serde format under test.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Codec {
-    Json,
-    Postcard,
-    Bincode,
-    Bitcode,
-}
+#[path = "support/codec.rs"]
+mod codec;
 
-const CODECS: [Codec; 4] = [Codec::Json, Codec::Postcard, Codec::Bincode, Codec::Bitcode];
-
-impl Codec {
-    fn encode<T: Serialize>(self, value: &T) -> Vec<u8> {
-        match self {
-            Codec::Json => serde_json::to_vec(value).unwrap(),
-            Codec::Postcard => postcard::to_allocvec(value).unwrap(),
-            Codec::Bincode => bincode::serialize(value).unwrap(),
-            Codec::Bitcode => bitcode::serialize(value).unwrap(),
-        }
-    }
-
-    fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, String> {
-        match self {
-            Codec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-            Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
-            Codec::Bincode => bincode::deserialize(bytes).map_err(|e| e.to_string()),
-            Codec::Bitcode => bitcode::deserialize(bytes).map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Postcard reduces custom errors to a code; bitcode keeps their text
-    /// only in debug builds.
-    fn keeps_messages(self) -> bool {
-        match self {
-            Codec::Postcard => false,
-            Codec::Bitcode => cfg!(debug_assertions),
-            Codec::Json | Codec::Bincode => true,
-        }
-    }
-}
+use codec::{Codec, CODECS};
 
 fn range(start: u64, end: u64) -> RangeInclusive {
     RangeInclusive::new(start, end).unwrap()
