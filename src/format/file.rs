@@ -346,16 +346,26 @@ mod tests {
     use super::*;
     use crate::AllocPolicy;
 
-    /// The real steps, with a crash after `budget` of them: from then on
+    /// `inner`'s steps, with a crash after `budget` of them: from then on
     /// every step fails and does nothing, clean-up included, as when the
     /// process is killed. Writes go `chunk` bytes at a time.
-    struct CrashAfter {
+    struct CrashAfter<S> {
+        inner: S,
         budget: usize,
         chunk: usize,
         done: Vec<&'static str>,
     }
 
-    impl CrashAfter {
+    impl<S> CrashAfter<S> {
+        fn new(inner: S, budget: usize, chunk: usize) -> Self {
+            CrashAfter {
+                inner,
+                budget,
+                chunk,
+                done: Vec::new(),
+            }
+        }
+
         fn step(&mut self, name: &'static str) -> io::Result<()> {
             if self.done.len() == self.budget {
                 return Err(io::Error::other("crashed"));
@@ -365,38 +375,135 @@ mod tests {
         }
     }
 
-    impl Steps for CrashAfter {
-        type File = File;
+    impl<S: Steps> Steps for CrashAfter<S> {
+        type File = S::File;
 
-        fn create_new(&mut self, path: &Path) -> io::Result<File> {
+        fn create_new(&mut self, path: &Path) -> io::Result<S::File> {
             self.step("create")?;
-            RealSteps.create_new(path)
+            self.inner.create_new(path)
         }
 
-        fn write(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<usize> {
+        fn write(&mut self, file: &mut S::File, bytes: &[u8]) -> io::Result<usize> {
             self.step("write")?;
-            RealSteps.write(file, &bytes[..bytes.len().min(self.chunk)])
+            let n = bytes.len().min(self.chunk);
+            self.inner.write(file, &bytes[..n])
         }
 
-        fn sync_file(&mut self, file: &mut File) -> io::Result<()> {
+        fn sync_file(&mut self, file: &mut S::File) -> io::Result<()> {
             self.step("sync")?;
-            RealSteps.sync_file(file)
+            self.inner.sync_file(file)
         }
 
         fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
             self.step("rename")?;
-            RealSteps.rename(from, to)
+            self.inner.rename(from, to)
         }
 
         fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
             self.step("sync_dir")?;
-            RealSteps.sync_dir(dir)
+            self.inner.sync_dir(dir)
         }
 
         fn remove(&mut self, path: &Path) -> io::Result<()> {
             self.step("remove")?;
-            RealSteps.remove(path)
+            self.inner.remove(path)
         }
+    }
+
+    /// A file system in memory, for the tests where the crash points
+    /// matter and fsync does not: what was written stays (a killed
+    /// process, not a power cut), a rename replaces the target at once.
+    #[derive(Default)]
+    struct MemFs {
+        files: std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    }
+
+    impl MemFs {
+        fn temp_files(&self) -> usize {
+            self.files
+                .keys()
+                .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+                .count()
+        }
+    }
+
+    impl Steps for MemFs {
+        type File = PathBuf;
+
+        fn create_new(&mut self, path: &Path) -> io::Result<PathBuf> {
+            if self.files.contains_key(path) {
+                return Err(io::ErrorKind::AlreadyExists.into());
+            }
+            self.files.insert(path.to_path_buf(), Vec::new());
+            Ok(path.to_path_buf())
+        }
+
+        fn write(&mut self, file: &mut PathBuf, bytes: &[u8]) -> io::Result<usize> {
+            let content = self.files.get_mut(file).ok_or(io::ErrorKind::NotFound)?;
+            content.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn sync_file(&mut self, _: &mut PathBuf) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+            let content = self.files.remove(from).ok_or(io::ErrorKind::NotFound)?;
+            self.files.insert(to.to_path_buf(), content);
+            Ok(())
+        }
+
+        fn sync_dir(&mut self, _: &Path) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn remove(&mut self, path: &Path) -> io::Result<()> {
+            self.files
+                .remove(path)
+                .map(|_| ())
+                .ok_or(io::ErrorKind::NotFound.into())
+        }
+    }
+
+    /// Crashes a save in memory after every step and every partial write,
+    /// with and without an old file, and checks what a reader then finds.
+    fn crash_everywhere_in_memory(with_old: bool, chunk: usize) {
+        let old = allocator_with(3).to_bytes();
+        let new = allocator_with(40).to_bytes();
+        let path = Path::new("/vm/state");
+        let mut budget = 0;
+        loop {
+            let mut fs = MemFs::default();
+            if with_old {
+                fs.files.insert(path.to_path_buf(), old.clone());
+            }
+            let mut steps = CrashAfter::new(fs, budget, chunk);
+            let result = replace_atomically(&mut steps, path, &new);
+            let renamed = steps.done.contains(&"rename");
+            let fs = steps.inner;
+            match fs.files.get(path) {
+                Some(found) if renamed => assert_eq!(found, &new, "after {:?}", steps.done),
+                Some(found) => {
+                    assert!(with_old, "a file appeared before the rename");
+                    assert_eq!(found, &old, "after {:?}", steps.done);
+                }
+                None => assert!(
+                    !with_old && !renamed,
+                    "lost the file after {:?}",
+                    steps.done
+                ),
+            }
+            let crashed_with_a_temp = result.is_err() && steps.done.contains(&"create") && !renamed;
+            assert_eq!(fs.temp_files(), usize::from(crashed_with_a_temp));
+            if result.is_ok() {
+                assert_eq!(steps.done.last(), Some(&"sync_dir"));
+                break;
+            }
+            budget += 1;
+        }
+        // create, every write, sync, rename, sync_dir: each a crash point.
+        assert_eq!(budget, new.len().div_ceil(chunk) + 4);
     }
 
     fn allocator_with(pages: u64) -> AddressAllocator {
@@ -432,11 +539,7 @@ mod tests {
             if with_old {
                 old.write_to_path(&path).unwrap();
             }
-            let mut steps = CrashAfter {
-                budget,
-                chunk,
-                done: Vec::new(),
-            };
+            let mut steps = CrashAfter::new(RealSteps, budget, chunk);
             let result = replace_atomically(&mut steps, &path, &new.to_bytes());
             let renamed = steps.done.contains(&"rename");
             match AddressAllocator::read_from_path(&path) {
@@ -482,13 +585,21 @@ mod tests {
 
     #[test]
     fn crash_at_any_step_leaves_old_or_new() {
-        crash_everywhere(true, 1);
-        crash_everywhere(true, 16);
+        crash_everywhere_in_memory(true, 1);
+        crash_everywhere_in_memory(true, 16);
     }
 
     #[test]
     fn crash_without_an_old_file_leaves_nothing_or_new() {
-        crash_everywhere(false, 7);
+        crash_everywhere_in_memory(false, 7);
+    }
+
+    #[test]
+    fn crash_at_any_step_on_a_real_disk() {
+        // Fewer, larger writes: here it is the real files, locks and
+        // clean-up that are under test.
+        crash_everywhere(true, 64);
+        crash_everywhere(false, 128);
     }
 
     #[test]
