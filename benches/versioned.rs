@@ -185,7 +185,7 @@ fn diff(c: &mut Criterion) {
             s.pools()
                 .map(|(_, p)| match p {
                     vm_allocator::Pool::Ids(ids) => ids
-                        .ranges()
+                        .runs()
                         .map(|r| (u64::from(*r.start()), u64::from(*r.end())))
                         .collect(),
                     vm_allocator::Pool::Addresses(a) => {

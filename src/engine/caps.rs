@@ -1,24 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! Alignment-aware free-gap summaries.
+//! Alignment-aware free-gap summaries, kept up to date edit by edit.
 //!
 //! Pruning a search by "largest free gap >= size" is not enough once
 //! alignment comes in: a gap can be large enough yet hold no aligned start,
 //! and pruning by `size + align - 1` instead skips gaps that do fit. So every
 //! subtree keeps, for each power-of-two alignment `2^k`, the longest aligned
-//! run any of its gaps can hold: `caps[k] = max over gaps of (gap end + 1 -
+//! run any of its gaps can hold: `max[k] = max over gaps of (gap end + 1 -
 //! align_up(gap start, 2^k))`. A request of `size` at alignment `2^k` fits
-//! in the subtree iff `caps[k] >= size`, exactly, so every search descends
+//! in the subtree iff `max[k] >= size`, exactly, so every search descends
 //! only into subtrees that hold an answer.
+//!
+//! A maximum is cheap to raise but costly to lower: lowering it means finding
+//! the next largest part. So each class also records which parts attain its
+//! maximum: a leaf counts its gaps that do ([`LeafTable`]), a branch keeps a
+//! bit per child and per gap between children ([`BranchTable`]). An edit that
+//! removes a part that is not the only one attaining a maximum then changes
+//! nothing, and only the classes whose maximum really moved are handed up to
+//! the parent: in the usual case an edit touches no class at all above the
+//! leaf, and at worst O(64) per node.
+//!
+//! Most nodes need no table at all: a node with no gap inside has no
+//! capacity, and a node whose gaps are those of a single gap (one gap in a
+//! leaf; in a branch, one gap between children, or one child whose own
+//! capacities are those of one gap) has that gap's capacities, computed on
+//! the fly ([`Caps::Gap`]). Only the others keep a table, behind an `Arc` of
+//! its own: packed allocations with one free region, the usual shape of a
+//! VMM's pools, keep small nodes, copy little when a snapshot is alive and
+//! update O(1) capacity per level.
 
 /// Number of alignment classes: alignments `2^0` to `2^63`.
 pub(crate) const CLASSES: usize = 64;
 
-/// `caps[k]`: the largest size a gap of the subtree can hold at alignment `2^k`.
-///
-/// Invariant: non-increasing in `k` (a stricter alignment never fits more).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Caps([u64; CLASSES]);
+/// Every class.
+pub(crate) const ALL_CLASSES: u64 = u64::MAX;
 
 /// A mask with the low `k` bits set.
 fn low_bits(k: u32) -> u64 {
@@ -30,135 +45,532 @@ fn low_bits(k: u32) -> u64 {
 }
 
 /// The largest size the gap `[start, start + len - 1]` holds at alignment `2^k`.
-#[cfg(any(test, fuzzing, vm_allocator_check))]
+#[inline]
 pub(crate) fn gap_cap(start: u64, len: u64, k: u32) -> u64 {
     // Distance from `start` up to the next multiple of 2^k.
     let skip = start.wrapping_neg() & low_bits(k);
     len.saturating_sub(skip)
 }
 
-impl Caps {
-    /// No gap at all.
-    pub(crate) const EMPTY: Caps = Caps([0; CLASSES]);
+/// Classes `lo..=hi` in which a gap holds `value` (> 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Step {
+    lo: usize,
+    hi: usize,
+    value: u64,
+}
 
-    /// The capacity at alignment `2^k`.
-    #[cfg(test)]
-    pub(crate) fn get(&self, k: u32) -> u64 {
-        self.0[k as usize]
+/// The capacity of the gap `(start, len)` as a step function of the class,
+/// in increasing class order; classes past the last step hold nothing.
+///
+/// `gap_cap(k) = len - (-start mod 2^k)` only drops where `-start` has a set
+/// bit, so a gap has one step per set bit below its length: usually one or
+/// two, since gaps between allocations are aligned.
+fn steps(start: u64, len: u64) -> impl Iterator<Item = Step> {
+    let mut pending = start.wrapping_neg();
+    let mut skipped = 0u64;
+    let mut lo = 0usize;
+    let mut done = len == 0;
+    core::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let hi = if pending == 0 {
+            CLASSES - 1
+        } else {
+            pending.trailing_zeros() as usize
+        };
+        let step = Step {
+            lo,
+            hi,
+            value: len - skipped,
+        };
+        if pending == 0 || hi == CLASSES - 1 {
+            done = true;
+            return Some(step);
+        }
+        let bit = pending & pending.wrapping_neg();
+        // The bits of `pending` sum to at most `pending`: no overflow.
+        skipped += bit;
+        pending ^= bit;
+        lo = hi + 1;
+        done = skipped >= len;
+        Some(step)
+    })
+}
+
+/// True if the capacity of the gap `(start, len)` has at most two steps
+/// (the usual gap between aligned allocations has one): then walking its
+/// steps beats visiting its classes one by one.
+#[inline]
+fn few_steps(start: u64, len: u64) -> bool {
+    // A step ends at each set bit of `-start` below the length's top bit.
+    let below_len = u64::MAX >> len.leading_zeros();
+    let ends = start.wrapping_neg() & below_len;
+    ends & ends.wrapping_sub(1) == 0
+}
+
+/// True if `mask` has at most four classes (without a population count,
+/// which baseline x86-64 lacks).
+#[inline]
+pub(crate) fn few_classes(mut mask: u64) -> bool {
+    for _ in 0..4 {
+        mask &= mask.wrapping_sub(1);
+    }
+    mask == 0
+}
+
+/// The classes of `mask`, lowest first.
+#[inline]
+pub(crate) fn classes(mut mask: u64) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        if mask == 0 {
+            return None;
+        }
+        let k = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        Some(k)
+    })
+}
+
+/// The per-class maxima of a set of gaps, from scratch: O(steps + 64).
+fn maxima(gaps: impl Iterator<Item = (u64, u64)>) -> [u64; CLASSES] {
+    // Record each step at its last class, then take suffix maxima: every
+    // step's value holds at all classes below its last one too, as far as
+    // the maximum is concerned (capacities only drop as k grows).
+    let mut max = [0u64; CLASSES];
+    let mut any = false;
+    for (start, len) in gaps {
+        for step in steps(start, len) {
+            any = true;
+            if max[step.hi] < step.value {
+                max[step.hi] = step.value;
+            }
+        }
+    }
+    if any {
+        for k in (0..CLASSES - 1).rev() {
+            if max[k] < max[k + 1] {
+                max[k] = max[k + 1];
+            }
+        }
+    }
+    max
+}
+
+/// The classes of `step` in which it attains `max`: a suffix of the step,
+/// since `max` does not increase and is at least the step's value there.
+#[inline]
+fn attained(max: &[u64; CLASSES], step: Step) -> core::ops::Range<usize> {
+    let from = step.lo + max[step.lo..=step.hi].partition_point(|&m| m > step.value);
+    from..step.hi + 1
+}
+
+/// The capacities of the gaps of a leaf that has two gaps or more.
+///
+/// Invariants: `max` is the per-class maximum over the open gaps of the
+/// leaf (so it never increases with `k`); `ties[k]` is the number of gaps
+/// attaining `max[k]` when it is non-zero, else 0.
+#[derive(Clone, Debug)]
+pub(crate) struct LeafTable {
+    max: [u64; CLASSES],
+    ties: [u8; CLASSES],
+}
+
+// A leaf has at most LEAF_CAP - 1 gaps: the tie counts must hold them.
+const _: () = assert!(super::config::LEAF_CAP <= 256);
+
+impl LeafTable {
+    /// The table of `gaps`. Time: O(steps + 64).
+    pub(crate) fn of(gaps: impl Iterator<Item = (u64, u64)> + Clone) -> LeafTable {
+        let mut table = LeafTable {
+            max: [0; CLASSES],
+            ties: [0; CLASSES],
+        };
+        table.rebuild(gaps, &mut 0);
+        table
+    }
+
+    /// The per-class maxima.
+    #[inline]
+    pub(crate) fn max(&self) -> &[u64; CLASSES] {
+        &self.max
+    }
+
+    /// The number of gaps attaining `max[k]`.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn ties(&self, k: usize) -> u8 {
+        self.ties[k]
+    }
+
+    /// Takes the gap `(start, len)` out; classes whose last attaining gap
+    /// left are added to `stale`, for `settle`.
+    #[inline]
+    pub(crate) fn remove_gap(&mut self, start: u64, len: u64, stale: &mut u64) {
+        debug_assert!(len > 0);
+        if few_steps(start, len) {
+            for step in steps(start, len) {
+                // The gap attains the maximum on a suffix of the step, if at all.
+                for k in (step.lo..=step.hi).rev() {
+                    if self.max[k] != step.value {
+                        break;
+                    }
+                    self.ties[k] -= 1;
+                    if self.ties[k] == 0 {
+                        *stale |= 1 << k;
+                    }
+                }
+            }
+            return;
+        }
+        let pending = start.wrapping_neg();
+        let mut value = len;
+        for k in 0..CLASSES {
+            if value == self.max[k] {
+                self.ties[k] -= 1;
+                if self.ties[k] == 0 {
+                    *stale |= 1 << k;
+                }
+            }
+            // The capacity at class k + 1 drops by the bit k of -start.
+            value = value.saturating_sub(pending & (1 << k));
+            if value == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Puts the gap `(start, len)` in; classes whose maximum grew are added
+    /// to `changed`.
+    #[inline]
+    pub(crate) fn add_gap(&mut self, start: u64, len: u64, changed: &mut u64) {
+        debug_assert!(len > 0);
+        if few_steps(start, len) {
+            for step in steps(start, len) {
+                // The classes where the maximum is below or at the step's
+                // value are a suffix of the step: walk it from the top.
+                for k in (step.lo..=step.hi).rev() {
+                    let max = self.max[k];
+                    if max > step.value {
+                        break;
+                    }
+                    if max < step.value {
+                        self.max[k] = step.value;
+                        self.ties[k] = 1;
+                        *changed |= 1 << k;
+                    } else {
+                        self.ties[k] += 1;
+                    }
+                }
+            }
+            return;
+        }
+        let pending = start.wrapping_neg();
+        let mut value = len;
+        for k in 0..CLASSES {
+            let max = self.max[k];
+            if value > max {
+                self.max[k] = value;
+                self.ties[k] = 1;
+                *changed |= 1 << k;
+            } else if value == max {
+                self.ties[k] += 1;
+            }
+            // The capacity at class k + 1 drops by the bit k of -start.
+            value = value.saturating_sub(pending & (1 << k));
+            if value == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Recomputes the capacities from `gaps` (all the gaps of the leaf) if
+    /// a class of `stale` lost every attaining gap. Time: O(steps + 64)
+    /// then, which is less than scanning the gaps once per such class.
+    #[inline]
+    pub(crate) fn settle(
+        &mut self,
+        stale: u64,
+        gaps: impl Iterator<Item = (u64, u64)> + Clone,
+        changed: &mut u64,
+    ) {
+        let lost = classes(stale).any(|k| self.ties[k] == 0 && self.max[k] != 0);
+        if lost {
+            self.rebuild(gaps, changed);
+        }
+    }
+
+    /// Recomputes everything from `gaps`; classes whose maximum changed are
+    /// added to `changed`. Time: O(steps + 64).
+    pub(crate) fn rebuild(
+        &mut self,
+        gaps: impl Iterator<Item = (u64, u64)> + Clone,
+        changed: &mut u64,
+    ) {
+        let max = maxima(gaps.clone());
+        for (k, (&new, &old)) in max.iter().zip(self.max.iter()).enumerate() {
+            if new == 0 && old == 0 {
+                break; // both only drop as k grows
+            }
+            if new != old {
+                *changed |= 1 << k;
+            }
+        }
+        self.max = max;
+        self.ties = [0; CLASSES];
+        if max[0] == 0 {
+            return; // no gap
+        }
+        // A step attains the maximum on a suffix of its classes, if at all:
+        // walk it from the top.
+        for (start, len) in gaps {
+            for step in steps(start, len) {
+                for k in (step.lo..=step.hi).rev() {
+                    if self.max[k] != step.value {
+                        break;
+                    }
+                    self.ties[k] += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The capacities of the gaps strictly inside a branch that needs a table:
+/// those inside its children and those between neighbouring children.
+///
+/// Invariants: `max` is the per-class maximum over the parts (so it never
+/// increases with `k`); bit `i` of `holders[k]` is set iff child `i`
+/// attains `max[k] > 0`, and bit `GAP_BIT + i` iff the gap between child
+/// `i` and child `i + 1` does.
+#[derive(Clone, Debug)]
+pub(crate) struct BranchTable {
+    max: [u64; CLASSES],
+    holders: [u32; CLASSES],
+}
+
+/// The first holder bit of the gaps between children.
+pub(crate) const GAP_BIT: usize = super::config::BRANCH_CAP;
+
+// Children and the gaps between them must fit the holder bits.
+const _: () = assert!(2 * super::config::BRANCH_CAP - 1 <= 32);
+
+impl BranchTable {
+    /// The table of the parts: `children` are the children's capacities in
+    /// order, `gaps` the gaps between them as `(start, len)`.
+    pub(crate) fn of<'a>(
+        children: impl Iterator<Item = Caps<'a>> + Clone,
+        gaps: impl Iterator<Item = (u64, u64)> + Clone,
+    ) -> BranchTable {
+        let mut table = BranchTable {
+            max: [0; CLASSES],
+            holders: [0; CLASSES],
+        };
+        table.rebuild(children, gaps);
+        table
+    }
+
+    /// The per-class maxima.
+    #[inline]
+    pub(crate) fn max(&self) -> &[u64; CLASSES] {
+        &self.max
+    }
+
+    /// The parts attaining `max[k]`.
+    pub(crate) fn holders(&self, k: usize) -> u32 {
+        self.holders[k]
+    }
+
+    /// Records that part `bit` now holds `value` in class `k`; a class that
+    /// grew goes to `changed`, one whose every holder left to `stale`.
+    #[inline]
+    pub(crate) fn update(
+        &mut self,
+        k: usize,
+        bit: u32,
+        value: u64,
+        changed: &mut u64,
+        stale: &mut u64,
+    ) {
+        let max = self.max[k];
+        if value > max {
+            self.max[k] = value;
+            self.holders[k] = bit;
+            *changed |= 1 << k;
+        } else if value == max {
+            if value > 0 {
+                self.holders[k] |= bit;
+            }
+        } else if self.holders[k] & bit != 0 {
+            self.holders[k] &= !bit;
+            if self.holders[k] == 0 {
+                *stale |= 1 << k;
+            }
+        }
+    }
+
+    /// Records that part `bit` now has the capacities `caps`, in every class
+    /// where they or the maximum are non-zero: cheaper than `update` class by
+    /// class once more than a few classes changed.
+    pub(crate) fn update_all(
+        &mut self,
+        bit: u32,
+        caps: Caps<'_>,
+        changed: &mut u64,
+        stale: &mut u64,
+    ) {
+        for k in 0..CLASSES {
+            let value = caps.get(k);
+            if value == 0 && self.max[k] == 0 {
+                break; // both only drop as k grows
+            }
+            self.update(k, bit, value, changed, stale);
+        }
+    }
+
+    /// Records the new extent `(start, len)` of the gap part `bit`, in every
+    /// class it holds or may now hold.
+    pub(crate) fn update_gap(
+        &mut self,
+        bit: u32,
+        start: u64,
+        len: u64,
+        changed: &mut u64,
+        stale: &mut u64,
+    ) {
+        let pending = start.wrapping_neg();
+        let mut value = len;
+        for k in 0..CLASSES {
+            if value == 0 && self.max[k] == 0 {
+                break; // both only drop as k grows
+            }
+            self.update(k, bit, value, changed, stale);
+            value = value.saturating_sub(pending & (1 << k));
+        }
+    }
+
+    /// Sets class `k` from scratch (for classes that lost every holder).
+    pub(crate) fn set_class(&mut self, k: usize, max: u64, holders: u32) {
+        self.max[k] = max;
+        self.holders[k] = holders;
+    }
+
+    /// Recomputes everything from the parts: `children` are the children's
+    /// capacities in order, `gaps` the gaps between them as `(start, len)`.
+    /// Time: O(parts * 64) at worst; parts without gaps cost nothing.
+    pub(crate) fn rebuild<'a>(
+        &mut self,
+        children: impl Iterator<Item = Caps<'a>> + Clone,
+        gaps: impl Iterator<Item = (u64, u64)> + Clone,
+    ) {
+        let mut max = maxima(gaps.clone());
+        for child in children.clone() {
+            for (k, m) in max.iter_mut().enumerate() {
+                let value = child.get(k);
+                if value == 0 {
+                    break; // it only drops as k grows
+                }
+                if *m < value {
+                    *m = value;
+                }
+            }
+        }
+        let mut holders = [0u32; CLASSES];
+        for (i, child) in children.enumerate() {
+            for (k, &m) in max.iter().enumerate() {
+                let value = child.get(k);
+                if value == 0 {
+                    break;
+                }
+                if value == m {
+                    holders[k] |= 1 << i;
+                }
+            }
+        }
+        for (i, (start, len)) in gaps.enumerate() {
+            for step in steps(start, len) {
+                for k in attained(&max, step) {
+                    holders[k] |= 1 << (GAP_BIT + i);
+                }
+            }
+        }
+        self.max = max;
+        self.holders = holders;
+    }
+}
+
+/// The capacities of a node: what its parent and searches read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Caps<'a> {
+    /// No gap inside.
+    Empty,
+    /// Those of the single gap `(start, len)`.
+    Gap(u64, u64),
+    /// A table's per-class maxima.
+    Table(&'a [u64; CLASSES]),
+}
+
+impl Caps<'_> {
+    /// The largest size a gap holds at alignment `2^k`.
+    #[inline]
+    pub(crate) fn get(&self, k: usize) -> u64 {
+        match *self {
+            Caps::Empty => 0,
+            Caps::Gap(start, len) => gap_cap(start, len, k as u32),
+            Caps::Table(max) => max[k],
+        }
+    }
+
+    /// The largest gap (the capacity at alignment 1).
+    #[inline]
+    pub(crate) fn largest(&self) -> u64 {
+        match *self {
+            Caps::Empty => 0,
+            Caps::Gap(_, len) => len,
+            Caps::Table(max) => max[0],
+        }
     }
 
     /// True if some gap holds `size` units at alignment `2^k`.
     #[inline]
     pub(crate) fn fits(&self, size: u64, k: u32) -> bool {
-        self.0[k as usize] >= size
+        self.get(k as usize) >= size
     }
 
-    /// True if no gap exists.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0[0] == 0
-    }
-
-    /// Builds the summary of a sequence of gaps `(start, len)`.
-    ///
-    /// Each gap's capacity is a step function of `k` that drops at the set
-    /// bits of `-start`; recording each step at its last `k` and taking a
-    /// suffix maximum costs O(steps + 64) instead of O(64) per gap.
-    pub(crate) fn from_gaps(gaps: impl Iterator<Item = (u64, u64)>) -> Caps {
-        let mut points = [0u64; CLASSES];
-        let mut any = false;
-        for (start, len) in gaps {
-            if len == 0 {
-                continue;
-            }
-            any = true;
-            record_steps(&mut points, start, len);
-        }
-        if any {
-            for k in (0..CLASSES - 1).rev() {
-                if points[k] < points[k + 1] {
-                    points[k] = points[k + 1];
+    /// The classes below the first one without capacity: a superset of
+    /// those where these capacities and any others differ, when the others'
+    /// mask is or-ed in.
+    pub(crate) fn nonzero_classes(&self) -> u64 {
+        match *self {
+            Caps::Empty => 0,
+            Caps::Gap(start, len) => {
+                // Class k holds something while the bits of -start below k,
+                // which only grow with k, add up to less than the length:
+                // bisect for the first class where they do not.
+                let pending = start.wrapping_neg();
+                let (mut lo, mut hi) = (0usize, CLASSES);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if pending & low_bits(mid as u32) < len {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
                 }
+                low_mask(lo)
             }
+            Caps::Table(max) => low_mask(max.partition_point(|&m| m > 0)),
         }
-        Caps(points)
-    }
-
-    /// The summary of a single gap given as `(start, len)`.
-    pub(crate) fn of_gap(gap: (u64, u64)) -> Caps {
-        Caps::from_gaps(core::iter::once(gap))
-    }
-
-    /// Raises every class to at least `other`'s value.
-    pub(crate) fn raise(&mut self, other: &Caps) {
-        if other.is_empty() {
-            return;
-        }
-        for (mine, theirs) in self.0.iter_mut().zip(other.0.iter()) {
-            if *theirs == 0 {
-                break; // non-increasing: the rest of `other` is zero too
-            }
-            if *mine < *theirs {
-                *mine = *theirs;
-            }
-        }
-    }
-
-    /// Applies a local change to a summary that is a maximum over parts.
-    ///
-    /// `outgoing` summarises the parts that were replaced, `incoming` the
-    /// parts that replaced them. Classes that only grew are updated here; the
-    /// returned mask names the classes whose maximum may have shrunk (an
-    /// outgoing part held it), which the caller must recompute.
-    pub(crate) fn apply_change(&mut self, outgoing: &Caps, incoming: &Caps) -> u64 {
-        let mut stale = 0u64;
-        for k in 0..CLASSES {
-            let (cur, out, inc) = (self.0[k], outgoing.0[k], incoming.0[k]);
-            if cur == 0 && inc == 0 {
-                break; // all three are non-increasing and `out <= cur`
-            }
-            if inc >= cur {
-                self.0[k] = inc;
-            } else if out == cur {
-                stale |= 1 << k;
-            }
-        }
-        stale
-    }
-
-    /// Sets class `k` to `value` (used when recomputing stale classes).
-    #[cfg(any(test, fuzzing, vm_allocator_check))]
-    pub(crate) fn set(&mut self, k: u32, value: u64) {
-        self.0[k as usize] = value;
     }
 }
 
-/// Records the steps of one gap's capacity function into `points`, where
-/// `points[k]` holds the largest value of any step ending at class `k`.
-fn record_steps(points: &mut [u64; CLASSES], start: u64, len: u64) {
-    // cap_k = len - (bits of -start below k); it only changes at set bits.
-    let mut pending = start.wrapping_neg();
-    let mut skipped = 0u64;
-    loop {
-        let last_k = if pending == 0 {
-            63
-        } else {
-            pending.trailing_zeros()
-        };
-        let value = len - skipped;
-        let slot = &mut points[last_k as usize];
-        if *slot < value {
-            *slot = value;
-        }
-        if pending == 0 || last_k == 63 {
-            return;
-        }
-        let bit = pending & pending.wrapping_neg();
-        skipped += bit;
-        pending ^= bit;
-        if skipped >= len {
-            return;
-        }
+/// The classes below `k`.
+#[inline]
+fn low_mask(k: usize) -> u64 {
+    if k >= CLASSES {
+        ALL_CLASSES
+    } else {
+        (1 << k) - 1
     }
 }
 
@@ -181,9 +593,32 @@ pub(crate) fn last_fit_in(lo: u64, hi: u64, size: u64, k: u32) -> Option<u64> {
     (start >= lo).then_some(start)
 }
 
+/// The per-class maxima and tie counts of `gaps`, class by class, for the
+/// invariant checker: independent of the step functions above.
+#[cfg(any(test, fuzzing, vm_allocator_check))]
+pub(crate) fn brute_force(
+    gaps: impl Iterator<Item = (u64, u64)> + Clone,
+) -> ([u64; CLASSES], [u32; CLASSES]) {
+    let mut max = [0u64; CLASSES];
+    let mut ties = [0u32; CLASSES];
+    for k in 0..CLASSES {
+        for (start, len) in gaps.clone() {
+            let cap = gap_cap(start, len, k as u32);
+            if cap > max[k] {
+                (max[k], ties[k]) = (cap, 1);
+            } else if cap == max[k] && cap > 0 {
+                ties[k] += 1;
+            }
+        }
+    }
+    (max, ties)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
 
     fn brute_cap(start: u64, len: u64, k: u32) -> u64 {
         // Largest size s such that an aligned start fits: try the first aligned start.
@@ -201,29 +636,41 @@ mod tests {
         }
     }
 
+    const SAMPLES: [(u64, u64); 10] = [
+        (0u64, 1u64),
+        (0, 4096),
+        (1, 4095),
+        (0x1800, 0x2000),
+        (0x1234_5678, 0x10_0000),
+        (u64::MAX, 1),
+        (u64::MAX - 0xfff, 0x1000),
+        (1u64 << 63, 1),
+        ((1u64 << 63) - 1, 2),
+        (3, u64::MAX - 3),
+    ];
+
     #[test]
     fn single_gap_caps_match_brute_force() {
-        let samples = [
-            (0u64, 1u64),
-            (0, 4096),
-            (1, 4095),
-            (0x1800, 0x2000),
-            (0x1234_5678, 0x10_0000),
-            (u64::MAX, 1),
-            (u64::MAX - 0xfff, 0x1000),
-            (1u64 << 63, 1),
-            ((1u64 << 63) - 1, 2),
-            (3, u64::MAX - 3),
-        ];
-        for &(start, len) in &samples {
-            let caps = Caps::of_gap((start, len));
+        for &(start, len) in &SAMPLES {
+            let max = maxima(core::iter::once((start, len)));
+            let mut covered = 0;
+            for step in steps(start, len) {
+                assert_eq!(step.lo, covered, "steps are contiguous");
+                covered = step.hi + 1;
+                for k in step.lo..=step.hi {
+                    assert_eq!(step.value, brute_cap(start, len, k as u32));
+                }
+            }
             for k in 0..64 {
                 assert_eq!(
-                    caps.get(k),
+                    max[k as usize],
                     brute_cap(start, len, k),
                     "gap {start:#x}+{len:#x} k={k}"
                 );
                 assert_eq!(gap_cap(start, len, k), brute_cap(start, len, k));
+                if k as usize >= covered {
+                    assert_eq!(gap_cap(start, len, k), 0);
+                }
             }
         }
     }
@@ -236,13 +683,13 @@ mod tests {
             (0x7ff0, 0x30),
             (0x1_0000_0000, 1),
         ];
-        let caps = Caps::from_gaps(gaps.iter().copied());
+        let caps = LeafTable::of(gaps.iter().copied());
         for k in 0..64 {
             let want = gaps.iter().map(|&(s, l)| brute_cap(s, l, k)).max().unwrap();
-            assert_eq!(caps.get(k), want, "k={k}");
+            assert_eq!(caps.max()[k as usize], want, "k={k}");
         }
         for k in 1..64 {
-            assert!(caps.get(k) <= caps.get(k - 1));
+            assert!(caps.max()[k] <= caps.max()[k - 1]);
         }
     }
 
@@ -257,19 +704,117 @@ mod tests {
         assert_eq!(last_fit_in(5, 5, 2, 0), None);
     }
 
-    #[test]
-    fn apply_change_reports_shrunk_maxima() {
-        let mut caps = Caps::of_gap((0, 0x1000));
-        let out = Caps::of_gap((0, 0x1000));
-        let inc = Caps::of_gap((0x800, 0x800));
-        let stale = caps.apply_change(&out, &inc);
-        // Every class the old gap held (k = 0..=63, start 0 is aligned to all) is stale.
-        assert_eq!(stale, u64::MAX);
-        let mut caps = Caps::of_gap((0, 0x10));
-        assert_eq!(
-            caps.apply_change(&Caps::EMPTY, &Caps::of_gap((0x100, 0x20))),
-            0
-        );
-        assert_eq!(caps.get(0), 0x20);
+    fn assert_leaf_caps(caps: &LeafTable, gaps: &[(u64, u64)]) {
+        let (max, ties) = brute_force(gaps.iter().copied());
+        assert_eq!(caps.max(), &max);
+        for (k, &want) in ties.iter().enumerate() {
+            assert_eq!(u32::from(caps.ties(k)), want, "ties of class {k}");
+        }
+    }
+
+    /// Gaps that share alignments and lengths, so that maxima tie often.
+    fn gap() -> impl Strategy<Value = (u64, u64)> {
+        prop_oneof![
+            (0u64..64, 1u64..4).prop_map(|(s, l)| (s << 12, l << 12)),
+            (0u64..64, 1u64..0x3000).prop_map(|(s, l)| ((s << 12) + 0x800, l)),
+            (any::<u64>(), 1u64..8).prop_map(|(s, l)| (s, l.min(s.wrapping_neg().max(1)))),
+            (0u32..64).prop_map(|b| (1u64 << b, 1u64 << (b / 2))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn leaf_caps_follow_gaps_in_and_out(
+            initial in proptest::collection::vec(gap(), 0..12),
+            edits in proptest::collection::vec((any::<bool>(), gap(), any::<usize>()), 0..40),
+        ) {
+            let mut gaps: Vec<(u64, u64)> = initial;
+            let mut caps = LeafTable::of(gaps.iter().copied());
+            assert_leaf_caps(&caps, &gaps);
+            for (add, gap, which) in edits {
+                let before = *caps.max();
+                let (mut changed, mut stale) = (0, 0);
+                if add || gaps.is_empty() {
+                    caps.add_gap(gap.0, gap.1, &mut changed);
+                    gaps.push(gap);
+                } else {
+                    let (start, len) = gaps.swap_remove(which % gaps.len());
+                    caps.remove_gap(start, len, &mut stale);
+                }
+                caps.settle(stale, gaps.iter().copied(), &mut changed);
+                assert_leaf_caps(&caps, &gaps);
+                for k in (0..CLASSES).filter(|&k| before[k] != caps.max()[k]) {
+                    prop_assert!(changed & (1 << k) != 0, "class {} moved unreported", k);
+                }
+            }
+        }
+
+        #[test]
+        fn branch_caps_follow_part_updates(
+            children in proptest::collection::vec(proptest::collection::vec(gap(), 0..4), 1..5),
+            edits in proptest::collection::vec((any::<usize>(), proptest::collection::vec(gap(), 0..4)), 0..20),
+        ) {
+            // Parts: children (tables of their own gaps) and, between each
+            // pair, a gap of their own.
+            let mut tables: Vec<[u64; CLASSES]> =
+                children.iter().map(|g| maxima(g.iter().copied())).collect();
+            let between: Vec<(u64, u64)> = (0..tables.len().saturating_sub(1))
+                .map(|i| (((i as u64) << 20) + 0x1000, 0x1000 << i))
+                .collect();
+            let mut caps = BranchTable::of(tables.iter().map(Caps::Table), between.iter().copied());
+            for (which, new_gaps) in edits {
+                let i = which % tables.len();
+                let new = maxima(new_gaps.iter().copied());
+                let mask = (0..CLASSES)
+                    .filter(|&k| new[k] != tables[i][k])
+                    .fold(0u64, |m, k| m | 1 << k);
+                tables[i] = new;
+                let (mut changed, mut stale) = (0, 0);
+                if few_classes(mask) {
+                    for k in classes(mask) {
+                        caps.update(k, 1 << i, tables[i][k], &mut changed, &mut stale);
+                    }
+                } else {
+                    caps.update_all(1 << i, Caps::Table(&tables[i]), &mut changed, &mut stale);
+                }
+                for k in classes(stale) {
+                    if caps.holders(k) != 0 {
+                        continue;
+                    }
+                    let mut max = 0;
+                    let mut holders = 0;
+                    let parts = tables.iter().map(|t| t[k]).chain(
+                        between.iter().map(|&(s, l)| gap_cap(s, l, k as u32)),
+                    );
+                    let bits = (0..tables.len()).chain(GAP_BIT..GAP_BIT + between.len());
+                    for (value, bit) in parts.zip(bits) {
+                        if value > max {
+                            (max, holders) = (value, 1 << bit);
+                        } else if value == max && value > 0 {
+                            holders |= 1 << bit;
+                        }
+                    }
+                    caps.set_class(k, max, holders);
+                }
+                let fresh = BranchTable::of(tables.iter().map(Caps::Table), between.iter().copied());
+                prop_assert_eq!(caps.max(), fresh.max());
+                for k in 0..CLASSES {
+                    prop_assert_eq!(caps.holders(k), fresh.holders(k), "holders of class {}", k);
+                }
+            }
+        }
+
+        #[test]
+        fn caps_of_one_gap_match_its_table(gap in gap()) {
+            let table = maxima(core::iter::once(gap));
+            let caps = Caps::Gap(gap.0, gap.1);
+            let nonzero = caps.nonzero_classes();
+            for (k, &want) in table.iter().enumerate() {
+                prop_assert_eq!(caps.get(k), want, "class {}", k);
+                prop_assert_eq!(nonzero & (1 << k) != 0, want != 0, "class {}", k);
+            }
+            prop_assert_eq!(caps.largest(), table[0]);
+            prop_assert_eq!(Caps::Table(&table).nonzero_classes(), nonzero);
+        }
     }
 }

@@ -1,79 +1,117 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! In-order iteration over the spans of a tree.
+//! In-order iteration over the spans of a tree, from either end, over the
+//! whole tree or the spans overlapping a range.
 
 use alloc::vec::Vec;
-use core::slice;
 
 use super::node::{Branch, Leaf, Node};
 use super::Span;
 use crate::owner::Owner;
 
-/// The spans of a tree in increasing order.
+/// A position between two spans: a leaf, an index in it and the branches on
+/// the path to it (each with the index of the child taken).
 ///
-/// Walks one leaf's slice at a time and keeps one frame per tree level, so it
-/// never recurses and each step is usually a slice-iterator step.
+/// Steps never recurse; a step within a leaf is an index change, a step to
+/// the next or previous leaf climbs and descends the path.
 #[derive(Clone, Debug)]
-pub(crate) struct Spans<'a> {
-    /// Branches on the path to the current leaf, with the next child to visit.
+struct Cursor<'a> {
     path: Vec<(&'a Branch, usize)>,
-    current: slice::Iter<'a, Span>,
-    /// Spans not yet returned, including those in `current`.
-    remaining: u64,
+    leaf: Option<&'a Leaf>,
+    /// Spans of `leaf` before the position.
+    index: usize,
 }
 
-impl<'a> Spans<'a> {
-    pub(super) fn new(root: Option<&'a Node>) -> Spans<'a> {
-        let mut spans = Spans {
+impl<'a> Cursor<'a> {
+    /// The position before the first span of the tree rooted at `node`.
+    fn first(node: Option<&'a Node>) -> Cursor<'a> {
+        let mut cursor = Cursor {
             path: Vec::new(),
-            current: [].iter(),
-            remaining: root.map_or(0, |r| r.summary().count),
+            leaf: None,
+            index: 0,
         };
-        if let Some(root) = root {
-            spans.descend(root);
+        if let Some(node) = node {
+            cursor.descend(node, false);
         }
-        spans
+        cursor
     }
 
-    /// Walks down the leftmost path of `node` and starts on its first leaf.
-    fn descend(&mut self, mut node: &'a Node) {
+    /// The position after the last span whose start is at most `x`, with
+    /// the number of spans before it.
+    fn after_start(root: Option<&'a Node>, x: u64) -> (Cursor<'a>, u64) {
+        Cursor::seek(root, x, |span| span.start <= x)
+    }
+
+    /// The position before the first span that ends at or after `x`, with
+    /// the number of spans before it.
+    fn before_end(root: Option<&'a Node>, x: u64) -> (Cursor<'a>, u64) {
+        Cursor::seek(root, x, |span| span.end < x)
+    }
+
+    /// Descends towards `x` and stops in its leaf after the spans for which
+    /// `before` holds (a prefix of the leaf, and every span of the children
+    /// left of the path).
+    fn seek(root: Option<&'a Node>, x: u64, before: impl Fn(&Span) -> bool) -> (Cursor<'a>, u64) {
+        let mut cursor = Cursor {
+            path: Vec::new(),
+            leaf: None,
+            index: 0,
+        };
+        let mut rank = 0u64;
+        let Some(mut node) = root else {
+            return (cursor, 0);
+        };
         loop {
             match node {
                 Node::Leaf(leaf) => {
-                    self.current = leaf.spans().iter();
+                    cursor.leaf = Some(leaf);
+                    cursor.index = leaf.spans().partition_point(&before);
+                    let rank = rank + cursor.index as u64;
+                    return (cursor, rank);
+                }
+                Node::Branch(branch) => {
+                    let i = branch.route(x);
+                    rank += branch.children()[..i]
+                        .iter()
+                        .map(|c| c.summary().count)
+                        .sum::<u64>();
+                    cursor.path.push((branch, i));
+                    node = &branch.children()[i];
+                }
+            }
+        }
+    }
+
+    /// Walks down the leftmost (or rightmost, `to_end`) path of `node`.
+    fn descend(&mut self, mut node: &'a Node, to_end: bool) {
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    self.leaf = Some(leaf);
+                    self.index = if to_end { leaf.spans().len() } else { 0 };
                     return;
                 }
                 Node::Branch(branch) => {
-                    self.path.push((branch, 1));
-                    node = &branch.children()[0];
+                    let i = if to_end {
+                        branch.children().len() - 1
+                    } else {
+                        0
+                    };
+                    self.path.push((branch, i));
+                    node = &branch.children()[i];
                 }
             }
         }
     }
 
-    /// Moves to the next leaf; false when there is none.
-    #[cold]
-    fn next_leaf(&mut self) -> bool {
-        while let Some((branch, i)) = self.path.pop() {
-            if let Some(child) = branch.children().get(i) {
-                self.path.push((branch, i + 1));
-                self.descend(child);
-                return true;
-            }
-        }
-        false
-    }
-}
-
-impl Iterator for Spans<'_> {
-    type Item = Span;
-
+    /// The span after the position, moving past it.
     #[inline]
-    fn next(&mut self) -> Option<Span> {
+    fn next(&mut self) -> Option<(&'a Leaf, usize)> {
         loop {
-            if let Some(span) = self.current.next() {
-                self.remaining -= 1;
-                return Some(*span);
+            let leaf = self.leaf?;
+            if self.index < leaf.spans().len() {
+                self.index += 1;
+                return Some((leaf, self.index - 1));
             }
             if !self.next_leaf() {
                 return None;
@@ -81,84 +119,17 @@ impl Iterator for Spans<'_> {
         }
     }
 
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match usize::try_from(self.remaining) {
-            Ok(n) => (n, Some(n)),
-            Err(_) => (usize::MAX, None),
-        }
-    }
-}
-
-/// The spans of a tree in increasing order, with their owners.
-#[derive(Clone, Debug)]
-pub(crate) struct TaggedSpans<'a> {
-    path: Vec<(&'a Branch, usize)>,
-    leaf: Option<&'a Leaf>,
-    index: usize,
-    remaining: u64,
-}
-
-impl<'a> TaggedSpans<'a> {
-    pub(super) fn new(root: Option<&'a Node>) -> TaggedSpans<'a> {
-        let mut spans = TaggedSpans {
-            path: Vec::new(),
-            leaf: None,
-            index: 0,
-            remaining: root.map_or(0, |r| r.summary().count),
-        };
-        if let Some(root) = root {
-            spans.descend(root);
-        }
-        spans
-    }
-
-    fn descend(&mut self, mut node: &'a Node) {
+    /// The span before the position, moving before it.
+    #[inline]
+    fn prev(&mut self) -> Option<(&'a Leaf, usize)> {
         loop {
-            match node {
-                Node::Leaf(leaf) => {
-                    self.leaf = Some(leaf);
-                    self.index = 0;
-                    return;
-                }
-                Node::Branch(branch) => {
-                    self.path.push((branch, 1));
-                    node = &branch.children()[0];
-                }
+            let leaf = self.leaf?;
+            if self.index > 0 {
+                self.index -= 1;
+                return Some((leaf, self.index));
             }
-        }
-    }
-
-    /// The spans from the first one that ends at or after `x`.
-    pub(super) fn from(root: Option<&'a Node>, x: u64) -> TaggedSpans<'a> {
-        let total = root.map_or(0, |r| r.summary().count);
-        let mut spans = TaggedSpans {
-            path: Vec::new(),
-            leaf: None,
-            index: 0,
-            remaining: total,
-        };
-        let Some(mut node) = root else {
-            return spans;
-        };
-        let mut skipped = 0u64;
-        loop {
-            match node {
-                Node::Leaf(leaf) => {
-                    let index = leaf.spans().partition_point(|s| s.end < x);
-                    spans.leaf = Some(leaf);
-                    spans.index = index;
-                    spans.remaining = total - skipped - index as u64;
-                    return spans;
-                }
-                Node::Branch(branch) => {
-                    let i = branch.route(x);
-                    skipped += branch.children()[..i]
-                        .iter()
-                        .map(|c| c.summary().count)
-                        .sum::<u64>();
-                    spans.path.push((branch, i + 1));
-                    node = &branch.children()[i];
-                }
+            if !self.prev_leaf() {
+                return None;
             }
         }
     }
@@ -166,9 +137,22 @@ impl<'a> TaggedSpans<'a> {
     #[cold]
     fn next_leaf(&mut self) -> bool {
         while let Some((branch, i)) = self.path.pop() {
-            if let Some(child) = branch.children().get(i) {
+            if let Some(child) = branch.children().get(i + 1) {
                 self.path.push((branch, i + 1));
-                self.descend(child);
+                self.descend(child, false);
+                return true;
+            }
+        }
+        self.leaf = None;
+        false
+    }
+
+    #[cold]
+    fn prev_leaf(&mut self) -> bool {
+        while let Some((branch, i)) = self.path.pop() {
+            if i > 0 {
+                self.path.push((branch, i - 1));
+                self.descend(&branch.children()[i - 1], true);
                 return true;
             }
         }
@@ -177,29 +161,172 @@ impl<'a> TaggedSpans<'a> {
     }
 }
 
+/// Both ends of an iteration and the number of spans between them.
+///
+/// The back end is placed on the first step from the back, so a forward-only
+/// walk pays for one path. The count keeps the two ends from crossing.
+#[derive(Clone, Debug)]
+struct Walk<'a> {
+    root: Option<&'a Node>,
+    front: Cursor<'a>,
+    back: Option<Cursor<'a>>,
+    /// The back end starts after the last span that starts at or before this.
+    back_key: u64,
+    remaining: u64,
+}
+
+impl<'a> Walk<'a> {
+    fn all(root: Option<&'a Node>) -> Walk<'a> {
+        Walk {
+            root,
+            front: Cursor::first(root),
+            back: None,
+            back_key: u64::MAX,
+            remaining: root.map_or(0, |r| r.summary().count),
+        }
+    }
+
+    fn from(root: Option<&'a Node>, x: u64) -> Walk<'a> {
+        let (front, before) = Cursor::before_end(root, x);
+        Walk {
+            root,
+            front,
+            back: None,
+            back_key: u64::MAX,
+            remaining: root.map_or(0, |r| r.summary().count) - before,
+        }
+    }
+
+    /// The spans overlapping `first..=last`.
+    fn overlapping(root: Option<&'a Node>, first: u64, last: u64) -> Walk<'a> {
+        if first > last {
+            return Walk {
+                root: None,
+                front: Cursor::first(None),
+                back: None,
+                back_key: 0,
+                remaining: 0,
+            };
+        }
+        let (front, before) = Cursor::before_end(root, first);
+        let (back, through) = Cursor::after_start(root, last);
+        Walk {
+            root,
+            front,
+            back: Some(back),
+            back_key: last,
+            remaining: through.saturating_sub(before),
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<(&'a Leaf, usize)> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let found = self.front.next()?;
+        self.remaining -= 1;
+        Some(found)
+    }
+
+    fn next_back(&mut self) -> Option<(&'a Leaf, usize)> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (root, key) = (self.root, self.back_key);
+        let back = self
+            .back
+            .get_or_insert_with(|| Cursor::after_start(root, key).0);
+        let found = back.prev()?;
+        self.remaining -= 1;
+        Some(found)
+    }
+
+    fn len(&self) -> usize {
+        // Every span is a heap entry, so the count fits in a usize.
+        usize::try_from(self.remaining).unwrap_or(usize::MAX)
+    }
+}
+
+/// The spans of a tree in increasing order (or decreasing, from the back).
+#[derive(Clone, Debug)]
+pub(crate) struct Spans<'a>(Walk<'a>);
+
+impl<'a> Spans<'a> {
+    pub(super) fn new(root: Option<&'a Node>) -> Spans<'a> {
+        Spans(Walk::all(root))
+    }
+
+    pub(super) fn overlapping(root: Option<&'a Node>, first: u64, last: u64) -> Spans<'a> {
+        Spans(Walk::overlapping(root, first, last))
+    }
+}
+
+impl Iterator for Spans<'_> {
+    type Item = Span;
+
+    #[inline]
+    fn next(&mut self) -> Option<Span> {
+        self.0.next().map(|(leaf, i)| leaf.spans()[i])
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0.len(), Some(self.0.len()))
+    }
+}
+
+impl DoubleEndedIterator for Spans<'_> {
+    fn next_back(&mut self) -> Option<Span> {
+        self.0.next_back().map(|(leaf, i)| leaf.spans()[i])
+    }
+}
+
+impl ExactSizeIterator for Spans<'_> {}
+
+impl core::iter::FusedIterator for Spans<'_> {}
+
+/// The spans of a tree in increasing order, with their owners.
+#[derive(Clone, Debug)]
+pub(crate) struct TaggedSpans<'a>(Walk<'a>);
+
+impl<'a> TaggedSpans<'a> {
+    pub(super) fn new(root: Option<&'a Node>) -> TaggedSpans<'a> {
+        TaggedSpans(Walk::all(root))
+    }
+
+    /// The spans from the first one that ends at or after `x`.
+    pub(super) fn from(root: Option<&'a Node>, x: u64) -> TaggedSpans<'a> {
+        TaggedSpans(Walk::from(root, x))
+    }
+
+    pub(super) fn overlapping(root: Option<&'a Node>, first: u64, last: u64) -> TaggedSpans<'a> {
+        TaggedSpans(Walk::overlapping(root, first, last))
+    }
+}
+
 impl<'a> Iterator for TaggedSpans<'a> {
     type Item = (Span, Option<&'a Owner>);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let leaf = self.leaf?;
-            if self.index < leaf.spans().len() {
-                let i = self.index;
-                self.index += 1;
-                self.remaining -= 1;
-                return Some((leaf.spans()[i], leaf.tag(i)));
-            }
-            if !self.next_leaf() {
-                return None;
-            }
-        }
+        self.0
+            .next()
+            .map(|(leaf, i)| (leaf.spans()[i], leaf.tag(i)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match usize::try_from(self.remaining) {
-            Ok(n) => (n, Some(n)),
-            Err(_) => (usize::MAX, None),
-        }
+        (self.0.len(), Some(self.0.len()))
     }
 }
+
+impl DoubleEndedIterator for TaggedSpans<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0
+            .next_back()
+            .map(|(leaf, i)| (leaf.spans()[i], leaf.tag(i)))
+    }
+}
+
+impl ExactSizeIterator for TaggedSpans<'_> {}
+
+impl core::iter::FusedIterator for TaggedSpans<'_> {}

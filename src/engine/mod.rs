@@ -2,6 +2,9 @@
 
 //! The persistent range engine beneath both allocators.
 //!
+//! `AddressAllocator` and the owners of ids use the [`SpanTree`] below;
+//! `IdAllocator` keeps its ids in the bitmap trie of [`idset`].
+//!
 //! A [`SpanTree`] is a set of disjoint closed `u64` intervals ("spans") kept
 //! in a copy-on-write B+ tree: spans live in leaves of up to `LEAF_CAP`,
 //! nodes are shared through `Arc`, and every node carries a summary of its
@@ -23,6 +26,7 @@ mod caps;
 mod check;
 mod config;
 mod diff;
+pub(crate) mod idset;
 mod iter;
 mod node;
 mod search;
@@ -127,7 +131,7 @@ impl SpanTree {
         let root = self
             .root
             .get_or_insert_with(|| Node::Leaf(Arc::new(Leaf::new())));
-        let (result, sibling) = root.edit(key, Place::ROOT, &mut edit);
+        let (result, sibling, _) = root.edit(key, Place::ROOT, &mut edit);
         if let Some(sibling) = sibling {
             let left = self.root.take().expect("root exists");
             self.root = Some(Node::Branch(Arc::new(Branch::from_children(alloc::vec![
@@ -140,6 +144,9 @@ impl SpanTree {
 
     /// Adds `span` without an owner. Precondition: it overlaps no span in
     /// the tree. Time: O(log n).
+    // A range-set edit of the ids `IdAllocator` kept here before it moved
+    // to `idset`; only the engine's tests use it now.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, span: Span) {
         self.insert_tagged(span, None);
     }
@@ -176,6 +183,9 @@ impl SpanTree {
     /// Replaces the span that starts at `start` with `span`. Precondition:
     /// the old span exists and `span` overlaps no other span.
     /// Time: O(log n).
+    // A range-set edit of the ids `IdAllocator` kept here before it moved
+    // to `idset`; only the engine's tests use it now.
+    #[cfg(test)]
     pub(crate) fn replace(&mut self, start: u64, span: Span) {
         self.edit(start, |leaf, _| (leaf.replace(start, span), None));
     }
@@ -183,6 +193,9 @@ impl SpanTree {
     /// Range-set edit: adds the free values `first..=last`, merging them with
     /// the spans they touch, so that spans stay maximal. Precondition: no
     /// span overlaps `first..=last`. Time: O(log n).
+    // A range-set edit of the ids `IdAllocator` kept here before it moved
+    // to `idset`; only the engine's tests use it now.
+    #[cfg(test)]
     pub(crate) fn fill(&mut self, first: u64, last: u64) {
         debug_assert!(self.overlap(Span::new(first, last)).is_none());
         if self
@@ -253,30 +266,13 @@ impl SpanTree {
                 }
                 Node::Branch(branch) => {
                     let i = branch.route(x);
-                    let child = &branch.children()[i];
-                    if child.summary().first > x {
+                    if branch.firsts()[i] > x {
                         return None; // x precedes every span
                     }
-                    node = child;
+                    node = &branch.children()[i];
                 }
             }
         }
-    }
-
-    /// The first span. Time: O(log n).
-    pub(crate) fn first(&self) -> Option<Span> {
-        let mut node = self.root.as_ref()?;
-        loop {
-            match node {
-                Node::Leaf(leaf) => return leaf.spans().first().copied(),
-                Node::Branch(branch) => node = &branch.children()[0],
-            }
-        }
-    }
-
-    /// The last span. Time: O(log n).
-    pub(crate) fn last(&self) -> Option<Span> {
-        self.floor(u64::MAX)
     }
 
     /// The span containing `x`. Time: O(log n).
@@ -310,6 +306,17 @@ impl SpanTree {
     /// owners. Time: O(log n) to start, O(1) per step.
     pub(crate) fn iter_tagged_from(&self, x: u64) -> TaggedSpans<'_> {
         TaggedSpans::from(self.root.as_ref(), x)
+    }
+
+    /// The spans overlapping `first..=last`, in increasing order. Time:
+    /// O(log n) to start, O(1) per step.
+    pub(crate) fn iter_overlapping(&self, first: u64, last: u64) -> Spans<'_> {
+        Spans::overlapping(self.root.as_ref(), first, last)
+    }
+
+    /// [`SpanTree::iter_overlapping`] with the owners.
+    pub(crate) fn iter_tagged_overlapping(&self, first: u64, last: u64) -> TaggedSpans<'_> {
+        TaggedSpans::overlapping(self.root.as_ref(), first, last)
     }
 }
 

@@ -13,15 +13,29 @@
 //!   least two children;
 //! - every node's summary equals what its contents give, and so do the
 //!   free-gap capacities of every node except a root leaf (nothing reads
-//!   those, so a tree of one leaf never pays for them).
+//!   those, so a tree of one leaf never pays for them): per class the
+//!   maximum over the node's gaps (and, in a branch, its children's inner
+//!   gaps), kept in a table (with which parts attain each maximum) exactly
+//!   when they are not those of a single gap or of none (see `caps`): a
+//!   leaf has a table iff it has two gaps or more, a branch iff two of its
+//!   parts (children and gaps between them) have gaps or its only such part
+//!   is a child with a table;
+//! - a leaf other than the root tracks its open gaps: bit `j` of its gap
+//!   bits is set iff spans `j` and `j + 1` do not touch;
+//! - a leaf's fence `b` is the start of its span `b * LEAF_FENCE`;
+//! - a branch keeps copies of what it reads most of its children: the first
+//!   and last value of each child (and `u64::MAX` as the first value of
+//!   each unused slot) and the largest gap inside each child (its class-0
+//!   capacity), so that routing and pruning a search never touch a child
+//!   that is not entered.
 
 use alloc::vec::Vec;
 use arrayvec::ArrayVec;
 use core::mem;
 use triomphe::Arc;
 
-use super::caps::Caps;
-use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_MIN};
+use super::caps::{self, BranchTable, Caps, LeafTable, ALL_CLASSES, CLASSES, GAP_BIT};
+use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_FENCE, LEAF_MIN};
 use super::tags::{Tag, Tags};
 use super::Span;
 use crate::owner::Owner;
@@ -105,6 +119,7 @@ impl Place {
 }
 
 /// A range-set edit reached a span in a neighbouring leaf; nothing changed.
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CrossesLeaf;
 
@@ -120,18 +135,39 @@ pub(crate) enum Node {
 pub(crate) struct Leaf {
     len: usize,
     spans: [Span; LEAF_CAP],
-    /// Bit `j` is set when spans `j` and `j + 1` do not touch, so that the
-    /// capacities are recomputed from the real gaps only (a leaf of packed
-    /// allocations has none). Like the capacities, a root leaf stops
+    /// `fences[b]`: the start of span `b * LEAF_FENCE`, for every block of
+    /// `LEAF_FENCE` spans that holds one (the rest is unused).
+    fences: [u64; FENCES],
+    /// Bit `j` is set when spans `j` and `j + 1` do not touch (a leaf of
+    /// packed allocations has none). Like the capacities, a root leaf stops
     /// tracking them (`gaps_tracked`), and rebuilds them when it needs them.
     open_gaps: u128,
     gaps_tracked: bool,
     summary: Summary,
-    /// Capacities of the gaps between the spans (stale in a root leaf).
-    caps: Caps,
+    /// Capacities of the gaps between the spans when there are two or more
+    /// (absent or stale in a root leaf).
+    table: Option<Arc<LeafTable>>,
+    /// Classes whose capacity changed during the current edit (for the
+    /// parent; not part of the invariants).
+    caps_changed: u64,
     /// The owners of the spans, if any has one.
     tags: Tags,
 }
+
+/// What `Leaf::gaps_leave` saw, for `Leaf::gaps_enter`.
+#[derive(Clone, Copy)]
+struct Before {
+    /// Classes that lost their last attaining gap (with a table).
+    stale: u64,
+    /// Without a table: the single gap, if any.
+    gap: Option<(u64, u64)>,
+}
+
+/// Number of fences of a leaf.
+const FENCES: usize = LEAF_CAP / LEAF_FENCE;
+const _: () = assert!(LEAF_CAP.is_multiple_of(LEAF_FENCE));
+// The gap bits of a leaf fit one `u128`.
+const _: () = assert!(LEAF_CAP <= 128);
 
 /// The bits below `j`.
 #[inline]
@@ -143,6 +179,23 @@ fn bits_below(j: usize) -> u128 {
     }
 }
 
+/// The open gaps of a leaf, as `(start, len)`, from its gap bits.
+#[inline]
+fn open_gaps_of(
+    spans: &[Span; LEAF_CAP],
+    open: u128,
+) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
+    let mut open = open;
+    core::iter::from_fn(move || {
+        if open == 0 {
+            return None;
+        }
+        let j = open.trailing_zeros() as usize;
+        open &= open - 1;
+        Some(gap_between(spans[j].end, spans[j + 1].start))
+    })
+}
+
 /// The children of a branch, inline so that copying a shared branch is one
 /// allocation; one spare slot holds a new child until the branch splits.
 type Children = ArrayVec<Node, { BRANCH_CAP + 1 }>;
@@ -151,9 +204,29 @@ type Children = ArrayVec<Node, { BRANCH_CAP + 1 }>;
 #[derive(Clone, Debug)]
 pub(crate) struct Branch {
     children: Children,
+    /// `firsts[i]`, `lasts[i]`: the first and last value of child `i`
+    /// (`firsts` holds `u64::MAX` past the last child).
+    firsts: [u64; BRANCH_CAP],
+    lasts: [u64; BRANCH_CAP],
+    /// `largest[i]`: the largest gap inside child `i` (its class-0 capacity).
+    largest: [u64; BRANCH_CAP],
     summary: Summary,
-    /// Capacities of all gaps strictly inside this branch.
-    caps: Caps,
+    /// Capacities of all gaps strictly inside this branch, when they need a
+    /// table (see `caps`).
+    table: Option<Arc<BranchTable>>,
+    /// Otherwise the single gap whose capacities they are, as `(start,
+    /// len)`; `len` is 0 if there is none.
+    single: (u64, u64),
+}
+
+/// The part of a branch that holds all its gaps, if any.
+enum Lone {
+    /// No gap at all.
+    Nothing,
+    /// One gap, or one child whose gaps are those of one gap.
+    Gap(u64, u64),
+    /// Gaps in two parts or more, or in one child that keeps a table.
+    Many,
 }
 
 impl Node {
@@ -166,10 +239,11 @@ impl Node {
 
     /// Capacities of the gaps strictly inside this node (stale for a root
     /// leaf, which nobody asks).
-    pub(crate) fn inner_caps(&self) -> &Caps {
+    #[inline]
+    pub(crate) fn caps(&self) -> Caps<'_> {
         match self {
-            Node::Leaf(leaf) => &leaf.caps,
-            Node::Branch(branch) => &branch.caps,
+            Node::Leaf(leaf) => leaf.caps(),
+            Node::Branch(branch) => branch.caps(),
         }
     }
 
@@ -193,11 +267,19 @@ impl Node {
     /// Runs `edit` on the leaf that holds `key`, then restores every
     /// invariant on the way back up: a node that overflowed splits, one that
     /// underflowed is merged with or rebalanced against a neighbour, and
-    /// every summary on the path is refreshed. Returns the edit's result and
-    /// the new right sibling of this node if it split.
+    /// every summary on the path is brought up to date. Returns the edit's
+    /// result, the new right sibling of this node if it split, and the
+    /// capacity classes of this node that changed (all of them after a
+    /// split or a merge).
     ///
-    /// Time: O(log n) nodes, each touched in O(node size).
-    pub(crate) fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Node>)
+    /// Time: O(log n) nodes; each costs O(1) plus O(1) per capacity class
+    /// that changed, and O(node size) when it splits or merges.
+    pub(crate) fn edit<R, F>(
+        &mut self,
+        key: u64,
+        place: Place,
+        edit: &mut F,
+    ) -> (R, Option<Node>, u64)
     where
         F: FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
     {
@@ -207,17 +289,19 @@ impl Node {
                 if place.is_root {
                     leaf.stop_tracking_gaps();
                 }
+                leaf.caps_changed = 0;
                 let (result, sibling) = edit(leaf, place);
                 // A leaf that has (or, having split, is about to get) a
                 // parent keeps its capacities; a lone root leaf does not.
-                if !place.is_root || sibling.is_some() {
-                    leaf.refresh_caps();
+                if sibling.is_some() && !leaf.gaps_tracked {
+                    leaf.rebuild_caps();
                 }
-                (result, sibling.map(Node::Leaf))
+                let changed = mem::take(&mut leaf.caps_changed);
+                (result, sibling.map(Node::Leaf), changed)
             }
             Node::Branch(branch) => {
-                let (result, sibling) = Arc::make_mut(branch).edit(key, place, edit);
-                (result, sibling.map(|s| Node::Branch(Arc::new(s))))
+                let (result, sibling, changed) = Arc::make_mut(branch).edit(key, place, edit);
+                (result, sibling.map(|s| Node::Branch(Arc::new(s))), changed)
             }
         }
     }
@@ -229,10 +313,12 @@ impl Leaf {
         Leaf {
             len: 0,
             spans: [Span::ZERO; LEAF_CAP],
+            fences: [0; FENCES],
             open_gaps: 0,
             gaps_tracked: true,
             summary: Summary::EMPTY,
-            caps: Caps::EMPTY,
+            table: None,
+            caps_changed: 0,
             tags: Tags::NONE,
         }
     }
@@ -271,6 +357,39 @@ impl Leaf {
         &self.tags
     }
 
+    /// The capacities of the gaps between the spans (stale in a root leaf).
+    #[inline]
+    pub(crate) fn caps(&self) -> Caps<'_> {
+        match (&self.table, self.single_gap()) {
+            (Some(table), _) => Caps::Table(table.max()),
+            (None, Some((start, len))) => Caps::Gap(start, len),
+            (None, None) => Caps::Empty,
+        }
+    }
+
+    /// The table of capacities, if the leaf keeps one.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn table(&self) -> Option<&LeafTable> {
+        self.table.as_deref()
+    }
+
+    /// The first open gap (the only one, when there is no table).
+    #[inline]
+    fn single_gap(&self) -> Option<(u64, u64)> {
+        if self.open_gaps == 0 {
+            return None;
+        }
+        let j = self.open_gaps.trailing_zeros() as usize;
+        Some(gap_between(self.spans[j].end, self.spans[j + 1].start))
+    }
+
+    /// True if the gap bits and capacities are maintained (every leaf but a
+    /// root leaf).
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn tracks_gaps(&self) -> bool {
+        self.gaps_tracked
+    }
+
     /// Sets the owner of the span that starts at `start`, returning the old one.
     pub(crate) fn set_tag(&mut self, start: u64, tag: Tag) -> Tag {
         let pos = self.index_of(start);
@@ -279,50 +398,62 @@ impl Leaf {
         old
     }
 
-    /// Appends `span`, which starts after every span of the leaf, to a
-    /// leaf that is not full; `seal` must follow before the leaf is used.
+    /// Number of spans whose start satisfies `below` (true for a prefix of
+    /// the spans): counts the fences that do, then the spans of the last
+    /// such block. Both counts read adjacent cache lines in no particular
+    /// order, where a bisection waits for one line per step.
     #[inline]
-    pub(crate) fn push_sorted(&mut self, span: Span, tag: Tag) {
-        debug_assert!(self.len < LEAF_CAP);
-        self.tags.set(self.len, tag);
-        debug_assert!(self.spans().last().is_none_or(|p| p.end < span.start));
-        if let Some(prev) = self.len.checked_sub(1) {
-            if self.spans[prev].end + 1 != span.start {
-                self.open_gaps |= 1 << prev;
-            }
-        }
-        self.spans[self.len] = span;
-        self.len += 1;
-        self.summary.covered = self
-            .summary
-            .covered
-            .wrapping_add(span.len_minus_one().wrapping_add(1));
+    fn count_starts(&self, below: impl Fn(u64) -> bool) -> usize {
+        let blocks = self.len.div_ceil(LEAF_FENCE);
+        let b = self.fences[..blocks].iter().filter(|&&f| below(f)).count();
+        let Some(block) = b.checked_sub(1) else {
+            return 0;
+        };
+        let from = block * LEAF_FENCE;
+        let to = (from + LEAF_FENCE).min(self.len);
+        from + self.spans[from..to]
+            .iter()
+            .filter(|s| below(s.start))
+            .count()
     }
 
-    /// Completes a leaf built by `push_sorted`: its summary and capacities.
-    pub(crate) fn seal(&mut self) {
-        self.gaps_tracked = true;
-        self.refresh_ends();
-        self.refresh_caps();
+    /// Number of spans starting at or before `x`.
+    #[inline]
+    pub(crate) fn count_at_or_before(&self, x: u64) -> usize {
+        self.count_starts(|start| start <= x)
     }
 
-    /// Empties the leaf (keeping its storage) for the next `push_sorted`.
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-        self.open_gaps = 0;
-        self.summary = Summary::EMPTY;
-        self.tags.clear();
+    /// Number of spans starting before `x`: where a span starting at `x`
+    /// goes.
+    #[inline]
+    pub(crate) fn count_before(&self, x: u64) -> usize {
+        self.count_starts(|start| start < x)
     }
 
     /// Index of the last span starting at or before `x`.
+    #[inline]
     pub(crate) fn floor_index(&self, x: u64) -> Option<usize> {
-        self.spans()
-            .partition_point(|s| s.start <= x)
-            .checked_sub(1)
+        self.count_at_or_before(x).checked_sub(1)
+    }
+
+    /// Brings the fences of the blocks from the one of span `pos` on up
+    /// to date, after the spans from `pos` on moved or changed.
+    #[inline]
+    fn refresh_fences(&mut self, pos: usize) {
+        for b in pos / LEAF_FENCE..self.len.div_ceil(LEAF_FENCE) {
+            self.fences[b] = self.spans[b * LEAF_FENCE].start;
+        }
+    }
+
+    /// True if the fences match the spans (for the invariant checker).
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn fences_match(&self) -> bool {
+        (0..self.len.div_ceil(LEAF_FENCE))
+            .all(|b| self.fences[b] == self.spans[b * LEAF_FENCE].start)
     }
 
     fn index_of(&self, start: u64) -> usize {
-        let i = self.spans().partition_point(|s| s.start < start);
+        let i = self.count_before(start);
         debug_assert!(
             i < self.len && self.spans[i].start == start,
             "no span at {start:#x}"
@@ -333,12 +464,22 @@ impl Leaf {
     /// Recomputes the summary, gap bits and capacities from the spans.
     /// Time: O(len).
     fn recompute(&mut self) {
-        self.summary.covered = self.spans().iter().fold(0u64, |acc, s| {
-            acc.wrapping_add(s.len_minus_one().wrapping_add(1))
-        });
-        self.rebuild_gap_bits();
+        // One pass for the values covered and the gap bits.
+        let spans = &self.spans[..self.len];
+        let mut covered = spans
+            .first()
+            .map_or(0, |s| s.len_minus_one().wrapping_add(1));
+        let mut words = [0u64; 2];
+        for (j, pair) in spans.windows(2).enumerate() {
+            covered = covered.wrapping_add(pair[1].len_minus_one().wrapping_add(1));
+            words[j / 64] |= u64::from(pair[0].end + 1 != pair[1].start) << (j % 64);
+        }
+        self.summary.covered = covered;
+        self.open_gaps = u128::from(words[0]) | u128::from(words[1]) << 64;
+        self.gaps_tracked = true;
+        self.refresh_fences(0);
         self.refresh_ends();
-        self.refresh_caps();
+        self.rebuild_caps();
     }
 
     /// A root leaf needs neither gap bits nor capacities until it gets a
@@ -348,11 +489,12 @@ impl Leaf {
     }
 
     fn rebuild_gap_bits(&mut self) {
-        self.open_gaps = 0;
-        self.gaps_tracked = true;
-        for j in 0..self.len.saturating_sub(1) {
-            self.mark_gap(j);
+        let mut words = [0u64; 2];
+        for (j, pair) in self.spans().windows(2).enumerate() {
+            words[j / 64] |= u64::from(pair[0].end + 1 != pair[1].start) << (j % 64);
         }
+        self.open_gaps = u128::from(words[0]) | u128::from(words[1]) << 64;
+        self.gaps_tracked = true;
     }
 
     /// Re-reads whether gap `j` (between spans `j` and `j + 1`) is open;
@@ -406,6 +548,79 @@ impl Leaf {
         self.mark_gap(pos);
     }
 
+    /// Takes gaps `lo..hi` (gap `j` lies between spans `j` and `j + 1`;
+    /// those past the last span are ignored) out of the capacities, before
+    /// an edit changes them; returns what `gaps_enter` needs after the edit.
+    #[inline]
+    fn gaps_leave(&mut self, lo: usize, hi: usize) -> Before {
+        let mut before = Before {
+            stale: 0,
+            gap: None,
+        };
+        if !self.gaps_tracked {
+            return before;
+        }
+        let Some(table) = self.table.as_mut() else {
+            before.gap = self.single_gap();
+            return before;
+        };
+        let table = Arc::make_mut(table);
+        for j in lo..hi.min(self.len.saturating_sub(1)) {
+            let (start, len) = gap_between(self.spans[j].end, self.spans[j + 1].start);
+            if len > 0 {
+                table.remove_gap(start, len, &mut before.stale);
+            }
+        }
+        before
+    }
+
+    /// Puts gaps `lo..hi` into the capacities after an edit and brings them
+    /// to the form the number of gaps calls for, recording the classes that
+    /// changed. The gap bits must be up to date.
+    #[inline]
+    fn gaps_enter(&mut self, lo: usize, hi: usize, before: Before) {
+        if !self.gaps_tracked {
+            return;
+        }
+        let several = self.open_gaps & self.open_gaps.wrapping_sub(1) != 0;
+        match self.table.as_mut() {
+            Some(table) if several => {
+                let table = Arc::make_mut(table);
+                for j in lo..hi.min(self.len.saturating_sub(1)) {
+                    let (start, len) = gap_between(self.spans[j].end, self.spans[j + 1].start);
+                    if len > 0 {
+                        table.add_gap(start, len, &mut self.caps_changed);
+                    }
+                }
+                if before.stale != 0 {
+                    table.settle(
+                        before.stale,
+                        open_gaps_of(&self.spans, self.open_gaps),
+                        &mut self.caps_changed,
+                    );
+                }
+            }
+            Some(table) => {
+                // Down to one gap or none: the table goes.
+                let old = Caps::Table(table.max()).nonzero_classes();
+                self.table = None;
+                self.caps_changed |= old | self.caps().nonzero_classes();
+            }
+            None => {
+                let old = before.gap.map_or(Caps::Empty, |(s, l)| Caps::Gap(s, l));
+                if several {
+                    self.table = Some(Arc::new(LeafTable::of(open_gaps_of(
+                        &self.spans,
+                        self.open_gaps,
+                    ))));
+                } else if self.single_gap() == before.gap {
+                    return;
+                }
+                self.caps_changed |= old.nonzero_classes() | self.caps().nonzero_classes();
+            }
+        }
+    }
+
     /// Refreshes first, last and count; `covered` is kept by the edits.
     #[inline]
     fn refresh_ends(&mut self) {
@@ -422,28 +637,22 @@ impl Leaf {
         };
     }
 
-    /// Recomputes the capacities of the gaps between the spans.
-    /// Time: O(open gaps + 64).
-    fn refresh_caps(&mut self) {
+    /// Recomputes the capacities from scratch (and the gap bits, if they
+    /// were not tracked). Time: O(open gaps + 64).
+    fn rebuild_caps(&mut self) {
         if !self.gaps_tracked {
             self.rebuild_gap_bits();
         }
-        let spans = &self.spans;
-        let mut open = self.open_gaps;
-        self.caps = Caps::from_gaps(core::iter::from_fn(|| {
-            if open == 0 {
-                return None;
-            }
-            let j = open.trailing_zeros() as usize;
-            open &= open - 1;
-            Some(gap_between(spans[j].end, spans[j + 1].start))
-        }));
+        let several = self.open_gaps & self.open_gaps.wrapping_sub(1) != 0;
+        self.table =
+            several.then(|| Arc::new(LeafTable::of(open_gaps_of(&self.spans, self.open_gaps))));
+        self.caps_changed = ALL_CLASSES;
     }
 
     /// Inserts `span` owned by `tag`, which overlaps no span; returns the
     /// new right sibling if the leaf had to split.
     pub(crate) fn insert(&mut self, span: Span, tag: Tag, edges: Edges) -> Option<Arc<Leaf>> {
-        let pos = self.spans().partition_point(|s| s.start < span.start);
+        let pos = self.count_before(span.start);
         if self.len < LEAF_CAP {
             self.insert_at(pos, span, tag);
             return None;
@@ -457,7 +666,9 @@ impl Leaf {
             let mut full = Arc::new(Leaf::single(span, tag));
             let moved = Arc::make_mut(&mut full);
             mem::swap(self, moved);
-            moved.refresh_caps(); // it may have been a root leaf
+            if !moved.gaps_tracked {
+                moved.rebuild_caps(); // it was a root leaf
+            }
             return Some(full);
         }
         let mid = LEAF_CAP / 2;
@@ -468,22 +679,24 @@ impl Leaf {
         if pos <= mid {
             self.insert_at(pos, span, tag);
         } else {
-            let right_leaf = Arc::make_mut(&mut right);
-            right_leaf.insert_at(pos - mid, span, tag);
-            right_leaf.refresh_caps();
+            Arc::make_mut(&mut right).insert_at(pos - mid, span, tag);
         }
         Some(right)
     }
 
     #[inline]
     fn insert_at(&mut self, pos: usize, span: Span, tag: Tag) {
+        // The gap the new span lands in leaves; the two around it enter.
+        let before = self.gaps_leave(pos.saturating_sub(1), pos);
         if pos < self.len {
             self.spans.copy_within(pos..self.len, pos + 1);
         }
         self.tags.insert(pos, self.len, tag);
         self.spans[pos] = span;
         self.len += 1;
+        self.refresh_fences(pos);
         self.gaps_after_insert(pos);
+        self.gaps_enter(pos.saturating_sub(1), pos + 1, before);
         self.summary.covered = self
             .summary
             .covered
@@ -495,10 +708,14 @@ impl Leaf {
     pub(crate) fn remove(&mut self, start: u64) -> Tag {
         let pos = self.index_of(start);
         let span = self.spans[pos];
+        // The gaps on both sides leave; the one they merge into enters.
+        let before = self.gaps_leave(pos.saturating_sub(1), pos + 1);
         self.spans.copy_within(pos + 1..self.len, pos);
         let tag = self.tags.remove(pos, self.len);
         self.len -= 1;
+        self.refresh_fences(pos);
         self.gaps_after_remove(pos);
+        self.gaps_enter(pos.saturating_sub(1), pos, before);
         self.summary.covered = self
             .summary
             .covered
@@ -508,10 +725,14 @@ impl Leaf {
     }
 
     /// Replaces the span that starts at `start` with `span`.
+    #[cfg(test)] // `SpanTree::replace` and `fill` only
     pub(crate) fn replace(&mut self, start: u64, span: Span) {
         let pos = self.index_of(start);
+        let before = self.gaps_leave(pos.saturating_sub(1), pos + 1);
         let old = mem::replace(&mut self.spans[pos], span);
+        self.refresh_fences(pos);
         self.gaps_after_change(pos);
+        self.gaps_enter(pos.saturating_sub(1), pos + 1, before);
         self.summary.covered = self
             .summary
             .covered
@@ -522,6 +743,7 @@ impl Leaf {
 
     /// Adds the free values `first..=last`, merging with the spans they
     /// touch. Fails, changing nothing, if a touched span lies in another leaf.
+    #[cfg(test)] // `SpanTree::replace` and `fill` only
     pub(crate) fn fill(
         &mut self,
         first: u64,
@@ -530,7 +752,7 @@ impl Leaf {
     ) -> (Result<(), CrossesLeaf>, Option<Arc<Leaf>>) {
         // Spans merge here, which owners would forbid: only untagged trees fill.
         debug_assert_eq!(self.tags.count(), 0);
-        let pos = self.spans().partition_point(|s| s.start < first);
+        let pos = self.count_before(first);
         let touches_left = match pos {
             0 => {
                 if first > 0 && place.before == Some(first - 1) {
@@ -556,21 +778,31 @@ impl Leaf {
                 )
             }
             (true, true) => {
+                // The filled gap and the one after it leave; the latter
+                // comes back unchanged after the merged span.
+                let before = self.gaps_leave(pos - 1, pos + 1);
                 self.spans[pos - 1].end = self.spans[pos].end;
                 if pos + 1 < self.len {
                     self.spans.copy_within(pos + 1..self.len, pos);
                 }
                 self.tags.remove(pos, self.len);
                 self.len -= 1;
+                self.refresh_fences(pos);
                 self.gaps_after_remove(pos);
+                self.gaps_enter(pos - 1, pos, before);
             }
             (true, false) => {
+                let before = self.gaps_leave(pos - 1, pos);
                 self.spans[pos - 1].end = last;
                 self.gaps_after_change(pos - 1);
+                self.gaps_enter(pos - 1, pos, before);
             }
             (false, true) => {
+                let before = self.gaps_leave(pos.saturating_sub(1), pos);
                 self.spans[pos].start = first;
+                self.refresh_fences(pos);
                 self.gaps_after_change(pos);
+                self.gaps_enter(pos.saturating_sub(1), pos, before);
             }
         }
         self.summary.covered = self.summary.covered.wrapping_add(last - first + 1);
@@ -592,32 +824,42 @@ impl Leaf {
         let pos = self.index_of(start);
         let span = self.spans[pos];
         debug_assert!(span.start <= first && last <= span.end);
-        match (span.start == first, span.end == last) {
-            (true, true) => {
-                self.remove(start);
-                return None;
-            }
-            (true, false) => self.spans[pos].start = last + 1,
-            (false, true) => self.spans[pos].end = first - 1,
-            (false, false) => {
-                // Keep the left piece in place, insert the right one.
-                self.spans[pos].end = first - 1;
-                self.gaps_after_change(pos);
-                self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
-                let right = Span::new(last + 1, span.end);
-                let tag = self.tags.get(pos).cloned();
-                if self.len < LEAF_CAP {
-                    self.insert_at(pos + 1, right, tag);
-                    return None;
-                }
-                self.refresh_ends();
-                return self.insert(right, tag, edges);
-            }
+        let keeps_left = span.start != first;
+        let keeps_right = span.end != last;
+        if !keeps_left && !keeps_right {
+            self.remove(start);
+            return None;
+        }
+        // Only the gap on the side that moves changes.
+        let (lo, hi) = if keeps_left {
+            (pos, pos + 1)
+        } else {
+            (pos.saturating_sub(1), pos)
+        };
+        let before = self.gaps_leave(lo, hi);
+        if keeps_left {
+            self.spans[pos].end = first - 1;
+        } else {
+            self.spans[pos].start = last + 1;
+            self.refresh_fences(pos);
         }
         self.gaps_after_change(pos);
-        self.summary.covered = self.summary.covered.wrapping_sub(last - first + 1);
+        self.gaps_enter(lo, hi, before);
+        if !(keeps_left && keeps_right) {
+            self.summary.covered = self.summary.covered.wrapping_sub(last - first + 1);
+            self.refresh_ends();
+            return None;
+        }
+        // Keep the left piece in place, insert the right one.
+        self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
+        let right = Span::new(last + 1, span.end);
+        let tag = self.tags.get(pos).cloned();
+        if self.len < LEAF_CAP {
+            self.insert_at(pos + 1, right, tag);
+            return None;
+        }
         self.refresh_ends();
-        None
+        self.insert(right, tag, edges)
     }
 
     /// Moves all of `right`'s spans to the end of this leaf.
@@ -670,14 +912,29 @@ impl Leaf {
     }
 }
 
+/// Folds part `bit` of value `value` into `best`, a maximum and the
+/// parts attaining it.
+#[inline]
+fn offer(best: &mut (u64, u32), value: u64, bit: u32) {
+    if value > best.0 {
+        *best = (value, bit);
+    } else if value == best.0 && value > 0 {
+        best.1 |= bit;
+    }
+}
+
 impl Branch {
     /// A branch over `children` (same height, in order, at most
     /// `BRANCH_CAP`, capacities up to date).
     pub(crate) fn from_children(children: impl IntoIterator<Item = Node>) -> Branch {
         let mut branch = Branch {
             children: children.into_iter().collect(),
+            firsts: [0; BRANCH_CAP],
+            lasts: [0; BRANCH_CAP],
+            largest: [0; BRANCH_CAP],
             summary: Summary::EMPTY,
-            caps: Caps::EMPTY,
+            table: None,
+            single: (0, 0),
         };
         branch.recompute();
         branch
@@ -687,71 +944,161 @@ impl Branch {
         &self.children
     }
 
+    /// The first value of each child.
+    #[inline]
+    pub(crate) fn firsts(&self) -> &[u64] {
+        &self.firsts[..self.children.len()]
+    }
+
+    /// True if every slot of `firsts` past the last child holds
+    /// `u64::MAX` (for the invariant checker).
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn unused_firsts_are_max(&self) -> bool {
+        self.firsts[self.children.len()..]
+            .iter()
+            .all(|&f| f == u64::MAX)
+    }
+
+    /// The last value of each child.
+    #[inline]
+    pub(crate) fn lasts(&self) -> &[u64] {
+        &self.lasts[..self.children.len()]
+    }
+
+    /// The largest gap inside each child.
+    #[inline]
+    pub(crate) fn largest(&self) -> &[u64] {
+        &self.largest[..self.children.len()]
+    }
+
     /// Capacities of all gaps strictly inside this branch.
-    pub(crate) fn caps(&self) -> &Caps {
-        &self.caps
+    #[inline]
+    pub(crate) fn caps(&self) -> Caps<'_> {
+        match &self.table {
+            Some(table) => Caps::Table(table.max()),
+            None if self.single.1 == 0 => Caps::Empty,
+            None => Caps::Gap(self.single.0, self.single.1),
+        }
+    }
+
+    /// The table of capacities, if the branch keeps one.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn table(&self) -> Option<&BranchTable> {
+        self.table.as_deref()
+    }
+
+    /// The part that holds all the gaps of this branch, from the copies of
+    /// the children's bounds and largest gaps: reads a child only if it is
+    /// the only part with gaps. Time: O(BRANCH_CAP).
+    fn lone(&self) -> Lone {
+        let n = self.children.len();
+        let mut found = Lone::Nothing;
+        for j in 0..n {
+            if j > 0 {
+                let (start, len) = self.gap(j - 1);
+                if len > 0 {
+                    if !matches!(found, Lone::Nothing) {
+                        return Lone::Many;
+                    }
+                    found = Lone::Gap(start, len);
+                }
+            }
+            if self.largest[j] > 0 {
+                if !matches!(found, Lone::Nothing) {
+                    return Lone::Many;
+                }
+                found = match self.children[j].caps() {
+                    Caps::Gap(start, len) => Lone::Gap(start, len),
+                    _ => Lone::Many,
+                };
+                if matches!(found, Lone::Many) {
+                    return found;
+                }
+            }
+        }
+        found
+    }
+
+    /// A table of the capacities of every part.
+    fn build_table(&self) -> BranchTable {
+        let n = self.children.len();
+        BranchTable::of(
+            self.children.iter().map(Node::caps),
+            (0..n.saturating_sub(1)).map(|j| self.gap(j)),
+        )
+    }
+
+    /// Brings the capacities to the form the parts call for, from scratch;
+    /// returns a superset of the classes that changed.
+    fn reshape_caps(&mut self) -> u64 {
+        let old = self.caps().nonzero_classes();
+        match self.lone() {
+            Lone::Nothing => {
+                self.table = None;
+                self.single = (0, 0);
+            }
+            Lone::Gap(start, len) => {
+                self.table = None;
+                self.single = (start, len);
+            }
+            Lone::Many => {
+                self.table = Some(Arc::new(self.build_table()));
+                self.single = (0, 0);
+            }
+        }
+        old | self.caps().nonzero_classes()
     }
 
     /// Index of the child to search for a span starting at `x`: the last
     /// child whose first span starts at or before `x`, else the first.
+    #[inline]
     pub(crate) fn route(&self, x: u64) -> usize {
-        self.children
-            .partition_point(|c| c.summary().first <= x)
-            .saturating_sub(1)
+        // Bisect every slot, the unused ones holding u64::MAX: a fixed
+        // number of steps over two cache lines, without waiting for the
+        // number of children.
+        let below = self.firsts.partition_point(|&first| first <= x);
+        below.min(self.children.len()).saturating_sub(1)
     }
 
     /// The gap between child `i` and child `i + 1`, as `(start, len)`.
-    fn boundary_gap(&self, i: usize) -> (u64, u64) {
-        gap_between(
-            self.children[i].summary().last,
-            self.children[i + 1].summary().first,
-        )
+    #[inline]
+    pub(crate) fn gap(&self, i: usize) -> (u64, u64) {
+        gap_between(self.lasts[i], self.firsts[i + 1])
     }
 
-    /// Recomputes the summary and capacities from the children.
-    /// Time: O(BRANCH_CAP * 64).
+    /// Recomputes the copies, the summary and the capacities from the
+    /// children. Time: O(BRANCH_CAP * 64) at worst; children and gaps without
+    /// capacity are skipped.
     pub(crate) fn recompute(&mut self) {
-        self.recompute_caps();
-        let (Some(first), Some(last)) = (self.children.first(), self.children.last()) else {
-            self.summary = Summary::EMPTY;
-            return;
-        };
-        let mut count = 0u64;
-        let mut covered = 0u64;
-        let mut tagged = 0u64;
-        for child in &self.children {
+        let n = self.children.len();
+        let mut summary = Summary::EMPTY;
+        for (i, child) in self.children.iter().enumerate() {
             let s = child.summary();
-            count += s.count;
-            covered = covered.wrapping_add(s.covered);
-            tagged += s.tagged;
+            self.firsts[i] = s.first;
+            self.lasts[i] = s.last;
+            self.largest[i] = child.caps().largest();
+            summary.count += s.count;
+            summary.covered = summary.covered.wrapping_add(s.covered);
+            summary.tagged += s.tagged;
         }
-        self.summary = Summary {
-            first: first.summary().first,
-            last: last.summary().last,
-            count,
-            covered,
-            tagged,
-        };
+        self.firsts[n..].fill(u64::MAX);
+        if n > 0 {
+            summary.first = self.firsts[0];
+            summary.last = self.lasts[n - 1];
+        }
+        self.summary = summary;
+        self.reshape_caps();
     }
 
-    /// Recomputes the capacities from the children's and the gaps between
-    /// them. Time: O(BRANCH_CAP * 64) at worst; zero classes are skipped.
-    fn recompute_caps(&mut self) {
-        let n = self.children.len();
-        let mut caps = Caps::from_gaps((0..n.saturating_sub(1)).map(|i| self.boundary_gap(i)));
-        for child in &self.children {
-            caps.raise(child.inner_caps());
-        }
-        self.caps = caps;
-    }
-
-    /// Updates the summary after child `i` changed in place from
-    /// `old`/`old_caps`.
+    /// Brings the summary up to date after child `i` changed in place:
+    /// `old` is its summary before, `changed` the capacity classes of it that
+    /// changed. Returns the classes of this branch that changed.
     ///
-    /// Time: O(64), plus a recomputation when a maximum may have shrunk.
-    fn refresh(&mut self, i: usize, old: &Summary, old_caps: &Caps) {
-        let new = *self.children[i].summary();
+    /// Time: O(1) plus O(1) per changed class, and O(BRANCH_CAP) per class
+    /// whose maximum lost every part attaining it.
+    fn refresh(&mut self, i: usize, old: &Summary, changed: u64) -> u64 {
         let n = self.children.len();
+        let new = *self.children[i].summary();
         self.summary.count = self.summary.count - old.count + new.count;
         self.summary.tagged = self.summary.tagged - old.tagged + new.tagged;
         self.summary.covered = self
@@ -759,35 +1106,91 @@ impl Branch {
             .covered
             .wrapping_sub(old.covered)
             .wrapping_add(new.covered);
-        self.summary.first = self.children[0].summary().first;
-        self.summary.last = self.children[n - 1].summary().last;
 
-        // The child's capacities replace its old ones; its boundary gaps
-        // change only if its ends moved. Classes that only grew are updated
-        // in place; if a maximum may have shrunk, recompute from the parts.
-        let mut stale = self
-            .caps
-            .apply_change(old_caps, self.children[i].inner_caps());
-        if old.first != new.first && i > 0 {
-            let prev_last = self.children[i - 1].summary().last;
-            stale |= self.caps.apply_change(
-                &Caps::of_gap(gap_between(prev_last, old.first)),
-                &Caps::of_gap(gap_between(prev_last, new.first)),
-            );
+        // The gaps next to the child change only if its ends moved.
+        let moved_first = mem::replace(&mut self.firsts[i], new.first) != new.first;
+        let moved_last = mem::replace(&mut self.lasts[i], new.last) != new.last;
+        self.summary.first = self.firsts[0];
+        self.summary.last = self.lasts[n - 1];
+        let moved_left_gap = moved_first && i > 0;
+        let moved_right_gap = moved_last && i + 1 < n;
+        if changed == 0 && !moved_left_gap && !moved_right_gap {
+            return 0;
         }
-        if old.last != new.last && i + 1 < n {
-            let next_first = self.children[i + 1].summary().first;
-            stale |= self.caps.apply_change(
-                &Caps::of_gap(gap_between(old.last, next_first)),
-                &Caps::of_gap(gap_between(new.last, next_first)),
-            );
+        self.largest[i] = self.children[i].caps().largest();
+        // Without a table, or when the branch may no longer need one, the
+        // form of the capacities is settled from scratch, in O(BRANCH_CAP).
+        if self.table.is_none() || !matches!(self.lone(), Lone::Many) {
+            return self.reshape_caps();
+        }
+        let left_gap = moved_left_gap.then(|| self.gap(i - 1));
+        let right_gap = moved_right_gap.then(|| self.gap(i));
+        let child = self.children[i].caps();
+        let table = Arc::make_mut(self.table.as_mut().expect("a table"));
+        let (mut mine, mut stale) = (0u64, 0u64);
+        if caps::few_classes(changed) {
+            for k in caps::classes(changed) {
+                table.update(k, 1 << i, child.get(k), &mut mine, &mut stale);
+            }
+        } else {
+            table.update_all(1 << i, child, &mut mine, &mut stale);
+        }
+        if let Some((start, len)) = left_gap {
+            table.update_gap(1 << (GAP_BIT + i - 1), start, len, &mut mine, &mut stale);
+        }
+        if let Some((start, len)) = right_gap {
+            table.update_gap(1 << (GAP_BIT + i), start, len, &mut mine, &mut stale);
         }
         if stale != 0 {
-            self.recompute_caps();
+            self.settle(stale, &mut mine);
         }
+        mine
     }
 
-    fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Branch>)
+    /// Recomputes the classes of `stale` that lost every part attaining
+    /// their maximum, reading only the parts that hold any gap at all.
+    fn settle(&mut self, stale: u64, changed: &mut u64) {
+        let Some(table) = self.table.as_deref() else {
+            return;
+        };
+        let lost = caps::classes(stale)
+            .filter(|&k| table.holders(k) == 0 && table.max()[k] != 0)
+            .fold(0u64, |mask, k| mask | 1 << k);
+        if lost == 0 {
+            return;
+        }
+        let n = self.children.len();
+        let top = 64 - lost.leading_zeros() as usize;
+        let mut best = [(0u64, 0u32); CLASSES];
+        let best = &mut best[..top];
+        for j in 0..n.saturating_sub(1) {
+            let (start, len) = self.gap(j);
+            if len > 0 {
+                for k in caps::classes(lost) {
+                    offer(
+                        &mut best[k],
+                        caps::gap_cap(start, len, k as u32),
+                        1 << (GAP_BIT + j),
+                    );
+                }
+            }
+        }
+        for (j, child) in self.children.iter().enumerate() {
+            if self.largest[j] > 0 {
+                let caps = child.caps();
+                for k in caps::classes(lost) {
+                    offer(&mut best[k], caps.get(k), 1 << j);
+                }
+            }
+        }
+        let table = Arc::make_mut(self.table.as_mut().expect("a table"));
+        for k in caps::classes(lost) {
+            table.set_class(k, best[k].0, best[k].1);
+        }
+        *changed |= lost;
+    }
+
+    fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Branch>, u64)
     where
         F: FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
     {
@@ -798,26 +1201,25 @@ impl Branch {
             edges: place.edges.child(i, n),
             before: match i {
                 0 => place.before,
-                _ => Some(self.children[i - 1].summary().last),
+                _ => Some(self.lasts[i - 1]),
             },
-            after: match self.children.get(i + 1) {
-                Some(next) => Some(next.summary().first),
-                None => place.after,
+            after: match i + 1 < n {
+                true => Some(self.firsts[i + 1]),
+                false => place.after,
             },
         };
         let old = *self.children[i].summary();
-        let old_caps = *self.children[i].inner_caps();
-        let (result, sibling) = self.children[i].edit(key, child_place, edit);
+        let (result, sibling, changed) = self.children[i].edit(key, child_place, edit);
         if let Some(sibling) = sibling {
-            return (result, self.adopt(i, sibling, place.edges));
+            return (result, self.adopt(i, sibling, place.edges), ALL_CLASSES);
         }
         if self.children[i].underflows(child_place.edges) {
             self.fix_underflow(i);
             self.recompute();
-        } else {
-            self.refresh(i, &old, &old_caps);
+            return (result, None, ALL_CLASSES);
         }
-        (result, None)
+        let changed = self.refresh(i, &old, changed);
+        (result, None, changed)
     }
 
     /// Inserts `sibling`, split off child `i`, after it; splits this branch

@@ -11,16 +11,8 @@
 
 use core::cmp::{max, min};
 
-use super::caps::{first_fit_in, last_fit_in, Caps};
-use super::node::{gap_between, Node};
-
-/// The inner capacities a root node knows about itself.
-fn root_caps(root: &Node) -> Option<&Caps> {
-    match root {
-        Node::Branch(branch) => Some(branch.caps()),
-        Node::Leaf(_) => None,
-    }
-}
+use super::caps::{first_fit_in, last_fit_in};
+use super::node::{gap_between, Branch, Leaf, Node};
 use super::{Fit, SpanTree};
 
 /// Clips the gap `(start, len)` to the window; `None` if nothing is left.
@@ -45,14 +37,28 @@ impl Fit {
         last_fit_in(lo, hi, self.size, self.align_log2)
     }
 
-    /// False if no gap strictly inside `node` can hold the request; `caps`
-    /// are the node's inner capacities when known (not for a root leaf).
-    fn may_fit_inside(&self, node: &Node, caps: Option<&Caps>) -> bool {
-        let s = node.summary();
+    /// False if no gap strictly inside child `i` of `branch` can hold the
+    /// request. Reads the child itself only if its largest gap is large
+    /// enough.
+    #[inline]
+    fn may_fit_in_child(&self, branch: &Branch, i: usize) -> bool {
         // Inner gaps lie in [first + 1, last - 1].
+        branch.lasts()[i] > self.lo
+            && branch.firsts()[i] < self.hi
+            && branch.largest()[i] >= self.size
+            && branch.children()[i].caps().fits(self.size, self.align_log2)
+    }
+
+    /// False if no gap strictly inside the root can hold the request; a
+    /// root leaf keeps no capacities and is scanned.
+    fn may_fit_in_root(&self, root: &Node) -> bool {
+        let s = root.summary();
         s.last > self.lo
             && s.first < self.hi
-            && caps.is_none_or(|c| c.fits(self.size, self.align_log2))
+            && match root {
+                Node::Branch(branch) => branch.caps().fits(self.size, self.align_log2),
+                Node::Leaf(_) => true,
+            }
     }
 }
 
@@ -71,8 +77,10 @@ impl SpanTree {
                 return Some(x);
             }
         }
-        if let Some(x) = first_inside(root, root_caps(root), fit) {
-            return Some(x);
+        if fit.may_fit_in_root(root) {
+            if let Some(x) = first_inside(root, fit) {
+                return Some(x);
+            }
         }
         if s.last < fit.hi {
             return first_fit_in(max(s.last + 1, fit.lo), fit.hi, fit.size, fit.align_log2);
@@ -93,8 +101,10 @@ impl SpanTree {
                 return Some(x);
             }
         }
-        if let Some(x) = last_inside(root, root_caps(root), fit) {
-            return Some(x);
+        if fit.may_fit_in_root(root) {
+            if let Some(x) = last_inside(root, fit) {
+                return Some(x);
+            }
         }
         if s.first > fit.lo {
             return last_fit_in(fit.lo, min(s.first - 1, fit.hi), fit.size, fit.align_log2);
@@ -103,40 +113,31 @@ impl SpanTree {
     }
 }
 
-/// First fit among the gaps strictly inside `node`.
-fn first_inside(node: &Node, caps: Option<&Caps>, fit: &Fit) -> Option<u64> {
-    if !fit.may_fit_inside(node, caps) {
-        return None;
-    }
+/// First fit among the gaps strictly inside `node`, which may hold one.
+fn first_inside(node: &Node, fit: &Fit) -> Option<u64> {
     match node {
-        Node::Leaf(leaf) => {
-            let spans = leaf.spans();
-            // Skip the spans that end before the window.
-            let from = spans.partition_point(|s| s.end < fit.lo).saturating_sub(1);
-            for pair in spans[from..].windows(2) {
-                if pair[0].end >= fit.hi {
-                    break;
-                }
-                if let Some(x) = fit.first_in_gap(gap_between(pair[0].end, pair[1].start)) {
-                    return Some(x);
-                }
-            }
-            None
-        }
+        Node::Leaf(leaf) => first_in_leaf(leaf, fit),
         Node::Branch(branch) => {
-            let children = branch.children();
-            for (i, child) in children.iter().enumerate() {
-                if child.summary().first >= fit.hi {
+            let n = branch.children().len();
+            // Children that end at or before the window hold nothing in it;
+            // the gap after the last of them may.
+            let from = branch
+                .lasts()
+                .partition_point(|&last| last <= fit.lo)
+                .saturating_sub(1);
+            for i in from..n {
+                if branch.firsts()[i] >= fit.hi {
                     break; // this child and every later gap lie past the window
                 }
-                if let Some(x) = first_inside(child, Some(child.inner_caps()), fit) {
-                    return Some(x);
+                if fit.may_fit_in_child(branch, i) {
+                    if let Some(x) = first_inside(&branch.children()[i], fit) {
+                        return Some(x);
+                    }
                 }
-                let Some(next) = children.get(i + 1) else {
+                if i + 1 == n {
                     break;
-                };
-                let gap = gap_between(child.summary().last, next.summary().first);
-                if let Some(x) = fit.first_in_gap(gap) {
+                }
+                if let Some(x) = fit.first_in_gap(branch.gap(i)) {
                     return Some(x);
                 }
             }
@@ -145,44 +146,66 @@ fn first_inside(node: &Node, caps: Option<&Caps>, fit: &Fit) -> Option<u64> {
     }
 }
 
-/// Last fit among the gaps strictly inside `node`.
-fn last_inside(node: &Node, caps: Option<&Caps>, fit: &Fit) -> Option<u64> {
-    if !fit.may_fit_inside(node, caps) {
-        return None;
-    }
-    match node {
-        Node::Leaf(leaf) => {
-            let spans = leaf.spans();
-            // Skip the spans that start after the window.
-            let to = (spans.partition_point(|s| s.start <= fit.hi) + 1).min(spans.len());
-            for pair in spans[..to].windows(2).rev() {
-                if pair[1].start <= fit.lo {
-                    break;
-                }
-                if let Some(x) = fit.last_in_gap(gap_between(pair[0].end, pair[1].start)) {
-                    return Some(x);
-                }
-            }
-            None
+fn first_in_leaf(leaf: &Leaf, fit: &Fit) -> Option<u64> {
+    let spans = leaf.spans();
+    // Skip the spans that end before the window: all before the last span
+    // that starts at or before it.
+    let from = leaf.count_at_or_before(fit.lo).saturating_sub(2);
+    for pair in spans[from..].windows(2) {
+        if pair[0].end >= fit.hi {
+            break;
         }
+        if let Some(x) = fit.first_in_gap(gap_between(pair[0].end, pair[1].start)) {
+            return Some(x);
+        }
+    }
+    None
+}
+
+/// Last fit among the gaps strictly inside `node`, which may hold one.
+fn last_inside(node: &Node, fit: &Fit) -> Option<u64> {
+    match node {
+        Node::Leaf(leaf) => last_in_leaf(leaf, fit),
         Node::Branch(branch) => {
-            let children = branch.children();
-            for (i, child) in children.iter().enumerate().rev() {
-                if child.summary().last <= fit.lo {
+            let n = branch.children().len();
+            // Children that start at or after the window's end hold nothing
+            // in it; the gap before the first of them may.
+            let to = branch
+                .firsts()
+                .partition_point(|&first| first < fit.hi)
+                .min(n - 1);
+            for i in (0..=to).rev() {
+                if branch.lasts()[i] <= fit.lo {
                     break; // this child and every earlier gap lie before the window
                 }
-                if let Some(x) = last_inside(child, Some(child.inner_caps()), fit) {
-                    return Some(x);
+                if fit.may_fit_in_child(branch, i) {
+                    if let Some(x) = last_inside(&branch.children()[i], fit) {
+                        return Some(x);
+                    }
                 }
                 if i == 0 {
                     break;
                 }
-                let gap = gap_between(children[i - 1].summary().last, child.summary().first);
-                if let Some(x) = fit.last_in_gap(gap) {
+                if let Some(x) = fit.last_in_gap(branch.gap(i - 1)) {
                     return Some(x);
                 }
             }
             None
         }
     }
+}
+
+fn last_in_leaf(leaf: &Leaf, fit: &Fit) -> Option<u64> {
+    let spans = leaf.spans();
+    // Skip the spans that start after the window.
+    let to = (leaf.count_at_or_before(fit.hi) + 1).min(spans.len());
+    for pair in spans[..to].windows(2).rev() {
+        if pair[1].start <= fit.lo {
+            break;
+        }
+        if let Some(x) = fit.last_in_gap(gap_between(pair[0].end, pair[1].start)) {
+            return Some(x);
+        }
+    }
+    None
 }

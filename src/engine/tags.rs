@@ -123,11 +123,6 @@ impl Tags {
         }
     }
 
-    /// Empties every slot.
-    pub(crate) fn clear(&mut self) {
-        self.0 = None;
-    }
-
     fn drop_if_empty(&mut self) {
         if self.0.as_ref().is_some_and(|c| c.count == 0) {
             self.0 = None;

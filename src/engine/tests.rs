@@ -210,6 +210,49 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Walks from both ends, interleaved as `steps` says, over the whole
+    /// tree and over the spans overlapping a range, against a sorted list.
+    #[test]
+    fn iteration_from_both_ends_and_ranges_match_a_sorted_list(
+        starts in proptest::collection::btree_set(0u64..3000, 0..600),
+        steps in proptest::collection::vec(any::<bool>(), 0..700),
+        first in 0u64..9100,
+        len in 0u64..3000,
+    ) {
+        let spans: Vec<Span> = starts.iter().map(|&a| Span::new(a * 3, a * 3 + 1)).collect();
+        let mut tree = SpanTree::new();
+        for &s in &spans {
+            tree.insert(s);
+        }
+        let last = first + len;
+        let expected: Vec<Span> = spans.iter().copied().filter(|s| s.end >= first && s.start <= last).collect();
+        for (mut walk, want) in [
+            (tree.iter(), spans.clone()),
+            (tree.iter_overlapping(first, last), expected.clone()),
+        ] {
+            let (mut front, mut back) = (0, want.len());
+            for &from_back in &steps {
+                prop_assert_eq!(walk.len(), back - front);
+                let got = if from_back { walk.next_back() } else { walk.next() };
+                let expect = if front == back {
+                    None
+                } else if from_back {
+                    back -= 1;
+                    Some(want[back])
+                } else {
+                    front += 1;
+                    Some(want[front - 1])
+                };
+                prop_assert_eq!(got, expect);
+            }
+        }
+        let tagged: Vec<Span> = tree.iter_tagged_overlapping(first, last).rev().map(|(s, _)| s).collect();
+        prop_assert!(tagged.iter().rev().eq(expected.iter()));
+        prop_assert_eq!(tree.iter_overlapping(last, first).count(), usize::from(first == last) * expected.len());
+    }
+}
+
 #[test]
 fn ascending_and_descending_fills_keep_nodes_full() {
     let mut up = SpanTree::new();

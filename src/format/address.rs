@@ -46,7 +46,11 @@ impl FileState for AddressAllocator {
         if version == 1 {
             return encode_v1(self, out);
         }
-        let mut table = OwnerTable::new(self.allocations().filter_map(|a| a.owner()));
+        // Without owners (O(1) to tell), the table is empty: skip the pass.
+        let owners = self
+            .has_owners()
+            .then(|| self.allocations().filter_map(|a| a.owner()));
+        let mut table = OwnerTable::new(owners.into_iter().flatten());
         table.write(out);
         write_record(self, &mut table, out);
     }

@@ -18,14 +18,16 @@ pub(super) const MIN_OWNED_ITEM_BYTES: usize = 3;
 /// The fewest bytes a name (a length and one byte) takes.
 pub(super) const MIN_NAME_BYTES: usize = 2;
 
-/// Appends the minimal LEB128 encoding of `value`.
+/// Appends the minimal LEB128 encoding of `value`, a byte at a time: the
+/// usual values take one to three bytes, for which a copy of a slice of
+/// unknown length (a call to `memcpy`) costs more than the pushes.
 #[inline]
-pub(super) fn write<S: Sink>(out: &mut S, value: u64) {
-    if value < 0x80 {
-        return out.byte(value as u8);
+pub(super) fn write<S: Sink>(out: &mut S, mut value: u64) {
+    while value >= 0x80 {
+        out.byte(value as u8 | 0x80);
+        value >>= 7;
     }
-    let (bytes, len) = to_array(value);
-    out.put(&bytes[..len]);
+    out.byte(value as u8);
 }
 
 /// The minimal LEB128 encoding of `value` in a buffer, and its length.
