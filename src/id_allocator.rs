@@ -1,23 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
 //! Allocation of integer ids: GSIs, MSI vectors, memory-slot ids, device ids.
+//!
+//! Blocks of ids are `core::ops::RangeInclusive<u32>`, not the crate's own
+//! [`RangeInclusive`](crate::RangeInclusive), on purpose: the crate's type
+//! is 0.1.4's `u64` address range, whose constructor checks `start <= end`
+//! and whose methods (`len`, `overlaps`, `contains`) are about addresses.
+//! Ids are `u32`, as in 0.1.4's `allocate_id`, and a block of them is
+//! what a VMM writes as `24..=31`, iterates with `for gsi in block` and
+//! matches in patterns; a second address-style type would add a
+//! conversion to every call without catching any error the allocator does
+//! not already report.
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::iter::Peekable;
-use core::ops::RangeInclusive as IdRange;
+use core::iter::FusedIterator;
+use core::ops::{RangeBounds, RangeInclusive as IdRange};
 
-use crate::engine::{Fit, Span, SpanTree, Spans, Tag, TaggedSpans};
+use crate::engine::idset::{IdSet, IdSetRuns};
+use crate::engine::{SpanTree, Tag, TaggedSpans};
 use crate::id_owners::IdOwners;
+use crate::range::inclusive_bounds;
 use crate::{Error, OwnedBy, Owner, Result};
 
 /// An allocator of unique ids from the interval `[range_base, range_end]`.
 ///
 /// It always hands out the smallest free id, can reserve a given id
 /// ([`allocate_id_at`](Self::allocate_id_at)) and contiguous, aligned blocks
-/// of ids ([`allocate_ids`](Self::allocate_ids)). Allocated ids are kept as
-/// runs of consecutive ids in a persistent tree: `clone` is O(1) and every
-/// operation is O(log r), r = runs of allocated ids.
+/// of ids ([`allocate_ids`](Self::allocate_ids)). Allocated ids are kept in
+/// a persistent radix tree of bitmaps: `clone` is O(1) and every single-id
+/// operation walks at most five nodes (two for ids below 2^18), however
+/// fragmented the ids are.
 ///
 /// Like vm-allocator 0.1.4 it remembers the highest id ever handed out, so
 /// that freeing an id reports [`Error::NeverAllocated`] or
@@ -51,18 +64,34 @@ pub struct IdAllocator {
     /// One past the highest id ever allocated (0.1.4's `next_id`):
     /// in `range_base..=range_end + 1`.
     next_id: u64,
-    /// The allocated ids, as maximal runs (no two runs touch).
-    ids: SpanTree,
+    /// The allocated ids.
+    ids: IdSet,
     /// The owners of allocated ids.
     owners: IdOwners,
     /// Successful mutations so far (see `generation`).
     generation: u64,
+    /// Where the searches for free ids start: no id of
+    /// `range_base..free_from` is free. A cache, outside equality, hashing,
+    /// ordering and the saved state.
+    free_from: u32,
 }
 
 impl IdAllocator {
     /// Creates an allocator of the ids `range_base..=range_end`.
     ///
     /// Fails with [`Error::InvalidRange`] when `range_end < range_base`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, IdAllocator};
+    ///
+    /// let gsi = IdAllocator::new(5, 23)?;
+    /// assert_eq!((gsi.range_base(), gsi.range_end()), (5, 23));
+    /// assert_eq!(gsi.available(), 19);
+    /// assert_eq!(IdAllocator::new(23, 5).unwrap_err(), Error::InvalidRange(23, 5));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(range_base: u32, range_end: u32) -> Result<Self> {
         if range_end < range_base {
             return Err(Error::InvalidRange(range_base.into(), range_end.into()));
@@ -71,9 +100,10 @@ impl IdAllocator {
             range_base,
             range_end,
             next_id: range_base.into(),
-            ids: SpanTree::new(),
+            ids: IdSet::new(),
             owners: IdOwners::new(),
             generation: 0,
+            free_from: range_base,
         })
     }
 
@@ -82,24 +112,38 @@ impl IdAllocator {
     /// Fails when every id is allocated: with [`Error::Overflow`] if the range
     /// ends at `u32::MAX`, else with [`Error::ResourceNotAvailable`] (as 0.1.4).
     ///
-    /// Time: O(log r).
+    /// Time: O(d), d <= 4 the height of the id tree (plus O(log o) with an
+    /// owner, o = owner spans).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, IdAllocator};
+    ///
+    /// let mut ids = IdAllocator::new(0, 1)?;
+    /// assert_eq!(ids.allocate_id()?, 0);
+    /// assert_eq!(ids.allocate_id()?, 1);
+    /// assert_eq!(ids.allocate_id(), Err(Error::ResourceNotAvailable));
+    ///
+    /// let mut top = IdAllocator::new(u32::MAX, u32::MAX)?;
+    /// top.allocate_id()?;
+    /// assert_eq!(top.allocate_id(), Err(Error::Overflow));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn allocate_id(&mut self) -> Result<u32> {
         self.allocate_id_tagged(None)
     }
 
+    #[inline]
     fn allocate_id_tagged(&mut self, tag: Tag) -> Result<u32> {
-        // Runs are maximal, so the smallest free id is the range's base or
-        // the id right after the first run.
-        let base = u64::from(self.range_base);
-        let first = match self.ids.first() {
-            Some(run) if run.start == base => run.end + 1,
-            _ => base,
-        };
-        if first > u64::from(self.range_end) {
-            return Err(self.exhausted());
-        }
-        self.mark_allocated(first, first, tag);
-        Ok(first as u32)
+        let id = self
+            .ids
+            .insert_first_absent(self.free_from, self.range_end)
+            .ok_or_else(|| self.exhausted())?;
+        // Every id up to this one is taken now.
+        self.free_from = id.saturating_add(1).min(self.range_end);
+        self.allocated(id, id, tag);
+        Ok(id)
     }
 
     /// Allocates exactly `id`.
@@ -117,17 +161,18 @@ impl IdAllocator {
     /// assert_eq!(slots.allocate_id().unwrap(), 0);
     /// ```
     ///
-    /// Time: O(log r).
+    /// Time: O(d) (plus O(log o) with an owner).
     pub fn allocate_id_at(&mut self, id: u32) -> Result<u32> {
         self.allocate_id_at_tagged(id, None)
     }
 
+    #[inline]
     fn allocate_id_at_tagged(&mut self, id: u32, tag: Tag) -> Result<u32> {
         self.check_in_range(id)?;
-        if self.is_allocated(id) {
+        if !self.ids.insert_if_absent(id) {
             return Err(Error::ResourceNotAvailable);
         }
-        self.mark_allocated(id.into(), id.into(), tag);
+        self.allocated(id, id, tag);
         Ok(id)
     }
 
@@ -148,7 +193,10 @@ impl IdAllocator {
     /// assert_eq!(msi.allocate_ids(4, 4).unwrap(), 28..=31);
     /// ```
     ///
-    /// Time: O(log r).
+    /// Time: O(d) when `count` is a power of two no larger than `align`
+    /// (MSI-style blocks); other shapes also pay O(d) per partly-used block
+    /// of ids with room for `count` that they pass (blocks without room are
+    /// skipped whole).
     pub fn allocate_ids(&mut self, count: u32, align: u32) -> Result<IdRange<u32>> {
         self.allocate_ids_tagged(count, align, None)
     }
@@ -161,11 +209,19 @@ impl IdAllocator {
             return Err(Error::InvalidAlignment);
         }
         let first = self
-            .first_free_block(count.into(), align.trailing_zeros())
+            .ids
+            .first_fit(
+                count.into(),
+                align.trailing_zeros(),
+                self.free_from,
+                self.range_end,
+            )
             .ok_or(Error::ResourceNotAvailable)?;
-        let last = first + u64::from(count) - 1;
-        self.mark_allocated(first, last, tag);
-        Ok(first as u32..=last as u32)
+        // The block lies inside the range, so this cannot overflow.
+        let last = first + (count - 1);
+        self.ids.insert_range(first, last);
+        self.allocated(first, last, tag);
+        Ok(first..=last)
     }
 
     /// Frees `id`.
@@ -176,14 +232,27 @@ impl IdAllocator {
     /// is free (as in 0.1.4, which handed ids out in order; an id skipped by
     /// [`allocate_id_at`](Self::allocate_id_at) also counts as released).
     ///
-    /// Time: O(log r).
+    /// Time: O(d) (plus O(log o) when some id has an owner).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, IdAllocator};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let irq = gsi.allocate_id()?;
+    /// assert_eq!(gsi.free_id(irq)?, 5);
+    /// assert_eq!(gsi.free_id(irq), Err(Error::AlreadyReleased(5)));
+    /// assert_eq!(gsi.free_id(9), Err(Error::NeverAllocated(9)));
+    /// assert_eq!(gsi.free_id(2).unwrap_err().to_string(), "id 2 is not in the allocator's range");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn free_id(&mut self, id: u32) -> Result<u32> {
         self.check_in_range(id)?;
-        let run = self
-            .ids
-            .containing(id.into())
-            .ok_or(self.not_allocated(id))?;
-        self.mark_free(run, id.into(), id.into());
+        if !self.ids.remove_if_present(id) {
+            return Err(self.not_allocated(id));
+        }
+        self.freed(id, id);
         Ok(id)
     }
 
@@ -203,29 +272,31 @@ impl IdAllocator {
     /// assert_eq!(msi.free_ids(block).unwrap_err(), Error::AlreadyReleased(0));
     /// ```
     ///
-    /// Time: O(log r).
+    /// Time: O(d) for ids inside one leaf of the tree, O(d · 64) for any
+    /// other range (plus O((k + 1) log o) when some id has an owner, k =
+    /// owner spans touched).
     pub fn free_ids(&mut self, ids: IdRange<u32>) -> Result<()> {
-        let run = self.allocated_run(&ids)?;
-        self.mark_free(run, (*ids.start()).into(), (*ids.end()).into());
+        let (first, last) = self.check_allocated(&ids)?;
+        self.ids.remove_range(first, last);
+        self.freed(first, last);
         Ok(())
     }
 
-    /// The run that holds every id of `ids`, or the error `free_ids` gives.
-    fn allocated_run(&self, ids: &IdRange<u32>) -> Result<Span> {
+    /// The bounds of `ids` if every one is allocated, or the error
+    /// `free_ids` gives.
+    fn check_allocated(&self, ids: &IdRange<u32>) -> Result<(u32, u32)> {
         let (first, last) = (*ids.start(), *ids.end());
         if first > last {
             return Err(Error::InvalidRange(first.into(), last.into()));
         }
         self.check_in_range(first)?;
         self.check_in_range(last)?;
-        let run = self
-            .ids
-            .containing(first.into())
-            .ok_or(self.not_allocated(first))?;
-        if run.end < u64::from(last) {
-            return Err(self.not_allocated(run.end as u32 + 1));
+        // The first free id of the range: `first`, or the end of the run
+        // that holds it plus one.
+        if let Some(free) = self.ids.first_absent(first, last) {
+            return Err(self.not_allocated(free));
         }
-        Ok(run)
+        Ok((first, last))
     }
 
     /// Returns a view that allocates ids on behalf of `owner`: every id
@@ -246,7 +317,23 @@ impl IdAllocator {
         OwnedBy::new(self, owner)
     }
 
-    /// The owner of `id`, if it is allocated and has one. Time: O(log r).
+    /// The owner of `id`, if it is allocated and has one. Time: O(log o),
+    /// o = spans of ids with an owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let rtc = Owner::new("rtc")?;
+    /// gsi.owned_by(&rtc).allocate_id_at(8)?;
+    /// gsi.allocate_id_at(9)?;
+    /// assert_eq!(gsi.owner_at(8).map(Owner::as_str), Some("rtc"));
+    /// assert_eq!(gsi.owner_at(9), None); // allocated, no owner
+    /// assert_eq!(gsi.owner_at(10), None); // free
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn owner_at(&self, id: u32) -> Option<&Owner> {
         self.owners.owner_at(id.into())
     }
@@ -269,8 +356,8 @@ impl IdAllocator {
     ///
     /// Time: O((k + 1) log r), k = owner spans touched.
     pub fn set_owner(&mut self, ids: IdRange<u32>, owner: Option<Owner>) -> Result<()> {
-        self.allocated_run(&ids)?;
-        let (first, last) = (u64::from(*ids.start()), u64::from(*ids.end()));
+        let (first, last) = self.check_allocated(&ids)?;
+        let (first, last) = (u64::from(first), u64::from(last));
         if self.owners.all_owned_by(first, last, owner.as_ref()) {
             return Ok(());
         }
@@ -285,6 +372,21 @@ impl IdAllocator {
     /// The ids of `owner`, as maximal runs in increasing order.
     ///
     /// Time: O(k) where k = runs of ids with an owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut msi = IdAllocator::new(24, 4095)?;
+    /// let net0 = Owner::new("virtio-net0")?;
+    /// msi.owned_by(&net0).allocate_ids(4, 4)?;
+    /// msi.allocate_id()?;
+    /// msi.owned_by(&net0).allocate_id()?;
+    /// assert_eq!(msi.ids_of("virtio-net0").collect::<Vec<_>>(), [24..=27, 29..=29]);
+    /// assert_eq!(msi.ids_of("nobody").count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ids_of<'a>(&'a self, owner: &'a str) -> impl Iterator<Item = IdRange<u32>> + 'a {
         self.owners
             .iter()
@@ -312,10 +414,10 @@ impl IdAllocator {
     pub fn free_owner(&mut self, owner: &str) -> Vec<IdRange<u32>> {
         let freed: Vec<IdRange<u32>> = self.ids_of(owner).collect();
         for ids in &freed {
-            let (first, last) = (u64::from(*ids.start()), u64::from(*ids.end()));
-            let run = self.ids.containing(first).expect("owned ids are allocated");
-            self.ids.carve(run, first, last);
-            self.owners.untag(first, last);
+            let (first, last) = (*ids.start(), *ids.end());
+            self.ids.remove_range(first, last);
+            self.owners.untag(first.into(), last.into());
+            self.free_from = self.free_from.min(first);
         }
         if !freed.is_empty() {
             self.bump();
@@ -329,6 +431,21 @@ impl IdAllocator {
     /// rather than drop them silently. Same ids, next id and generation.
     ///
     /// Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// gsi.owned_by(&Owner::new("rtc")?).allocate_id()?;
+    /// // Format version 1 has no owners: it refuses them rather than drop them.
+    /// assert!(gsi.to_bytes_version(1).is_err());
+    /// let plain = gsi.without_owners();
+    /// assert_eq!((plain.owner_at(5), plain.is_allocated(5)), (None, true));
+    /// assert!(plain.to_bytes_version(1).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn without_owners(&self) -> IdAllocator {
         IdAllocator {
             owners: IdOwners::new(),
@@ -337,6 +454,19 @@ impl IdAllocator {
     }
 
     /// True if any allocated id has an owner. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// gsi.allocate_id()?;
+    /// assert!(!gsi.has_owners());
+    /// gsi.owned_by(&Owner::new("rtc")?).allocate_id()?;
+    /// assert!(gsi.has_owners());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_owners(&self) -> bool {
         !self.owners.is_empty()
     }
@@ -345,6 +475,22 @@ impl IdAllocator {
     /// successful mutation (allocating or freeing ids, `set_owner`,
     /// `free_owner`), the same after a failed one. It is saved and restored
     /// with the state; equality ignores it. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// assert_eq!(gsi.generation(), 0);
+    /// let irq = gsi.allocate_id()?;
+    /// assert!(gsi.free_id(20).is_err()); // a failed call changes nothing
+    /// gsi.free_id(irq)?;
+    /// assert_eq!(gsi.generation(), 2);
+    /// // Saved and restored with the state.
+    /// assert_eq!(IdAllocator::from_bytes(&gsi.to_bytes()).unwrap().generation(), 2);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -364,9 +510,12 @@ impl IdAllocator {
     /// ```
     pub fn allocations(&self) -> IdAllocations<'_> {
         IdAllocations {
-            runs: self.ids.iter(),
-            owners: self.owners.iter().peekable(),
-            run: None,
+            runs: self.ids.runs(),
+            owners: self.owners.iter(),
+            front: None,
+            back: None,
+            owner_front: None,
+            owner_back: None,
         }
     }
 
@@ -384,25 +533,31 @@ impl IdAllocator {
     /// Frees the ids `first..=last` if all are allocated with exactly
     /// `owner`; false (and nothing changed) otherwise. The generation stays.
     pub(crate) fn remove_labelled(&mut self, first: u64, last: u64, owner: Option<&Owner>) -> bool {
-        match self.ids.containing(first) {
-            Some(run) if run.end >= last && self.owners.all_owned_by(first, last, owner) => {
-                self.ids.carve(run, first, last);
-                self.owners.untag(first, last);
-                true
-            }
-            _ => false,
+        let (Ok(first32), Ok(last32)) = (u32::try_from(first), u32::try_from(last)) else {
+            return false;
+        };
+        let allocated = first32 <= last32 && self.ids.first_absent(first32, last32).is_none();
+        if !allocated || !self.owners.all_owned_by(first, last, owner) {
+            return false;
         }
+        self.ids.remove_range(first32, last32);
+        self.owners.untag(first, last);
+        self.free_from = self.free_from.min(first32);
+        true
     }
 
     /// Allocates the ids `first..=last` with `owner` if all are free and in
     /// the range; false (and nothing changed) otherwise. Neither the next
     /// id nor the generation moves.
     pub(crate) fn insert_labelled(&mut self, first: u64, last: u64, owner: Option<Owner>) -> bool {
-        let in_range = first >= u64::from(self.range_base) && last <= u64::from(self.range_end);
-        if !in_range || self.ids.overlap(Span::new(first, last)).is_some() {
+        let in_range = first <= last
+            && first >= u64::from(self.range_base)
+            && last <= u64::from(self.range_end);
+        if !in_range || self.ids.next_present(first).is_some_and(|x| x <= last) {
             return false;
         }
-        self.ids.fill(first, last);
+        // In the range, so `u32` ids.
+        self.ids.insert_range(first as u32, last as u32);
         if let Some(owner) = owner {
             self.owners.tag(first, last, owner);
         }
@@ -413,7 +568,7 @@ impl IdAllocator {
     /// `range_base..=range_end + 1` above every allocated id; false (and
     /// nothing changed) otherwise.
     pub(crate) fn set_next_id_checked(&mut self, next_id: u64) -> bool {
-        let highest = self.ids.last().map(|s| s.end);
+        let highest = self.ids.runs().next_back().map(|(_, last)| u64::from(last));
         let fits = next_id >= u64::from(self.range_base)
             && next_id <= u64::from(self.range_end) + 1
             && highest.is_none_or(|h| h < next_id);
@@ -426,29 +581,84 @@ impl IdAllocator {
     /// Returns `true` if `id` is currently allocated. Ids outside the range
     /// never are.
     ///
-    /// Time: O(log r).
+    /// Time: O(d).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// gsi.allocate_id_at(9)?;
+    /// assert!(gsi.is_allocated(9));
+    /// assert!(!gsi.is_allocated(10));
+    /// assert!(!gsi.is_allocated(100)); // outside the range
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn is_allocated(&self, id: u32) -> bool {
-        self.ids.containing(id.into()).is_some()
+        self.ids.contains(id)
     }
 
     /// First id of the range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// assert_eq!(IdAllocator::new(5, 23)?.range_base(), 5);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn range_base(&self) -> u32 {
         self.range_base
     }
 
     /// Last id of the range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// assert_eq!(IdAllocator::new(5, 23)?.range_end(), 23);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn range_end(&self) -> u32 {
         self.range_end
     }
 
     /// Number of allocated ids. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut msi = IdAllocator::new(24, 4095)?;
+    /// msi.allocate_ids(8, 8)?;
+    /// msi.allocate_id()?;
+    /// assert_eq!(msi.used(), 9);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn used(&self) -> u64 {
-        self.ids.covered()
+        self.ids.count()
     }
 
     /// Number of free ids. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut all = IdAllocator::new(0, u32::MAX)?;
+    /// assert_eq!(all.available(), 1 << 32); // a u64: every u32 fits
+    /// all.allocate_id()?;
+    /// assert_eq!(all.available() + all.used(), 1 << 32);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn available(&self) -> u64 {
-        self.range_len() - self.ids.covered()
+        self.range_len() - self.ids.count()
     }
 
     /// The allocated ids in increasing order. Time: O(1) per id.
@@ -462,14 +672,12 @@ impl IdAllocator {
     /// assert_eq!(ids.iter().collect::<Vec<u32>>(), vec![0, 7]);
     /// ```
     pub fn iter(&self) -> Ids<'_> {
-        Ids {
-            runs: self.ranges(),
-            current: None,
-        }
+        Ids::new(self.runs(), self.used())
     }
 
     /// The allocated ids as maximal runs of consecutive ids, in increasing
-    /// order. Time: O(1) per run.
+    /// order (or decreasing, with `rev`). Time: O(1) per run, O(d) to move
+    /// to another part of the tree.
     ///
     /// ```rust
     /// use vm_allocator::IdAllocator;
@@ -477,10 +685,67 @@ impl IdAllocator {
     /// let mut ids = IdAllocator::new(0, 99).unwrap();
     /// ids.allocate_ids(3, 1).unwrap();
     /// ids.allocate_id_at(10).unwrap();
-    /// assert_eq!(ids.ranges().collect::<Vec<_>>(), vec![0..=2, 10..=10]);
+    /// assert_eq!(ids.runs().collect::<Vec<_>>(), vec![0..=2, 10..=10]);
+    /// assert_eq!(ids.runs().rev().next(), Some(10..=10));
     /// ```
+    pub fn runs(&self) -> IdRuns<'_> {
+        IdRuns(self.ids.runs(), None)
+    }
+
+    /// The runs of allocated ids that share an id with `bounds`, clipped
+    /// to `bounds`, in increasing order (or decreasing, with `rev`). Time:
+    /// O(d + k) for k runs.
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut msi = IdAllocator::new(24, 4095).unwrap();
+    /// msi.allocate_ids(8, 8).unwrap(); // 24..=31
+    /// msi.allocate_ids(4, 4).unwrap(); // 32..=35
+    /// msi.allocate_id_at(40).unwrap();
+    /// assert_eq!(msi.runs_in(30..=40).collect::<Vec<_>>(), vec![30..=35, 40..=40]);
+    /// assert_eq!(msi.runs_in(36..40).len(), 0);
+    /// ```
+    pub fn runs_in(&self, bounds: impl RangeBounds<u32>) -> IdRuns<'_> {
+        let (lo, hi) = inclusive_bounds(&bounds);
+        if lo > hi {
+            return IdRuns(self.ids.no_runs(), None);
+        }
+        IdRuns(self.ids.runs_overlapping(lo, hi), Some((lo, hi)))
+    }
+
+    /// The allocated ids inside `bounds`, in increasing order (or
+    /// decreasing, with `rev`). Time: O(d + k) to start for the k runs
+    /// they lie in, O(1) per id.
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23).unwrap();
+    /// for _ in 0..6 {
+    ///     gsi.allocate_id().unwrap(); // 5..=10
+    /// }
+    /// assert_eq!(gsi.range(8..).collect::<Vec<u32>>(), vec![8, 9, 10]);
+    /// assert_eq!(gsi.range(..=6).rev().collect::<Vec<u32>>(), vec![6, 5]);
+    /// ```
+    pub fn range(&self, bounds: impl RangeBounds<u32>) -> Ids<'_> {
+        let runs = self.runs_in(bounds);
+        let count = runs.clone().map(|r| run_len(&r)).sum();
+        Ids::new(runs, count)
+    }
+
+    /// The former name of [`IdAllocator::runs`].
+    ///
+    /// ```rust
+    /// # #![allow(deprecated)]
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let ids = IdAllocator::from_allocations(0, 99, [0..=2]).unwrap();
+    /// assert!(ids.ranges().eq(ids.runs()));
+    /// ```
+    #[deprecated(since = "0.2.0", note = "use `IdAllocator::runs`")]
     pub fn ranges(&self) -> IdRuns<'_> {
-        IdRuns(self.ids.iter())
+        self.runs()
     }
 
     /// Checks the allocator's internal invariants; only in builds of this
@@ -499,20 +764,34 @@ impl IdAllocator {
                 end + 1
             ));
         }
-        let mut prev: Option<Span> = None;
-        for run in self.ids.iter() {
-            if run.start < base || run.end >= self.next_id {
+        if self.free_from < self.range_base || self.free_from > self.range_end {
+            return Err(alloc::format!(
+                "free ids searched from {} outside {base}..={end}",
+                self.free_from
+            ));
+        }
+        if let Some(free) = self
+            .free_from
+            .checked_sub(1)
+            .and_then(|below| self.ids.first_absent(self.range_base, below))
+        {
+            return Err(alloc::format!(
+                "id {free} is free below {}, where the searches start",
+                self.free_from
+            ));
+        }
+        let mut prev: Option<u32> = None;
+        for (first, last) in self.ids.runs() {
+            if u64::from(first) < base || u64::from(last) >= self.next_id {
                 return Err(alloc::format!(
-                    "run {}..={} outside {base}..{}",
-                    run.start,
-                    run.end,
+                    "run {first}..={last} outside {base}..{}",
                     self.next_id
                 ));
             }
-            if prev.is_some_and(|p| p.end + 1 == run.start) {
-                return Err(alloc::format!("runs touch at {}", run.start));
+            if prev.is_some_and(|p| u64::from(p) + 1 >= u64::from(first)) {
+                return Err(alloc::format!("runs touch at {first}"));
             }
-            prev = Some(run);
+            prev = Some(last);
         }
         Ok(())
     }
@@ -524,7 +803,7 @@ impl IdAllocator {
 
     /// The runs of allocated ids and the owners, for the layers that
     /// compare and encode them.
-    pub(crate) fn trees(&self) -> (&SpanTree, &SpanTree) {
+    pub(crate) fn trees(&self) -> (&IdSet, &SpanTree) {
         (&self.ids, self.owners.tree())
     }
 
@@ -533,7 +812,7 @@ impl IdAllocator {
         range_base: u32,
         range_end: u32,
         next_id: u64,
-        ids: SpanTree,
+        ids: IdSet,
         owners: SpanTree,
         generation: u64,
     ) -> Self {
@@ -544,6 +823,7 @@ impl IdAllocator {
             ids,
             owners: IdOwners::from_tree(owners),
             generation,
+            free_from: range_base,
         }
     }
 
@@ -576,30 +856,23 @@ impl IdAllocator {
         }
     }
 
-    /// The lowest free block of `count` ids aligned to `2^align_log2`.
-    fn first_free_block(&self, count: u64, align_log2: u32) -> Option<u64> {
-        self.ids.first_fit(&Fit {
-            size: count,
-            align_log2,
-            lo: self.range_base.into(),
-            hi: self.range_end.into(),
-        })
-    }
-
-    /// Marks the free ids `first..=last` allocated, owned by `tag`.
-    fn mark_allocated(&mut self, first: u64, last: u64, tag: Tag) {
-        self.ids.fill(first, last);
+    /// Records that the ids `first..=last`, just put into the set, are
+    /// allocated and owned by `tag`.
+    #[inline]
+    fn allocated(&mut self, first: u32, last: u32, tag: Tag) {
         if let Some(owner) = tag {
-            self.owners.tag(first, last, owner);
+            self.owners.tag(first.into(), last.into(), owner);
         }
-        self.next_id = self.next_id.max(last + 1);
+        self.next_id = self.next_id.max(u64::from(last) + 1);
         self.bump();
     }
 
-    /// Marks the ids `first..=last` of the allocated `run` free.
-    fn mark_free(&mut self, run: Span, first: u64, last: u64) {
-        self.ids.carve(run, first, last);
-        self.owners.untag(first, last);
+    /// Records that the ids `first..=last`, just taken out of the set, are
+    /// free: they lose their owners.
+    #[inline]
+    fn freed(&mut self, first: u32, last: u32) {
+        self.owners.untag(first.into(), last.into());
+        self.free_from = self.free_from.min(first);
         self.bump();
     }
 }
@@ -607,7 +880,19 @@ impl IdAllocator {
 impl OwnedBy<'_, IdAllocator> {
     /// [`IdAllocator::allocate_id`], owned by this view's owner.
     ///
-    /// Time: O(log r).
+    /// Time: O(d + log o).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let rtc = Owner::new("rtc")?;
+    /// let irq = gsi.owned_by(&rtc).allocate_id()?;
+    /// assert_eq!((irq, gsi.owner_at(irq)), (5, Some(&rtc)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn allocate_id(&mut self) -> Result<u32> {
         let owner = self.owner().clone();
         self.target().allocate_id_tagged(Some(owner))
@@ -615,7 +900,20 @@ impl OwnedBy<'_, IdAllocator> {
 
     /// [`IdAllocator::allocate_id_at`], owned by this view's owner.
     ///
-    /// Time: O(log r).
+    /// Time: O(d + log o).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let serial = Owner::new("serial0")?;
+    /// gsi.owned_by(&serial).allocate_id_at(4 + 1)?;
+    /// assert!(gsi.owned_by(&serial).allocate_id_at(5).is_err()); // taken
+    /// assert_eq!(gsi.ids_of("serial0").collect::<Vec<_>>(), [5..=5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn allocate_id_at(&mut self, id: u32) -> Result<u32> {
         let owner = self.owner().clone();
         self.target().allocate_id_at_tagged(id, Some(owner))
@@ -623,7 +921,20 @@ impl OwnedBy<'_, IdAllocator> {
 
     /// [`IdAllocator::allocate_ids`], owned by this view's owner.
     ///
-    /// Time: O(log r).
+    /// Time: as [`IdAllocator::allocate_ids`], plus O(log o).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut msi = IdAllocator::new(24, 4095)?;
+    /// let nvme = Owner::new("nvme0")?;
+    /// let vectors = msi.owned_by(&nvme).allocate_ids(16, 16)?;
+    /// assert_eq!(vectors, 32..=47);
+    /// assert!(vectors.clone().all(|v| msi.owner_at(v) == Some(&nvme)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn allocate_ids(&mut self, count: u32, align: u32) -> Result<IdRange<u32>> {
         let owner = self.owner().clone();
         self.target().allocate_ids_tagged(count, align, Some(owner))
@@ -631,6 +942,19 @@ impl OwnedBy<'_, IdAllocator> {
 }
 
 /// A run of allocated ids that share an owner (or have none).
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{IdAllocation, IdAllocator, Owner};
+///
+/// let mut gsi = IdAllocator::new(5, 23)?;
+/// let rtc = Owner::new("rtc")?;
+/// gsi.owned_by(&rtc).allocate_ids(2, 1)?;
+/// let run: IdAllocation<'_> = gsi.allocations().next().unwrap();
+/// assert_eq!((run.ids(), run.owner()), (5..=6, Some(&rtc)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdAllocation<'a> {
     ids: IdRange<u32>,
@@ -639,11 +963,37 @@ pub struct IdAllocation<'a> {
 
 impl<'a> IdAllocation<'a> {
     /// The ids.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let mut ids = IdAllocator::new(0, 99)?;
+    /// ids.allocate_ids(3, 1)?;
+    /// ids.allocate_id_at(10)?;
+    /// let runs: Vec<_> = ids.allocations().map(|a| a.ids()).collect();
+    /// assert_eq!(runs, [0..=2, 10..=10]);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn ids(&self) -> IdRange<u32> {
         self.ids.clone()
     }
 
     /// Their owner, if they have one.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut ids = IdAllocator::new(0, 99)?;
+    /// ids.allocate_id()?;
+    /// ids.owned_by(&Owner::new("gpu")?).allocate_id()?;
+    /// let owners: Vec<_> = ids.allocations().map(|a| a.owner().map(|o| o.as_str())).collect();
+    /// assert_eq!(owners, [None, Some("gpu")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn owner(&self) -> Option<&'a Owner> {
         self.owner
     }
@@ -651,49 +1001,169 @@ impl<'a> IdAllocation<'a> {
 
 /// The allocated ids of an [`IdAllocator`] with their owners, as maximal
 /// runs of ids that share an owner, in increasing order.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{IdAllocations, IdAllocator, Owner};
+///
+/// let mut ids = IdAllocator::new(0, 99)?;
+/// let gpu = Owner::new("gpu")?;
+/// ids.allocate_ids(4, 1)?;
+/// ids.set_owner(1..=2, Some(gpu.clone()))?;
+/// // Runs split where the owner changes.
+/// let runs: IdAllocations<'_> = ids.allocations();
+/// let runs: Vec<_> = runs.map(|a| (a.ids(), a.owner().is_some())).collect();
+/// assert_eq!(runs, [(0..=0, false), (1..=2, true), (3..=3, false)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct IdAllocations<'a> {
-    runs: Spans<'a>,
-    owners: Peekable<TaggedSpans<'a>>,
-    /// What is left of the current run.
-    run: Option<(u64, u64)>,
+    runs: IdSetRuns<'a>,
+    /// Owner spans, which lie inside runs, in order.
+    owners: TaggedSpans<'a>,
+    /// What is left of the run the front (back) is in.
+    front: Option<(u64, u64)>,
+    back: Option<(u64, u64)>,
+    /// The next owner span from the front (back), taken but not returned.
+    owner_front: Option<OwnerSpan<'a>>,
+    owner_back: Option<OwnerSpan<'a>>,
+}
+
+type OwnerSpan<'a> = (crate::engine::Span, Option<&'a Owner>);
+
+fn id_allocation(first: u64, last: u64, owner: Option<&Owner>) -> IdAllocation<'_> {
+    // Runs lie in the allocator's `u32` range.
+    IdAllocation {
+        ids: first as u32..=last as u32,
+        owner,
+    }
+}
+
+impl<'a> IdAllocations<'a> {
+    /// The next run from the front: the rest of the current one, a new
+    /// one, or the rest of the one the back started.
+    fn front_run(&mut self) -> Option<(u64, u64)> {
+        self.front
+            .take()
+            .or_else(|| self.runs.next().map(|(a, b)| (a.into(), b.into())))
+            .or_else(|| self.back.take())
+    }
+
+    fn back_run(&mut self) -> Option<(u64, u64)> {
+        self.back
+            .take()
+            .or_else(|| self.runs.next_back().map(|(a, b)| (a.into(), b.into())))
+            .or_else(|| self.front.take())
+    }
+
+    fn peek_owner_front(&mut self) -> Option<OwnerSpan<'a>> {
+        if self.owner_front.is_none() {
+            self.owner_front = self.owners.next().or_else(|| self.owner_back.take());
+        }
+        self.owner_front
+    }
+
+    fn peek_owner_back(&mut self) -> Option<OwnerSpan<'a>> {
+        if self.owner_back.is_none() {
+            self.owner_back = self.owners.next_back().or_else(|| self.owner_front.take());
+        }
+        self.owner_back
+    }
 }
 
 impl<'a> Iterator for IdAllocations<'a> {
     type Item = IdAllocation<'a>;
 
     fn next(&mut self) -> Option<IdAllocation<'a>> {
-        let (from, end) = match self.run.take() {
-            Some(rest) => rest,
-            None => self.runs.next().map(|s| (s.start, s.end))?,
-        };
-        // Owner spans lie inside runs, in order.
-        let item = |first: u64, last: u64, owner| IdAllocation {
-            ids: first as u32..=last as u32,
-            owner,
-        };
-        match self.owners.peek() {
-            Some(&(span, _)) if span.start <= end => {
+        let (from, end) = self.front_run()?;
+        match self.peek_owner_front() {
+            Some((span, owner)) if span.start <= end => {
                 if span.start > from {
-                    self.run = Some((span.start, end));
-                    return Some(item(from, span.start - 1, None));
+                    // Untagged ids before the owner span.
+                    self.front = Some((span.start, end));
+                    return Some(id_allocation(from, span.start - 1, None));
                 }
-                let (span, owner) = self.owners.next().expect("peeked");
+                self.owner_front = None;
                 if span.end < end {
-                    self.run = Some((span.end + 1, end));
+                    self.front = Some((span.end + 1, end));
                 }
-                Some(item(span.start, span.end, owner))
+                Some(id_allocation(span.start, span.end, owner))
             }
-            _ => Some(item(from, end, None)),
+            _ => Some(id_allocation(from, end, None)),
         }
     }
 }
 
+impl<'a> DoubleEndedIterator for IdAllocations<'a> {
+    fn next_back(&mut self) -> Option<IdAllocation<'a>> {
+        let (start, last) = self.back_run()?;
+        match self.peek_owner_back() {
+            Some((span, owner)) if span.end >= start => {
+                if span.end < last {
+                    // Untagged ids after the owner span.
+                    self.back = Some((start, span.end));
+                    return Some(id_allocation(span.end + 1, last, None));
+                }
+                self.owner_back = None;
+                if span.start > start {
+                    self.back = Some((start, span.start - 1));
+                }
+                Some(id_allocation(span.start, span.end, owner))
+            }
+            _ => Some(id_allocation(start, last, None)),
+        }
+    }
+}
+
+impl FusedIterator for IdAllocations<'_> {}
+
 /// The allocated ids of an [`IdAllocator`], in increasing order.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{IdAllocator, Ids};
+///
+/// let mut ids = IdAllocator::new(0, 99)?;
+/// ids.allocate_ids(2, 1)?;
+/// ids.allocate_id_at(10)?;
+/// let all: Ids<'_> = ids.iter();
+/// assert_eq!(all.collect::<Vec<u32>>(), [0, 1, 10]);
+/// // `&IdAllocator` is iterable too.
+/// assert_eq!((&ids).into_iter().max(), Some(10));
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Ids<'a> {
     runs: IdRuns<'a>,
-    current: Option<IdRange<u32>>,
+    front: Option<IdRange<u32>>,
+    back: Option<IdRange<u32>>,
+    /// Ids not yet returned.
+    remaining: u64,
+}
+
+impl<'a> Ids<'a> {
+    fn new(runs: IdRuns<'a>, count: u64) -> Ids<'a> {
+        Ids {
+            runs,
+            front: None,
+            back: None,
+            remaining: count,
+        }
+    }
+
+    fn took(&mut self, id: Option<u32>) -> Option<u32> {
+        if id.is_some() {
+            self.remaining -= 1;
+        }
+        id
+    }
+}
+
+/// The number of ids in a run.
+fn run_len(run: &IdRange<u32>) -> u64 {
+    u64::from(*run.end() - *run.start()) + 1
 }
 
 impl Iterator for Ids<'_> {
@@ -701,24 +1171,82 @@ impl Iterator for Ids<'_> {
 
     fn next(&mut self) -> Option<u32> {
         loop {
-            if let Some(id) = self.current.as_mut().and_then(Iterator::next) {
-                return Some(id);
+            if let Some(id) = self.front.as_mut().and_then(Iterator::next) {
+                return self.took(Some(id));
             }
-            self.current = Some(self.runs.next()?);
+            match self.runs.next() {
+                Some(run) => self.front = Some(run),
+                // The runs are used up: finish the one the back started.
+                None => {
+                    let id = self.back.as_mut().and_then(Iterator::next);
+                    return self.took(id);
+                }
+            }
+        }
+    }
+
+    /// Exact when the count fits in a `usize` (up to 2^32 ids do not on
+    /// 32-bit targets).
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match usize::try_from(self.remaining) {
+            Ok(n) => (n, Some(n)),
+            Err(_) => (usize::MAX, None),
         }
     }
 }
 
+impl DoubleEndedIterator for Ids<'_> {
+    fn next_back(&mut self) -> Option<u32> {
+        loop {
+            if let Some(id) = self.back.as_mut().and_then(DoubleEndedIterator::next_back) {
+                return self.took(Some(id));
+            }
+            match self.runs.next_back() {
+                Some(run) => self.back = Some(run),
+                None => {
+                    let id = self.front.as_mut().and_then(DoubleEndedIterator::next_back);
+                    return self.took(id);
+                }
+            }
+        }
+    }
+}
+
+impl FusedIterator for Ids<'_> {}
+
 /// The allocated ids of an [`IdAllocator`] as maximal runs, in increasing order.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{IdAllocator, IdRuns};
+///
+/// let mut ids = IdAllocator::new(0, 99)?;
+/// ids.allocate_ids(3, 1)?;
+/// ids.allocate_id_at(10)?;
+/// let runs: IdRuns<'_> = ids.runs();
+/// assert_eq!(runs.len(), 2);
+/// assert_eq!(runs.collect::<Vec<_>>(), [0..=2, 10..=10]);
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Debug)]
-pub struct IdRuns<'a>(Spans<'a>);
+pub struct IdRuns<'a>(IdSetRuns<'a>, Option<(u32, u32)>);
+
+impl IdRuns<'_> {
+    /// A run clipped to the window, if there is one.
+    fn clip(&self, (first, last): (u32, u32)) -> IdRange<u32> {
+        match self.1 {
+            Some((lo, hi)) => first.max(lo)..=last.min(hi),
+            None => first..=last,
+        }
+    }
+}
 
 impl Iterator for IdRuns<'_> {
     type Item = IdRange<u32>;
 
     fn next(&mut self) -> Option<IdRange<u32>> {
-        // Runs lie inside the u32 id range by construction.
-        self.0.next().map(|s| s.start as u32..=s.end as u32)
+        self.0.next().map(|run| self.clip(run))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -726,7 +1254,15 @@ impl Iterator for IdRuns<'_> {
     }
 }
 
+impl DoubleEndedIterator for IdRuns<'_> {
+    fn next_back(&mut self) -> Option<IdRange<u32>> {
+        self.0.next_back().map(|run| self.clip(run))
+    }
+}
+
 impl ExactSizeIterator for IdRuns<'_> {}
+
+impl FusedIterator for IdRuns<'_> {}
 
 impl fmt::Debug for IdAllocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -761,7 +1297,7 @@ impl PartialEq for IdAllocator {
         self.range_base == other.range_base
             && self.range_end == other.range_end
             && self.next_id == other.next_id
-            && (self.ids.ptr_eq(&other.ids) || self.ids.iter().eq(other.ids.iter()))
+            && (self.ids.ptr_eq(&other.ids) || self.ids.runs().eq(other.ids.runs()))
             && (self.owners.tree().ptr_eq(other.owners.tree())
                 || self.owners.iter().eq(other.owners.iter()))
     }

@@ -7,6 +7,8 @@
 //! inside the allocated ids. An allocator with no owners has an empty tree
 //! and pays nothing for it.
 
+#[cfg(any(test, fuzzing, vm_allocator_check))]
+use crate::engine::idset::IdSet;
 use crate::engine::{Span, SpanTree, TaggedSpans};
 use crate::Owner;
 
@@ -94,13 +96,16 @@ impl IdOwners {
 
     /// Checks that the spans are maximal, all owned, and inside `runs`.
     #[cfg(any(test, fuzzing, vm_allocator_check))]
-    pub(crate) fn check_invariants(&self, runs: &SpanTree) -> Result<(), alloc::string::String> {
+    pub(crate) fn check_invariants(&self, runs: &IdSet) -> Result<(), alloc::string::String> {
         use alloc::format;
         self.0.check_invariants()?;
         let mut previous: Option<(Span, &Owner)> = None;
         for (span, owner) in self.0.iter_tagged() {
             let owner = owner.ok_or_else(|| format!("owner span {span:?} has no owner"))?;
-            if runs.containing(span.start).is_none_or(|r| r.end < span.end) {
+            let run = u32::try_from(span.start)
+                .ok()
+                .and_then(|start| runs.run_containing(start));
+            if run.is_none_or(|(_, end)| u64::from(end) < span.end) {
                 return Err(format!(
                     "owner span {span:?} is not inside one allocated run"
                 ));

@@ -53,14 +53,17 @@ pub(super) fn id_pool_diff(
     // do not share disagree: a run that grew by one id is one dirty id, not
     // the whole run.
     let mut dirty = Vec::new();
-    for (a, b) in [(older_runs, newer_runs), (older_owners, newer_owners)] {
-        let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
-        a.diff(b, |side, s, owner| match side {
-            Side::Left => only_a.push((s.start, s.end, owner)),
-            Side::Right => only_b.push((s.start, s.end, owner)),
-        });
-        dirty.extend(disagreements(&only_a, &only_b));
-    }
+    // The id set reports the ids in one and not the other, skipping the
+    // subtrees both share.
+    older_runs.diff(newer_runs, |_, first, last| {
+        dirty.push((u64::from(first), u64::from(last)));
+    });
+    let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+    older_owners.diff(newer_owners, |side, s, owner| match side {
+        Side::Left => only_a.push((s.start, s.end, owner)),
+        Side::Right => only_b.push((s.start, s.end, owner)),
+    });
+    dirty.extend(disagreements(&only_a, &only_b));
     dirty.sort_unstable();
     let mut merged: Vec<(u64, u64)> = Vec::with_capacity(dirty.len());
     for (start, end) in dirty {

@@ -47,6 +47,21 @@ impl Delta {
     /// The delta from `older` to `newer`, which must have the same shape.
     ///
     /// Time: O(n): both states are encoded for their checksums.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, DiffError, IdAllocator};
+    ///
+    /// let older = IdAllocator::new(0, 31)?;
+    /// let mut newer = older.clone();
+    /// newer.allocate_id()?;
+    /// let delta = Delta::between(&older, &newer).unwrap();
+    /// assert_eq!((delta.base_generation(), delta.target_generation()), (0, 1));
+    /// let other = IdAllocator::new(1, 31)?;
+    /// assert!(matches!(Delta::between(&older, &other), Err(DiffError::ShapeMismatch { .. })));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn between<S: Versioned>(older: &S, newer: &S) -> Result<Delta, DiffError> {
         let diff = older.diff_to(newer)?;
         Ok(Delta {
@@ -74,6 +89,29 @@ impl Delta {
     /// state named ([`DiffError::ResultMismatch`]).
     ///
     /// Time: O(n + k log n): both states are encoded for their checksums.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, DiffError, IdAllocator};
+    ///
+    /// let base = IdAllocator::new(0, 31)?;
+    /// let mut target = base.clone();
+    /// target.allocate_id()?;
+    /// let delta = Delta::between(&base, &target).unwrap();
+    /// assert_eq!(delta.apply(&base).unwrap(), target);
+    ///
+    /// // The target itself is at another generation.
+    /// let err = delta.apply(&target).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "the diff applies to generation 0, the state is at generation 1"
+    /// );
+    /// // A state at generation 0 with other content: refused by its checksum.
+    /// let other = IdAllocator::from_allocations(0, 31, [7..=7]).unwrap();
+    /// assert!(matches!(delta.apply(&other), Err(DiffError::ChecksumMismatch { .. })));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn apply<S: Versioned>(&self, state: &S) -> Result<S, DiffError> {
         if S::KIND != self.diff.kind {
             return Err(DiffError::WrongKind {
@@ -107,31 +145,112 @@ impl Delta {
     }
 
     /// The changes.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, IdAllocator};
+    ///
+    /// let base = IdAllocator::new(0, 31)?;
+    /// let mut target = base.clone();
+    /// target.allocate_ids(4, 4)?;
+    /// let delta = Delta::between(&base, &target).unwrap();
+    /// assert_eq!(delta.diff().to_string(), "+ 0..=3 (4 ids)\n");
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn diff(&self) -> &Diff {
         &self.diff
     }
 
     /// The kind of state it applies to.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::FileKind;
+    /// use vm_allocator::{Delta, ResourceSet};
+    ///
+    /// let vm = ResourceSet::aarch64();
+    /// assert_eq!(Delta::between(&vm, &vm).unwrap().kind(), FileKind::ResourceSet);
+    /// ```
     pub fn kind(&self) -> FileKind {
         self.diff.kind
     }
 
     /// The generation of the state it applies to.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// let early = vm.clone();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// assert_eq!(Delta::between(&early, &vm).unwrap().base_generation(), early.generation());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn base_generation(&self) -> u64 {
         self.diff.generations.0
     }
 
     /// The checksum of the state it applies to.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, IdAllocator};
+    ///
+    /// let base = IdAllocator::new(0, 31)?;
+    /// let mut target = base.clone();
+    /// target.allocate_id()?;
+    /// let delta = Delta::between(&base, &target).unwrap();
+    /// // The CRC-32C trailer of the base state's file.
+    /// let bytes = base.to_bytes();
+    /// let trailer = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap());
+    /// assert_eq!(delta.base_checksum(), trailer);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn base_checksum(&self) -> u32 {
         self.base_checksum
     }
 
     /// The generation of the state it gives.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, IdAllocator};
+    ///
+    /// let base = IdAllocator::new(0, 31)?;
+    /// let mut target = base.clone();
+    /// target.allocate_id()?;
+    /// target.allocate_id()?;
+    /// assert_eq!(Delta::between(&base, &target).unwrap().target_generation(), 2);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn target_generation(&self) -> u64 {
         self.diff.generations.1
     }
 
     /// The checksum of the state it gives.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Delta, IdAllocator};
+    ///
+    /// let base = IdAllocator::new(0, 31)?;
+    /// let mut target = base.clone();
+    /// target.allocate_id()?;
+    /// let delta = Delta::between(&base, &target).unwrap();
+    /// let bytes = target.to_bytes();
+    /// let trailer = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap());
+    /// assert_eq!(delta.target_checksum(), trailer);
+    /// assert_ne!(delta.target_checksum(), delta.base_checksum());
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn target_checksum(&self) -> u32 {
         self.target_checksum
     }

@@ -9,6 +9,23 @@ use crate::format::FileKind;
 use crate::{Owner, RangeInclusive};
 
 /// Why a diff could not be computed or applied; nothing was changed.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::FileKind;
+/// use vm_allocator::{AddressAllocator, Delta, DiffError, IdAllocator};
+///
+/// let gsi = IdAllocator::new(5, 23)?;
+/// let delta = Delta::between(&gsi, &gsi).unwrap();
+/// let err = delta.apply(&AddressAllocator::new(0, 0x1000)?).unwrap_err();
+/// assert_eq!(
+///     err,
+///     DiffError::WrongKind { expected: FileKind::IdAllocator, found: FileKind::AddressAllocator }
+/// );
+/// assert_eq!(err.to_string(), "the diff applies to an IdAllocator, not an AddressAllocator");
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DiffError {

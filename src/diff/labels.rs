@@ -23,18 +23,22 @@ pub(super) type Segment<'a> = (u64, u64, Label<'a>);
 
 /// The labels of the ids `x..=y` of `ids`, in order, covering `x..=y`.
 ///
-/// Time: O(log r + k), k = segments.
+/// Time: O(d + log o + k), k = segments.
 pub(super) fn labels(ids: &IdAllocator, x: u64, y: u64) -> Vec<Segment<'_>> {
     let (runs, owners) = ids.trees();
     let mut out = Vec::new();
     let mut owned = owners.iter_tagged_from(x).peekable();
     // The first id not labelled yet; ids are below 2^32, so no overflow.
     let mut cursor = x;
-    for (run, _) in runs.iter_tagged_from(x) {
-        if run.start > y {
+    // Ids are `u32`, so `x` and `y` are too.
+    let runs = runs
+        .runs_overlapping(x as u32, y as u32)
+        .map(|(first, last)| (u64::from(first), u64::from(last)));
+    for (start, end) in runs {
+        if start > y {
             break;
         }
-        let (from, to) = (run.start.max(x), run.end.min(y));
+        let (from, to) = (start.max(x), end.min(y));
         if from > cursor {
             out.push((cursor, from - 1, Label::Free));
         }

@@ -23,12 +23,59 @@ pub use error::DiffError;
 /// The trait is sealed; it lets generic code (such as
 /// [`Diff::between`] and [`Transaction`](crate::Transaction)) take any of
 /// them.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{Diff, IdAllocator, ResourceSet, Versioned};
+///
+/// // Generic code over any state: how far did it move since a snapshot?
+/// fn changes_since<S: Versioned>(snapshot: &S, now: &S) -> usize {
+///     Diff::between(snapshot, now).map_or(0, |d| d.len())
+/// }
+/// let mut gsi = IdAllocator::new(5, 23)?;
+/// let before = gsi.clone();
+/// gsi.allocate_id()?;
+/// assert_eq!(changes_since(&before, &gsi), 1);
+/// assert_eq!(changes_since(&ResourceSet::x86_64(), &ResourceSet::x86_64()), 0);
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 pub trait Versioned: sealed::Sealed + Clone + PartialEq + fmt::Debug {
     /// What its operations fail with ([`Error`](crate::Error) for the
     /// allocators, [`SetError`](crate::SetError) for a set).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, Error, ResourceSet, SetError, Versioned};
+    ///
+    /// fn error_of<S: Versioned>(_: &S, e: S::Error) -> String {
+    ///     e.to_string()
+    /// }
+    /// let mmio = AddressAllocator::new(0, 0x1000)?;
+    /// assert_eq!(error_of(&mmio, Error::Underflow), "management operations on the resource underflowed");
+    /// let set = ResourceSet::new();
+    /// assert_eq!(error_of(&set, SetError::NoSuchPool("pio".into())), r#"no pool is named "pio""#);
+    /// # Ok::<(), Error>(())
+    /// ```
     type Error: Clone + fmt::Debug + fmt::Display;
 
     /// The state's generation (see [`IdAllocator::generation`]).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, ResourceSet, Versioned};
+    ///
+    /// fn generation_of<S: Versioned>(state: &S) -> u64 {
+    ///     state.generation()
+    /// }
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// assert_eq!(generation_of(&vm), 1);
+    /// assert_eq!(generation_of(&IdAllocator::new(0, 1).unwrap()), 0);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     fn generation(&self) -> u64;
 }
 
@@ -73,6 +120,22 @@ impl Versioned for ResourceSet {
 }
 
 /// An allocated or freed range with its owner.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{Change, Diff, IdAllocator, Owner};
+///
+/// let mut gsi = IdAllocator::new(5, 23)?;
+/// let before = gsi.clone();
+/// let rtc = Owner::new("rtc").unwrap();
+/// gsi.owned_by(&rtc).allocate_id_at(8)?;
+/// let diff = Diff::between(&before, &gsi).unwrap();
+/// let added: &Change = &diff.pools()[0].allocated()[0];
+/// assert_eq!((added.range().start(), added.range().end()), (8, 8));
+/// assert_eq!(added.owner(), Some(&rtc));
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Change {
     range: RangeInclusive,
@@ -85,17 +148,67 @@ impl Change {
     }
 
     /// The range: addresses, or for an id pool the ids.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Diff};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let bar = mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let before = mmio.clone();
+    /// mmio.free(&bar)?;
+    /// let diff = Diff::between(&before, &mmio).unwrap();
+    /// assert_eq!(diff.pools()[0].freed()[0].range(), bar);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn range(&self) -> RangeInclusive {
         self.range
     }
 
     /// Its owner (before it was freed, or once allocated).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Diff, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let before = mmio.clone();
+    /// mmio.free_owner("virtio-net0");
+    /// // A freed range keeps the owner it had.
+    /// let diff = Diff::between(&before, &mmio).unwrap();
+    /// assert_eq!(diff.pools()[0].freed()[0].owner(), Some(&net0));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn owner(&self) -> Option<&Owner> {
         self.owner.as_ref()
     }
 }
 
 /// What changed in one allocator (one pool of a set, or a lone allocator).
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{Diff, PoolDiff, PoolKind, ResourceSet};
+///
+/// let mut vm = ResourceSet::x86_64();
+/// let before = vm.clone();
+/// vm.allocate_id("legacy_gsi")?;
+/// vm.allocate_ids("msi_gsi", 2, 2)?;
+/// let diff = Diff::between(&before, &vm).unwrap();
+/// let changed: Vec<(&str, usize)> = diff
+///     .pools()
+///     .iter()
+///     .map(|p: &PoolDiff| (p.name().unwrap(), p.allocated().len()))
+///     .collect();
+/// assert_eq!(changed, [("legacy_gsi", 1), ("msi_gsi", 1)]);
+/// assert!(diff.pools().iter().all(|p| p.kind() == PoolKind::Ids));
+/// # Ok::<(), vm_allocator::SetError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PoolDiff {
     name: Option<Owner>,
@@ -108,39 +221,147 @@ pub struct PoolDiff {
 
 impl PoolDiff {
     /// The pool's name, or `None` for a lone allocator.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let before = vm.clone();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// assert_eq!(Diff::between(&before, &vm).unwrap().pools()[0].name(), Some("legacy_gsi"));
+    ///
+    /// let gsi = IdAllocator::new(5, 23).unwrap();
+    /// assert_eq!(Diff::between(&gsi, &gsi).unwrap().pools()[0].name(), None);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_ref().map(Owner::as_str)
     }
 
     /// What the pool hands out.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Diff, PoolKind, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let before = vm.clone();
+    /// vm.allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// assert_eq!(Diff::between(&before, &vm).unwrap().pools()[0].kind(), PoolKind::Addresses);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn kind(&self) -> PoolKind {
         self.kind
     }
 
     /// The allocator's generation before and after.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// let before = vm.clone();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// vm.allocate_id("msi_gsi")?;
+    /// let diff = Diff::between(&before, &vm).unwrap();
+    /// assert_eq!(diff.pools()[0].generations(), (1, 2)); // legacy_gsi
+    /// assert_eq!(diff.pools()[1].generations(), (0, 1)); // msi_gsi
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn generations(&self) -> (u64, u64) {
         self.generations
     }
 
     /// For an id pool, one past the highest id ever handed out, before and
-    /// after (see [`IdAllocator::from_allocated`]).
+    /// after (see [`IdAllocator::from_allocations`]).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let before = gsi.clone();
+    /// gsi.allocate_id_at(9)?;
+    /// // Ids 5..=8 now count as released, as in 0.1.4.
+    /// assert_eq!(Diff::between(&before, &gsi).unwrap().pools()[0].next_ids(), Some((5, 10)));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn next_ids(&self) -> Option<(u64, u64)> {
         self.next_ids
     }
 
     /// What was freed, in increasing order. A range whose owner changed is
     /// freed (with the old owner) and allocated again (with the new one).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// gsi.allocate_id()?;
+    /// let before = gsi.clone();
+    /// // A new owner: freed with the old one, allocated with the new one.
+    /// gsi.set_owner(5..=5, Some(Owner::new("rtc").unwrap()))?;
+    /// let diff = Diff::between(&before, &gsi).unwrap();
+    /// let pool = &diff.pools()[0];
+    /// assert_eq!(pool.freed()[0].owner(), None);
+    /// assert_eq!(pool.allocated()[0].owner().unwrap().as_str(), "rtc");
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn freed(&self) -> &[Change] {
         &self.freed
     }
 
     /// What was allocated, in increasing order.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator};
+    ///
+    /// let mut msi = IdAllocator::new(24, 4095)?;
+    /// let before = msi.clone();
+    /// msi.allocate_ids(4, 4)?;
+    /// msi.allocate_id_at(40)?;
+    /// msi.allocate_id()?; // 28: joins the run 24..=27
+    /// let diff = Diff::between(&before, &msi).unwrap();
+    /// let ranges: Vec<(u64, u64)> = diff.pools()[0]
+    ///     .allocated()
+    ///     .iter()
+    ///     .map(|c| (c.range().start(), c.range().end()))
+    ///     .collect();
+    /// assert_eq!(ranges, [(24, 28), (40, 40)]);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn allocated(&self) -> &[Change] {
         &self.allocated
     }
 }
 
 /// Whether a change allocates or frees.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{ChangeKind, Diff, IdAllocator};
+///
+/// let mut gsi = IdAllocator::new(5, 23)?;
+/// let irq = gsi.allocate_id()?;
+/// let before = gsi.clone();
+/// gsi.free_id(irq)?;
+/// gsi.allocate_id_at(9)?;
+/// let kinds: Vec<ChangeKind> = Diff::between(&before, &gsi).unwrap().changes().map(|c| c.kind).collect();
+/// assert_eq!(kinds, [ChangeKind::Freed, ChangeKind::Allocated]);
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ChangeKind {
     /// The range was freed (`-`).
@@ -150,6 +371,24 @@ pub enum ChangeKind {
 }
 
 /// One change, as [`Diff::changes`] lists them.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{ChangeKind, ChangeRef, Diff, Owner, PoolKind, ResourceSet};
+///
+/// let mut vm = ResourceSet::x86_64();
+/// let before = vm.clone();
+/// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+/// let diff = Diff::between(&before, &vm).unwrap();
+/// let change: ChangeRef<'_> = diff.changes().next().unwrap();
+/// assert_eq!(change.kind, ChangeKind::Allocated);
+/// assert_eq!((change.pool, change.pool_kind), (Some("legacy_gsi"), PoolKind::Ids));
+/// assert_eq!(change.range.start(), 5);
+/// assert_eq!(change.owner.map(|o| o.as_str()), Some("rtc"));
+/// assert_eq!(change.to_string(), "+ legacy_gsi 5..=5 (1 id) rtc");
+/// # Ok::<(), vm_allocator::SetError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ChangeRef<'a> {
     /// Allocated or freed.
@@ -206,6 +445,24 @@ impl Diff {
     /// The diff from `older` to `newer`, which must have the same shape.
     ///
     /// Fails with [`DiffError::ShapeMismatch`] otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, DiffError, IdAllocator};
+    ///
+    /// let older = IdAllocator::new(0, 31)?;
+    /// let mut newer = older.clone();
+    /// newer.allocate_ids(2, 2)?;
+    /// assert_eq!(Diff::between(&older, &newer).unwrap().to_string(), "+ 0..=1 (2 ids)\n");
+    ///
+    /// // Different ranges are not two states of one allocator.
+    /// let other = IdAllocator::new(0, 63)?;
+    /// let err = Diff::between(&older, &other).unwrap_err();
+    /// assert!(matches!(err, DiffError::ShapeMismatch { .. }));
+    /// assert!(err.to_string().starts_with("the states do not have the same shape"));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn between<S: Versioned>(older: &S, newer: &S) -> Result<Diff, DiffError> {
         older.diff_to(newer)
     }
@@ -223,28 +480,101 @@ impl Diff {
     /// checksum and refuses every other.
     ///
     /// Time: O(k log n), k = changes.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, DiffError, IdAllocator};
+    ///
+    /// let older = IdAllocator::new(0, 31)?;
+    /// let mut newer = older.clone();
+    /// newer.allocate_id()?;
+    /// let diff = Diff::between(&older, &newer).unwrap();
+    /// let replayed = diff.apply(&older).unwrap();
+    /// assert_eq!((replayed.clone(), replayed.generation()), (newer.clone(), 1));
+    /// // The newer state is at the wrong generation to take it again.
+    /// let err = diff.apply(&newer).unwrap_err();
+    /// assert!(matches!(err, DiffError::GenerationMismatch { expected: 0, found: 1, .. }));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn apply<S: Versioned>(&self, state: &S) -> Result<S, DiffError> {
         state.apply_diff(self)
     }
 
     /// What kind of state it is a diff of.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::FileKind;
+    /// use vm_allocator::{Diff, ResourceSet};
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(Diff::between(&vm, &vm).unwrap().kind(), FileKind::ResourceSet);
+    /// ```
     pub fn kind(&self) -> FileKind {
         self.kind
     }
 
     /// The generations of the older and the newer state.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// gsi.allocate_id()?;
+    /// let before = gsi.clone();
+    /// gsi.allocate_id()?;
+    /// gsi.allocate_id()?;
+    /// assert_eq!(Diff::between(&before, &gsi).unwrap().generations(), (1, 3));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn generations(&self) -> (u64, u64) {
         self.generations
     }
 
     /// The allocators that changed (for a lone allocator, always that one),
     /// in pool order.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Diff, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let before = vm.clone();
+    /// vm.allocate("mmio64", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// vm.allocate_id("legacy_gsi")?;
+    /// let diff = Diff::between(&before, &vm).unwrap();
+    /// // Only the pools that changed, in the set's order.
+    /// let names: Vec<_> = diff.pools().iter().map(|p| p.name().unwrap()).collect();
+    /// assert_eq!(names, ["legacy_gsi", "mmio64"]);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn pools(&self) -> &[PoolDiff] {
         &self.pools
     }
 
     /// True if nothing was allocated or freed (the generations may still
     /// differ).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let before = gsi.clone();
+    /// assert!(Diff::between(&before, &gsi).unwrap().is_empty());
+    /// // A failed call changes nothing; a successful one shows.
+    /// assert!(gsi.free_id(5).is_err());
+    /// assert!(Diff::between(&before, &gsi).unwrap().is_empty());
+    /// gsi.allocate_id()?;
+    /// assert!(!Diff::between(&before, &gsi).unwrap().is_empty());
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.pools
             .iter()
@@ -252,6 +582,20 @@ impl Diff {
     }
 
     /// Number of changes (allocated and freed ranges).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Diff, IdAllocator};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// gsi.allocate_id_at(7)?;
+    /// let before = gsi.clone();
+    /// gsi.free_id(7)?;
+    /// gsi.allocate_ids(2, 1)?; // 5 and 6: one run
+    /// assert_eq!(Diff::between(&before, &gsi).unwrap().len(), 2);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.pools
             .iter()
@@ -261,6 +605,24 @@ impl Diff {
 
     /// Every change, in pool order, then address order (on one address,
     /// freed before allocated).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{ChangeKind, Diff, Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// vm.owned_by(&net0).allocate_id("legacy_gsi")?;
+    /// let before = vm.clone();
+    /// vm.free_owner("virtio-net0");
+    /// vm.allocate_ids("msi_gsi", 4, 4)?;
+    /// let lines: Vec<String> = Diff::between(&before, &vm).unwrap().changes().map(|c| c.to_string()).collect();
+    /// assert_eq!(lines, ["- legacy_gsi 5..=5 (1 id) virtio-net0", "+ msi_gsi 24..=27 (4 ids)"]);
+    /// let freed = Diff::between(&before, &vm).unwrap().changes().filter(|c| c.kind == ChangeKind::Freed).count();
+    /// assert_eq!(freed, 1);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn changes(&self) -> impl Iterator<Item = ChangeRef<'_>> + '_ {
         self.pools.iter().flat_map(|p| {
             merge_by_start(
@@ -375,6 +737,18 @@ impl fmt::Display for Diff {
 
 /// A size in the largest binary unit that divides it exactly (`16 KiB`,
 /// `2 MiB`), else in bytes.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::Size;
+///
+/// assert_eq!(Size(0x4000).to_string(), "16 KiB");
+/// assert_eq!(Size(2 << 20).to_string(), "2 MiB");
+/// assert_eq!(Size(1 << 40).to_string(), "1 TiB");
+/// assert_eq!(Size(0x1800).to_string(), "6 KiB");
+/// assert_eq!(Size(1000).to_string(), "1000 B");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size(pub u64);
 

@@ -39,14 +39,18 @@ impl FileState for IdAllocator {
     }
 
     fn body_hint(&self) -> usize {
-        self.ranges().len().saturating_mul(5).saturating_add(32)
+        self.runs().len().saturating_mul(5).saturating_add(32)
     }
 
     fn encode_body<S: Sink>(&self, version: u16, out: &mut S) {
         if version == 1 {
             return encode_v1(self, out);
         }
-        let mut table = OwnerTable::new(self.allocations().filter_map(|a| a.owner()));
+        // Without owners (O(1) to tell), the table is empty: skip the pass.
+        let owners = self
+            .has_owners()
+            .then(|| self.allocations().filter_map(|a| a.owner()));
+        let mut table = OwnerTable::new(owners.into_iter().flatten());
         table.write(out);
         write_record(self, &mut table, out);
     }
@@ -81,9 +85,9 @@ fn encode_v1(ids: &IdAllocator, out: &mut impl Sink) {
     varint::write(out, base);
     varint::write(out, ids.range_end().into());
     varint::write(out, ids.next_id() - base);
-    varint::write(out, ids.ranges().len() as u64);
+    varint::write(out, ids.runs().len() as u64);
     let mut cursor = base;
-    for run in ids.ranges() {
+    for run in ids.runs() {
         let (first, last) = (u64::from(*run.start()), u64::from(*run.end()));
         varint::write(out, first - cursor);
         varint::write(out, last - first);
@@ -107,7 +111,7 @@ pub(super) fn write_record<'a>(
     let count = if ids.has_owners() {
         ids.allocations().count()
     } else {
-        ids.ranges().len()
+        ids.runs().len()
     };
     varint::write(out, count as u64);
     let mut cursor = base;
@@ -204,11 +208,11 @@ pub(super) fn list(ids: &IdAllocator, version: u16, f: &mut dyn fmt::Write) -> f
         writeln!(
             f,
             "runs: {} ({} ids used, {} free)",
-            ids.ranges().len(),
+            ids.runs().len(),
             ids.used(),
             ids.available()
         )?;
-        for (i, run) in ids.ranges().enumerate() {
+        for (i, run) in ids.runs().enumerate() {
             let len = u64::from(*run.end()) - u64::from(*run.start()) + 1;
             writeln!(f, "#{i} {}..={} ({len})", run.start(), run.end())?;
         }

@@ -28,25 +28,26 @@ impl Visitor<'_> for FieldSeed {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
-        usize::try_from(v)
-            .ok()
-            .filter(|&i| i < self.0.len())
-            .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        index_in(self.0, v).ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
-        self.0
-            .iter()
-            .position(|name| *name == v)
-            .ok_or_else(|| E::unknown_field(v, self.0))
+        position_in(self.0, v.as_bytes()).ok_or_else(|| E::unknown_field(v, self.0))
     }
 
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<usize, E> {
-        self.0
-            .iter()
-            .position(|name| name.as_bytes() == v)
-            .ok_or_else(|| E::unknown_field(&String::from_utf8_lossy(v), self.0))
+        position_in(self.0, v).ok_or_else(|| E::unknown_field(&String::from_utf8_lossy(v), self.0))
     }
+}
+
+/// `v` as an index into `names`, if it is one.
+fn index_in(names: &[&str], v: u64) -> Option<usize> {
+    usize::try_from(v).ok().filter(|&i| i < names.len())
+}
+
+/// Where the name `v` is in `names`.
+fn position_in(names: &[&str], v: &[u8]) -> Option<usize> {
+    names.iter().position(|name| name.as_bytes() == v)
 }
 
 /// Reads an enum variant's name, or its index for formats that number
@@ -76,23 +77,15 @@ impl Visitor<'_> for VariantSeed {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
-        usize::try_from(v)
-            .ok()
-            .filter(|&i| i < self.0.len())
-            .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        index_in(self.0, v).ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
-        self.0
-            .iter()
-            .position(|name| *name == v)
-            .ok_or_else(|| E::unknown_variant(v, self.0))
+        position_in(self.0, v.as_bytes()).ok_or_else(|| E::unknown_variant(v, self.0))
     }
 
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<usize, E> {
-        self.0
-            .iter()
-            .position(|name| name.as_bytes() == v)
+        position_in(self.0, v)
             .ok_or_else(|| E::unknown_variant(&String::from_utf8_lossy(v), self.0))
     }
 }

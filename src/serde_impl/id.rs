@@ -46,7 +46,7 @@ impl Serialize for RunList<'_> {
         let len = if self.0.has_owners() {
             self.0.allocations().count()
         } else {
-            self.0.ranges().len()
+            self.0.runs().len()
         };
         let mut seq = serializer.serialize_seq(Some(len))?;
         for a in self.0.allocations() {

@@ -4,6 +4,7 @@
 
 use core::ops::RangeInclusive as IdRange;
 
+use crate::engine::idset::IdSetBuilder;
 use crate::engine::{Span, SpanTreeBuilder};
 use crate::{IdAllocator, Owner};
 
@@ -40,7 +41,7 @@ pub struct IdAllocatorBuilder {
     previous: Option<(u64, Option<Owner>)>,
     /// The run of allocated ids being gathered (runs that touch join).
     run: Option<(u64, u64)>,
-    runs: SpanTreeBuilder,
+    runs: IdSetBuilder,
     owners: SpanTreeBuilder,
     error: Option<StateError>,
 }
@@ -49,6 +50,21 @@ impl IdAllocatorBuilder {
     /// Starts an allocator of the ids `range_base..=range_end` at generation
     /// 0, whose next never-allocated id is one past the highest id pushed
     /// (see [`with_next_id`](Self::with_next_id)).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocatorBuilder, StateError};
+    ///
+    /// let mut builder = IdAllocatorBuilder::new(5, 23)?;
+    /// builder.push(5..=7, None)?;
+    /// let mut gsi = builder.finish()?;
+    /// assert_eq!(gsi.allocate_id().unwrap(), 8);
+    /// let err = IdAllocatorBuilder::new(23, 5).unwrap_err();
+    /// assert_eq!(err, StateError::InvalidIdRange { base: 23, end: 5 });
+    /// assert_eq!(err.to_string(), "id range 23..=5 is inverted");
+    /// # Ok::<(), StateError>(())
+    /// ```
     pub fn new(range_base: u32, range_end: u32) -> Result<Self, StateError> {
         Self::from_bounds(range_base.into(), range_end.into())
     }
@@ -70,7 +86,7 @@ impl IdAllocatorBuilder {
             index: 0,
             previous: None,
             run: None,
-            runs: SpanTreeBuilder::new(),
+            runs: IdSetBuilder::new(),
             owners: SpanTreeBuilder::new(),
             error: None,
         })
@@ -79,6 +95,21 @@ impl IdAllocatorBuilder {
     /// Sets one past the highest id ever handed out (0.1.4's `next_id`),
     /// which must lie in `range_base..=range_end + 1`; every id pushed must
     /// be below it.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, IdAllocatorBuilder};
+    ///
+    /// // Id 5 is allocated; ids up to 9 were handed out before and freed.
+    /// let mut builder = IdAllocatorBuilder::new(5, 23)?.with_next_id(10)?;
+    /// builder.push(5..=5, None)?;
+    /// let mut gsi = builder.finish()?;
+    /// assert_eq!(gsi.free_id(7), Err(Error::AlreadyReleased(7)));
+    /// assert_eq!(gsi.free_id(12), Err(Error::NeverAllocated(12)));
+    /// assert!(IdAllocatorBuilder::new(5, 23)?.with_next_id(25).is_err()); // past 24
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn with_next_id(mut self, next_id: u64) -> Result<Self, StateError> {
         if next_id < u64::from(self.base) || next_id > u64::from(self.end) + 1 {
             return Err(StateError::NextIdOutOfRange {
@@ -92,11 +123,30 @@ impl IdAllocatorBuilder {
     }
 
     /// The range of ids, `(range_base, range_end)`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocatorBuilder;
+    ///
+    /// assert_eq!(IdAllocatorBuilder::new(24, 4095)?.range(), (24, 4095));
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn range(&self) -> (u32, u32) {
         (self.base, self.end)
     }
 
     /// Sets the generation the allocator starts at.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocatorBuilder;
+    ///
+    /// let gsi = IdAllocatorBuilder::new(5, 23)?.generation(9).finish()?;
+    /// assert_eq!(gsi.generation(), 9);
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn generation(mut self, generation: u64) -> Self {
         self.generation = generation;
         self
@@ -105,6 +155,20 @@ impl IdAllocatorBuilder {
     /// Adds the next run of allocated ids, owned by `owner`.
     ///
     /// Time: O(1) amortised.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocatorBuilder, Owner, StateError};
+    ///
+    /// let rtc = Owner::new("rtc").unwrap();
+    /// let mut builder = IdAllocatorBuilder::new(5, 23)?;
+    /// builder.push(5..=6, Some(rtc.clone()))?;
+    /// // Touching runs with one owner must come as one run.
+    /// let err = builder.push(7..=7, Some(rtc)).unwrap_err();
+    /// assert_eq!(err, StateError::TouchingRuns { index: 1, start: 7 });
+    /// # Ok::<(), StateError>(())
+    /// ```
     pub fn push(&mut self, ids: IdRange<u32>, owner: Option<Owner>) -> Result<(), StateError> {
         self.push_bounds((*ids.start()).into(), (*ids.end()).into(), owner)
     }
@@ -127,7 +191,8 @@ impl IdAllocatorBuilder {
         match self.run {
             Some((start, end)) if end + 1 == first => self.run = Some((start, last)),
             Some((start, end)) => {
-                self.runs.push(Span::new(start, end), None);
+                // Checked to lie in the `u32` range.
+                self.runs.push(start as u32, end as u32);
                 self.run = Some((first, last));
             }
             None => self.run = Some((first, last)),
@@ -184,12 +249,27 @@ impl IdAllocatorBuilder {
     }
 
     /// The allocator, or the first error met. Time: O(n / node size).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::IdAllocatorBuilder;
+    ///
+    /// let mut builder = IdAllocatorBuilder::new(0, 31)?;
+    /// builder.push(0..=3, None)?;
+    /// builder.push(8..=8, None)?;
+    /// let slots = builder.finish()?;
+    /// assert_eq!(slots.runs().collect::<Vec<_>>(), [0..=3, 8..=8]);
+    /// // Nothing pushed above 8: it is the highest id ever handed out.
+    /// assert_eq!(slots.clone().free_id(9), Err(vm_allocator::Error::NeverAllocated(9)));
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn finish(mut self) -> Result<IdAllocator, StateError> {
         if let Some(e) = self.error {
             return Err(e);
         }
         if let Some((start, end)) = self.run.take() {
-            self.runs.push(Span::new(start, end), None);
+            self.runs.push(start as u32, end as u32);
         }
         let next_id = self.next_id.unwrap_or_else(|| match &self.previous {
             Some((last, _)) => last + 1,
@@ -220,13 +300,15 @@ impl IdAllocator {
     /// use vm_allocator::IdAllocator;
     ///
     /// // Restore the GSIs a VMM recorded for its devices.
-    /// let mut gsi = IdAllocator::from_allocated(5, 23, [5..=7, 9..=9]).unwrap();
+    /// let mut gsi = IdAllocator::from_allocations(5, 23, [5..=7, 9..=9]).unwrap();
     /// assert_eq!(gsi.allocate_id().unwrap(), 8);
     /// assert_eq!(gsi.allocate_id().unwrap(), 10);
     /// ```
     ///
+    /// The same name as [`AddressAllocator::from_allocations`](crate::AddressAllocator::from_allocations).
+    ///
     /// Time: O(n).
-    pub fn from_allocated(
+    pub fn from_allocations(
         range_base: u32,
         range_end: u32,
         allocated: impl IntoIterator<Item = IdRange<u32>>,
@@ -242,6 +324,27 @@ impl IdAllocator {
             builder.push_bounds(first, last, None)?;
         }
         builder.finish()
+    }
+
+    /// The former name of [`IdAllocator::from_allocations`].
+    ///
+    /// ```rust
+    /// # #![allow(deprecated)]
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// let gsi = IdAllocator::from_allocated(5, 23, [5..=7]).unwrap();
+    /// assert_eq!(gsi, IdAllocator::from_allocations(5, 23, [5..=7]).unwrap());
+    /// ```
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `IdAllocator::from_allocations`, the name both allocators share"
+    )]
+    pub fn from_allocated(
+        range_base: u32,
+        range_end: u32,
+        allocated: impl IntoIterator<Item = IdRange<u32>>,
+    ) -> Result<Self, StateError> {
+        IdAllocator::from_allocations(range_base, range_end, allocated)
     }
 }
 

@@ -6,6 +6,26 @@
 //! The shape is `IdAllocator { range_base, next_id, range_end, freed_ids }`;
 //! see the [module above](super) for what loading checks and what saving
 //! writes.
+//!
+//! # Examples
+//!
+//! ```rust
+//! use serde::{Deserialize, Serialize};
+//! use vm_allocator::IdAllocator;
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Irqs {
+//!     #[serde(with = "vm_allocator::compat::v0_1::id_allocator")]
+//!     gsi: IdAllocator,
+//! }
+//! let mut irqs = Irqs { gsi: IdAllocator::new(5, 23).unwrap() };
+//! irqs.gsi.allocate_ids(3, 1).unwrap();
+//! irqs.gsi.free_id(6).unwrap();
+//! let json = serde_json::to_string(&irqs).unwrap();
+//! assert_eq!(json, r#"{"gsi":{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}}"#);
+//! let back: Irqs = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back.gsi, irqs.gsi);
+//! ```
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -29,6 +49,20 @@ const WHAT: &str = "vm-allocator 0.1 IdAllocator";
 ///
 /// Time: O(r + f), r = runs of allocated ids, f = free ids below `next_id`;
 /// no allocation.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::compat::v0_1::id_allocator;
+/// use vm_allocator::IdAllocator;
+///
+/// let mut gsi = IdAllocator::new(5, 23).unwrap();
+/// gsi.allocate_ids(3, 1).unwrap();
+/// gsi.free_id(6).unwrap();
+/// let mut json = Vec::new();
+/// id_allocator::serialize(&gsi, &mut serde_json::Serializer::new(&mut json)).unwrap();
+/// assert_eq!(json, br#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}"#);
+/// ```
 pub fn serialize<S: Serializer>(allocator: &IdAllocator, serializer: S) -> Result<S::Ok, S::Error> {
     // has_owners is O(1): the search runs only when there is one to find.
     let owned = allocator
@@ -63,7 +97,7 @@ impl Serialize for FreedIds<'_> {
         let mut seq = serializer.serialize_seq(usize::try_from(count).ok())?;
         // Ids below `next_id` fit in a u32.
         let mut uncovered = u64::from(allocator.range_base());
-        for run in allocator.ranges() {
+        for run in allocator.runs() {
             for id in uncovered..u64::from(*run.start()) {
                 seq.serialize_element(&(id as u32))?;
             }
@@ -89,7 +123,7 @@ impl Serialize for FreedIds<'_> {
 /// let json = r#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}"#;
 /// let mut de = serde_json::Deserializer::from_str(json);
 /// let ids = vm_allocator::compat::v0_1::id_allocator::deserialize(&mut de).unwrap();
-/// assert_eq!(ids.ranges().collect::<Vec<_>>(), vec![5..=5, 7..=7]);
+/// assert_eq!(ids.runs().collect::<Vec<_>>(), vec![5..=5, 7..=7]);
 /// ```
 ///
 /// Time: O(f), f = freed ids; no memory beyond the allocator's when
