@@ -1,44 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! Heap bytes per live allocation, ours and vm-allocator 0.1.4's.
+//! Heap bytes per live allocation (and per allocated id), ours and
+//! vm-allocator 0.1.4's.
 //!
 //! Run with `cargo run --release --example memory_usage`. A counting global
-//! allocator measures the live heap before and after building each state.
+//! allocator measures the live heap before and after building each state,
+//! for 1k to 1M allocations.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "../tests/support/counting.rs"]
+mod counting;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: defers every call to the system allocator and only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        System.alloc(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        System.dealloc(ptr, layout)
-    }
-}
+use counting::heap_of;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use common::{ours_with, upstream_with, BASE, PAGE, SPACE};
-
-/// Heap bytes held by what `build` returns.
-fn heap_of<T>(build: impl FnOnce() -> T) -> (usize, T) {
-    let before = LIVE.load(Ordering::Relaxed);
-    let value = build();
-    (LIVE.load(Ordering::Relaxed) - before, value)
-}
 
 #[path = "../tests/support/rng.rs"]
 mod rng;
@@ -48,13 +28,25 @@ use rng::Rng;
 fn main() {
     println!("| state | n | ours (B/alloc) | 0.1.4 (B/alloc) |");
     println!("|---|---|---|---|");
-    for n in [1_000u64, 10_000, 100_000] {
+    for n in [1_000u64, 10_000, 100_000, 1_000_000] {
         // Packed pages, allocated in order (FirstMatch).
         let (ours, a) = heap_of(|| ours_with(n));
         let (theirs, b) = heap_of(|| upstream_with(n));
         assert_eq!(a.len(), n);
         println!(
             "| packed pages, in order | {n} | {:.1} | {:.1} |",
+            ours as f64 / n as f64,
+            theirs as f64 / n as f64
+        );
+        // The same state decoded from its bytes (a restored snapshot).
+        let (ours_bytes, up_bytes) = (a.to_bytes(), bincode::serialize(&b).unwrap());
+        drop((a, b));
+        let (ours, a) =
+            heap_of(|| vm_allocator::AddressAllocator::from_bytes(&ours_bytes).unwrap());
+        let (theirs, b) =
+            heap_of(|| bincode::deserialize::<upstream::AddressAllocator>(&up_bytes).unwrap());
+        println!(
+            "| packed pages, decoded | {n} | {:.1} | {:.1} |",
             ours as f64 / n as f64,
             theirs as f64 / n as f64
         );
@@ -98,4 +90,86 @@ fn main() {
         );
         drop((a, b));
     }
+
+    ids();
+}
+
+/// Heap bytes per allocated id, ours and 0.1.4's (which stores only the
+/// ids freed below its counter, so a packed state costs it nothing).
+fn ids() {
+    println!();
+    println!("| id state | n | ours (B/id) | 0.1.4 (B/id) |");
+    println!("|---|---|---|---|");
+    for n in [1_000u32, 10_000, 100_000] {
+        // n ids handed out in order.
+        let (ours, a) = heap_of(|| {
+            let mut a = vm_allocator::IdAllocator::new(0, u32::MAX - 1).unwrap();
+            for _ in 0..n {
+                a.allocate_id().unwrap();
+            }
+            a
+        });
+        let (theirs, b) = heap_of(|| {
+            let mut a = upstream::IdAllocator::new(0, u32::MAX - 1).unwrap();
+            for _ in 0..n {
+                a.allocate_id().unwrap();
+            }
+            a
+        });
+        print_row("packed from 0", n, ours, Some(theirs));
+        drop((a, b));
+
+        // 2n ids handed out, every other one freed: n ids left.
+        let (ours, a) = heap_of(|| {
+            let mut a = vm_allocator::IdAllocator::new(0, u32::MAX - 1).unwrap();
+            for _ in 0..2 * n {
+                a.allocate_id().unwrap();
+            }
+            for id in (0..2 * n).step_by(2) {
+                a.free_id(id).unwrap();
+            }
+            a
+        });
+        let (theirs, b) = heap_of(|| {
+            let mut a = upstream::IdAllocator::new(0, u32::MAX - 1).unwrap();
+            for _ in 0..2 * n {
+                a.allocate_id().unwrap();
+            }
+            for id in (0..2 * n).step_by(2) {
+                a.free_id(id).unwrap();
+            }
+            a
+        });
+        print_row("every other of 2n", n, ours, Some(theirs));
+        drop((a, b));
+
+        // n ids at random among 4n (0.1.4 cannot place a given id).
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (ours, a) = heap_of(|| {
+            let mut a = vm_allocator::IdAllocator::new(0, u32::MAX - 1).unwrap();
+            while a.used() < u64::from(n) {
+                let _ = a.allocate_id_at((rng.next() % (4 * u64::from(n))) as u32);
+            }
+            a
+        });
+        print_row("random among 4n", n, ours, None);
+        drop(a);
+
+        // n ids at random over the whole u32 space.
+        let (ours, a) = heap_of(|| {
+            let mut a = vm_allocator::IdAllocator::new(0, u32::MAX - 1).unwrap();
+            while a.used() < u64::from(n) {
+                let _ = a.allocate_id_at((rng.next() % u64::from(u32::MAX)) as u32);
+            }
+            a
+        });
+        print_row("random over 2^32", n, ours, None);
+        drop(a);
+    }
+}
+
+fn print_row(state: &str, n: u32, ours: usize, theirs: Option<usize>) {
+    let per_id = |bytes: usize| bytes as f64 / f64::from(n);
+    let theirs = theirs.map_or(String::from("–"), |b| format!("{:.2}", per_id(b)));
+    println!("| {state} | {n} | {:.2} | {theirs} |", per_id(ours));
 }

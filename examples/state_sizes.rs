@@ -7,41 +7,20 @@
 //! Run with `cargo run --release --example state_sizes`. A counting global
 //! allocator measures the live heap before and after building each state.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use vm_allocator::{AddressAllocator, AllocPolicy, Delta, IdAllocator, Owner};
 
-struct Counting;
+#[path = "../tests/support/counting.rs"]
+mod counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: defers every call to the system allocator and only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        System.alloc(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        System.dealloc(ptr, layout)
-    }
-}
+use counting::heap_of;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
-const PAGE: u64 = 0x1000;
-const BASE: u64 = 1 << 32;
-const SPACE: u64 = 1 << 40;
+#[path = "../benches/common/mod.rs"]
+mod common;
 
-/// Heap bytes held by what `build` returns.
-fn heap_of<T>(build: impl FnOnce() -> T) -> (usize, T) {
-    let before = LIVE.load(Ordering::Relaxed);
-    let value = build();
-    (LIVE.load(Ordering::Relaxed) - before, value)
-}
+use common::{BASE, PAGE, SPACE};
 
 /// `n` packed pages; with `owners`, each owned by one of them in turn.
 fn pages(n: u64, owners: &[Owner]) -> AddressAllocator {

@@ -4,88 +4,27 @@
 //! proportional to the input, whatever the order of the fields, and a
 //! declared length reserves nothing.
 //!
-//! A counting global allocator measures the peak heap of the decoding
-//! thread. This file holds one test so that nothing else allocates while
-//! it measures.
+//! A counting global allocator (`tests/support/counting.rs`) measures the
+//! peak heap of the decoding thread. The hostile inputs of every other
+//! decoder are in `tests/bounds.rs`.
 
 #![cfg(feature = "serde")]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use serde::de::DeserializeOwned;
 use vm_allocator::{AddressAllocator, IdAllocator, Owner};
 
-/// Counts the heap of the thread that turned counting on.
-struct Counting;
-
-static CURRENT: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-fn grow(bytes: usize) {
-    let now = CURRENT.fetch_add(bytes as isize, Ordering::Relaxed) + bytes as isize;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrink(bytes: usize) {
-    CURRENT.fetch_sub(bytes as isize, Ordering::Relaxed);
-}
-
-// SAFETY: every call goes to `System` unchanged; the counters only observe.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            grow(layout.size());
-        }
-        System.alloc(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if counting() {
-            shrink(layout.size());
-        }
-        System.dealloc(ptr, layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            grow(layout.size());
-        }
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            // The old and the new block may both be live during the copy.
-            grow(new_size);
-            shrink(layout.size());
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// Decodes `json` as `T` and returns the result and the peak heap, above
 /// what was live before, while decoding (the decoded state included).
 fn peak_while_decoding<T: DeserializeOwned>(json: &str) -> (Result<T, String>, usize) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    let decoded = serde_json::from_str::<T>(json).map_err(|e| e.to_string());
-    COUNTING.with(|c| c.set(false));
-    let peak = PEAK.load(Ordering::Relaxed) - base;
-    (decoded, peak.max(0) as usize)
+    let (decoded, heap) =
+        counting::measure(|| serde_json::from_str::<T>(json).map_err(|e| e.to_string()));
+    (decoded, heap.peak)
 }
 
 const ITEMS: u64 = 1_000_000;
@@ -186,12 +125,8 @@ fn a_million_items_decode_in_memory_proportional_to_the_input() {
     // one may declare any length: nothing is reserved from it either.
     let mut bytes = bincode::serialize(&(5u32, 23u32, 12u64, 0u64)).unwrap();
     bytes.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    let decoded = bincode::deserialize::<IdAllocator>(&bytes);
-    COUNTING.with(|c| c.set(false));
+    let (decoded, heap) = counting::measure(|| bincode::deserialize::<IdAllocator>(&bytes));
     assert!(decoded.is_err());
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = heap.peak;
     assert!(peak < 4096, "a declared length reserved {peak} bytes");
 }

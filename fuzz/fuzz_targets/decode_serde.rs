@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
 //! Arbitrary bytes into the flat serde shapes of `RangeInclusive`,
-//! `AddressAllocator`, `IdAllocator`, `ResourceSet` and `Owner` under
+//! `AddressAllocator`, `IdAllocator`, `ResourceSet`, `Pool` and `Owner` under
 //! bincode 1.3.3, postcard,
 //! serde_json and bitcode. Each input is refused or gives a valid state, and
 //! a valid state encodes and decodes back to itself.
@@ -12,7 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vm_allocator::{AddressAllocator, IdAllocator, Owner, RangeInclusive, ResourceSet};
+use vm_allocator::{AddressAllocator, IdAllocator, Owner, Pool, RangeInclusive, ResourceSet};
 
 /// Decodes `$bytes` as `$ty` with `$decode`; if that succeeds, checks the
 /// state with `$check` and that `$encode` then `$decode` gives it back.
@@ -80,6 +80,13 @@ fn check_set(s: &ResourceSet) {
     s.check_invariants().unwrap();
 }
 
+fn check_pool(p: &Pool) {
+    match p {
+        Pool::Ids(ids) => ids.check_invariants().unwrap(),
+        Pool::Addresses(a) => a.check_invariants().unwrap(),
+    }
+}
+
 fn check_owner(o: &Owner) {
     assert_eq!(Owner::new(o.as_str()).as_ref(), Ok(o));
 }
@@ -89,11 +96,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let format = selector % 4;
-    match (selector / 4) % 5 {
+    match (selector / 4) % 6 {
         0 => in_format!(format, bytes, AddressAllocator, check_addresses),
         1 => in_format!(format, bytes, IdAllocator, check_ids),
         2 => in_format!(format, bytes, ResourceSet, check_set),
         3 => in_format!(format, bytes, Owner, check_owner),
-        _ => in_format!(format, bytes, RangeInclusive, check_range),
+        4 => in_format!(format, bytes, RangeInclusive, check_range),
+        _ => in_format!(format, bytes, Pool, check_pool),
     }
 });
