@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! `vmalloc`: inspect, verify, dump, diff, convert and map vm-allocator
+//! state files, and a demo of a VMM's life with a live migration between
+//! two processes.
+//!
+//! Built with the `cli` feature (`cargo install --path . --features cli`);
+//! one file per subcommand, shared helpers beside them. It uses only the
+//! library's public API.
+
+/// `println!` for people: a closed pipe (`vmalloc verify ... | head`) is
+/// not worth a panic, so write errors on standard output are ignored.
+macro_rules! say {
+    () => {
+        $crate::say_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::say_line(format_args!($($arg)*))
+    };
+}
+
+mod apply;
+mod convert;
+mod demo;
+mod demo_destination;
+mod diff;
+mod dump;
+mod human;
+mod import;
+mod inspect;
+mod load;
+mod map;
+mod pools;
+mod style;
+mod svg;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status of a command that failed (an invalid file, a diff that
+/// does not apply, files that differ for `diff`).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status of a usage error (clap's too), and of `diff` when it cannot
+/// compare.
+pub const EXIT_USAGE: u8 = 2;
+
+/// A failure to report on stderr: the message (which names the file) and
+/// the exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    /// A failure with exit status 1.
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: EXIT_FAILURE,
+        }
+    }
+
+    /// The same failure with another exit status.
+    pub fn with_code(mut self, code: u8) -> Failure {
+        self.code = code;
+        self
+    }
+}
+
+/// What a command returns: an exit status, or a failure to report.
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// Writes one line on standard output, ignoring a closed pipe.
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{args}");
+}
+
+#[derive(Parser)]
+#[command(
+    name = "vmalloc",
+    version,
+    about = "Inspect, verify, diff and convert vm-allocator state files, and run a VMM demo",
+    long_about = "Inspect, verify, dump, diff, convert and map vm-allocator state files \
+                  (allocators, resource sets and deltas of every format version), import \
+                  vm-allocator 0.1.x state, and run a demo of a VMM's life with a live \
+                  migration between two processes.",
+    after_help = "Examples:\n  \
+                  vmalloc demo\n  \
+                  vmalloc inspect snapshots/v2/x86_64_set.bin\n  \
+                  vmalloc verify snapshots/v1/*.bin snapshots/v2/*.bin\n  \
+                  vmalloc diff old.vmalloc new.vmalloc\n\n\
+                  Exit status: 0 on success, 1 when a file is invalid or (for diff) the \
+                  files differ, 2 on a usage error (and when diff cannot compare)."
+)]
+struct Cli {
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is
+    /// set), always or never. Never with --json.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    color: ColorWhen,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Inspect(inspect::Args),
+    Dump(dump::Args),
+    Verify(verify::Args),
+    Diff(diff::Args),
+    Apply(apply::Args),
+    Convert(convert::Args),
+    #[command(name = "import-v0-1")]
+    ImportV01(import::Args),
+    Map(map::Args),
+    Demo(demo::Args),
+    #[command(name = "demo-destination", hide = true)]
+    DemoDestination(demo_destination::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = cli.color;
+    let outcome = match cli.command {
+        Command::Inspect(args) => inspect::run(args, color),
+        Command::Dump(args) => dump::run(args),
+        Command::Verify(args) => verify::run(args, color),
+        Command::Diff(args) => diff::run(args, color),
+        Command::Apply(args) => apply::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::ImportV01(args) => import::run(args),
+        Command::Map(args) => map::run(args),
+        Command::Demo(args) => demo::run(args, color),
+        Command::DemoDestination(args) => demo_destination::run(args, color),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            let style = style::Style::stderr(color);
+            eprintln!("{}: {}", style.error("vmalloc"), failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
