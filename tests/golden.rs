@@ -2,8 +2,10 @@
 
 //! Golden files: every released file under `snapshots/` keeps decoding to
 //! the listing beside it, re-encodes byte for byte in its own version, and
-//! `snapshots/SHA256SUMS` pins every one of them, so editing or losing a
-//! released file fails here.
+//! a hash list pins every one of them (`snapshots/SHA256SUMS` for version 1,
+//! `snapshots/vN/SHA256SUMS` from version 2 on, so that a new version adds
+//! files and never edits a released one), so editing or losing a released
+//! file fails here.
 //!
 //! The files of each version are made by [`golden_files_of`]. With
 //! `VMALLOC_WRITE_GOLDEN=1` the generator writes the files of the current
@@ -33,8 +35,18 @@ fn snapshots() -> PathBuf {
 }
 
 const HASH_LIST: &str = "SHA256SUMS";
-/// Files under snapshots/ that are not golden files.
+/// Files under snapshots/ (at any depth) that are not golden files.
 const NOT_GOLDEN: &[&str] = &[HASH_LIST, "README.md"];
+
+/// The hash list of version `version`, relative to snapshots/, and the
+/// prefix its paths are relative to. Version 1's list was released at the
+/// top; each later version keeps its own beside its files.
+fn hash_list_of(version: u16) -> (String, String) {
+    match version {
+        1 => (HASH_LIST.to_string(), String::new()),
+        _ => (format!("v{version}/{HASH_LIST}"), format!("v{version}/")),
+    }
+}
 
 /// Every golden file under snapshots/, as paths relative to it with `/`.
 fn golden_files() -> Vec<String> {
@@ -45,7 +57,7 @@ fn golden_files() -> Vec<String> {
             let relative = format!("{prefix}{name}");
             if entry.file_type().unwrap().is_dir() {
                 walk(&entry.path(), &format!("{relative}/"), out);
-            } else if !NOT_GOLDEN.contains(&relative.as_str()) {
+            } else if !NOT_GOLDEN.contains(&name.as_str()) {
                 out.push(relative);
             }
         }
@@ -65,17 +77,26 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The hash list: relative path -> SHA-256, in `sha256sum` format.
+/// The hash lists of every version: path relative to snapshots/ -> SHA-256,
+/// each list in `sha256sum` format.
 fn hash_list() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(snapshots().join(HASH_LIST)).unwrap_or_default();
-    text.lines()
-        .map(|line| {
+    let mut hashes = BTreeMap::new();
+    for &version in SUPPORTED_VERSIONS {
+        let (list, prefix) = hash_list_of(version);
+        let text = std::fs::read_to_string(snapshots().join(&list)).unwrap_or_default();
+        for line in text.lines() {
             let (hash, path) = line
                 .split_once("  ")
-                .unwrap_or_else(|| panic!("malformed line in {HASH_LIST}: {line:?}"));
-            (path.to_string(), hash.to_string())
-        })
-        .collect()
+                .unwrap_or_else(|| panic!("malformed line in snapshots/{list}: {line:?}"));
+            let path = format!("{prefix}{path}");
+            assert!(
+                path.starts_with(&format!("v{version}/")),
+                "snapshots/{list} lists {path}, not a file of version {version}"
+            );
+            hashes.insert(path, hash.to_string());
+        }
+    }
+    hashes
 }
 
 /// Decodes a file of any kind with the reader of its kind, and encodes the
@@ -165,7 +186,7 @@ fn golden_files_match_the_hash_list() {
         let bytes = std::fs::read(snapshots().join(file)).unwrap();
         let hash = list
             .get(file)
-            .unwrap_or_else(|| panic!("{file} is not in snapshots/{HASH_LIST}"));
+            .unwrap_or_else(|| panic!("{file} is not in the hash list of its version"));
         assert_eq!(
             &sha256_hex(&bytes),
             hash,
@@ -175,7 +196,7 @@ fn golden_files_match_the_hash_list() {
     for listed in list.keys() {
         assert!(
             files.contains(listed),
-            "{listed} is in snapshots/{HASH_LIST} but missing"
+            "{listed} is in a hash list but missing"
         );
     }
 }
@@ -208,7 +229,8 @@ fn generator_reproduces_every_version_or_writes_the_current_one() {
                             "{path} exists; golden files are never overwritten"
                         );
                         std::fs::write(&full, content).unwrap();
-                        let _ = writeln!(new_hashes, "{}  {path}", sha256_hex(content));
+                        let name = path.strip_prefix(&format!("{dir}/")).unwrap();
+                        let _ = writeln!(new_hashes, "{}  {name}", sha256_hex(content));
                     }
                 }
                 Err(e) => panic!(
@@ -218,9 +240,11 @@ fn generator_reproduces_every_version_or_writes_the_current_one() {
         }
     }
     if !new_hashes.is_empty() {
-        let mut list = std::fs::read_to_string(snapshots().join(HASH_LIST)).unwrap_or_default();
+        // Only the current version's list grows; released lists never change.
+        let (list_path, _) = hash_list_of(FORMAT_VERSION);
+        let mut list = std::fs::read_to_string(snapshots().join(&list_path)).unwrap_or_default();
         list.push_str(&new_hashes);
-        std::fs::write(snapshots().join(HASH_LIST), list).unwrap();
+        std::fs::write(snapshots().join(list_path), list).unwrap();
     }
 }
 
@@ -444,7 +468,7 @@ fn tagged_pio() -> AddressAllocator {
 /// devices, by position.
 fn tagged(mut ids: IdAllocator) -> IdAllocator {
     let devices = ["nvme0", "virtio-blk0", "virtio-net0", "gpu0"].map(owner);
-    let runs: Vec<_> = ids.ranges().collect();
+    let runs: Vec<_> = ids.runs().collect();
     for (i, run) in runs.into_iter().enumerate() {
         if i % 3 == 0 {
             ids.set_owner(run, Some(devices[i / 3 % 4].clone()))
@@ -639,9 +663,9 @@ fn golden_states_are_what_their_names_say() {
     a.check_invariants().unwrap();
     let ids = fragmented_ids();
     ids.check_invariants().unwrap();
-    assert!(ids.ranges().count() > 1_000, "{}", ids.ranges().count());
+    assert!(ids.runs().count() > 1_000, "{}", ids.runs().count());
     assert_eq!(
-        legacy_gsi().ranges().collect::<Vec<_>>(),
+        legacy_gsi().runs().collect::<Vec<_>>(),
         vec![5..=5, 7..=8, 20..=20]
     );
     assert_eq!(
