@@ -5,8 +5,11 @@
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt;
+use core::iter::FusedIterator;
+use core::ops::RangeBounds;
 
 use crate::engine::{Fit, Span, SpanTree, Spans, Tag, TaggedSpans};
+use crate::range::inclusive_bounds;
 use crate::{AllocPolicy, Constraint, Error, OwnedBy, Owner, RangeInclusive, Result};
 
 /// An address space allocator.
@@ -47,6 +50,18 @@ impl AddressAllocator {
     ///
     /// Fails with [`Error::Underflow`] for a zero size and [`Error::Overflow`]
     /// when the space would run past `u64::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, Error};
+    ///
+    /// let pio = AddressAllocator::new(0, 0x10000)?;
+    /// assert_eq!((pio.base(), pio.end()), (0, 0xffff));
+    /// assert_eq!(AddressAllocator::new(0x1000, 0).unwrap_err(), Error::Underflow);
+    /// assert_eq!(AddressAllocator::new(u64::MAX, 2).unwrap_err(), Error::Overflow);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(base: u64, size: u64) -> Result<Self> {
         let end = base
             .checked_add(size.checked_sub(1).ok_or(Error::Underflow)?)
@@ -70,6 +85,24 @@ impl AddressAllocator {
     /// [`Error::Overflow`] when an `ExactMatch` range would run past `u64::MAX`.
     ///
     /// Time: O(log n) for every policy and alignment, n = live allocations.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Error};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let first = mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let last = mmio.allocate(0x1000, 0x1000, AllocPolicy::LastMatch)?;
+    /// assert_eq!((first.start(), last.end()), (0xd000_0000, 0xd00f_ffff));
+    /// // The exact range is taken: nothing changes.
+    /// assert_eq!(
+    ///     mmio.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0xd000_0000)),
+    ///     Err(Error::ResourceNotAvailable)
+    /// );
+    /// assert_eq!(mmio.len(), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn allocate(
         &mut self,
         size: u64,
@@ -168,6 +201,22 @@ impl AddressAllocator {
     /// [`Error::ResourceNotAvailable`] and changes nothing.
     ///
     /// Time: O(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Error, RangeInclusive};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let bar = mmio.allocate(0x2000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// // Only exactly an allocation can be freed, and only once.
+    /// let half = RangeInclusive::new(bar.start(), bar.start() + 0xfff)?;
+    /// assert_eq!(mmio.free(&half), Err(Error::ResourceNotAvailable));
+    /// mmio.free(&bar)?;
+    /// assert_eq!(mmio.free(&bar), Err(Error::ResourceNotAvailable));
+    /// assert!(mmio.is_empty());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn free(&mut self, key: &RangeInclusive) -> Result<()> {
         self.check_allocation(key)?;
         self.allocations.remove(key.start());
@@ -186,6 +235,21 @@ impl AddressAllocator {
 
     /// The owner of the allocation that contains `address`, if it is
     /// allocated and has one. Time: O(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// let serial = Owner::new("serial0")?;
+    /// pio.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
+    /// assert_eq!(pio.owner_at(0x3ff).map(Owner::as_str), Some("serial0"));
+    /// assert_eq!(pio.owner_at(0x2f8), None); // allocated, no owner
+    /// assert_eq!(pio.owner_at(0x400), None); // free
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn owner_at(&self, address: u64) -> Option<&Owner> {
         self.allocations
             .containing_entry(address)
@@ -227,6 +291,21 @@ impl AddressAllocator {
     /// The live allocations of `owner`, in increasing address order.
     ///
     /// Time: O(n): every allocation is looked at.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let gpu = Owner::new("gpu0")?;
+    /// let bar0 = mmio.owned_by(&gpu).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let bar2 = mmio.owned_by(&gpu).allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(mmio.allocations_of("gpu0").collect::<Vec<_>>(), [bar0, bar2]);
+    /// assert_eq!(mmio.allocations_of("gpu1").count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn allocations_of<'a>(
         &'a self,
         owner: &'a str,
@@ -272,6 +351,23 @@ impl AddressAllocator {
     /// same allocations and generation.
     ///
     /// Time: O(1) if no allocation has an owner, else O(n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let net0 = Owner::new("virtio-net0")?;
+    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// // Format version 1 has no owners: it refuses them rather than drop them.
+    /// assert!(mmio.to_bytes_version(1).is_err());
+    /// let plain = mmio.without_owners();
+    /// assert!(!plain.has_owners());
+    /// assert_eq!(plain.iter().collect::<Vec<_>>(), mmio.iter().collect::<Vec<_>>());
+    /// assert!(plain.to_bytes_version(1).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn without_owners(&self) -> AddressAllocator {
         if !self.has_owners() {
             return self.clone();
@@ -284,6 +380,19 @@ impl AddressAllocator {
     }
 
     /// True if any allocation has an owner. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// assert!(!mmio.has_owners());
+    /// mmio.owned_by(&Owner::new("rtc")?).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// assert!(mmio.has_owners());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_owners(&self) -> bool {
         self.allocations.tagged() > 0
     }
@@ -344,41 +453,131 @@ impl AddressAllocator {
     }
 
     /// First address of the allocator.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::AddressAllocator;
+    ///
+    /// assert_eq!(AddressAllocator::new(0xd000_0000, 0x1000)?.base(), 0xd000_0000);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn base(&self) -> u64 {
         self.space.start()
     }
 
     /// Last address of the allocator.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::AddressAllocator;
+    ///
+    /// assert_eq!(AddressAllocator::new(0xd000_0000, 0x1000)?.end(), 0xd000_0fff);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn end(&self) -> u64 {
         self.space.end()
     }
 
     /// The managed address space.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, RangeInclusive};
+    ///
+    /// let mmio = AddressAllocator::new(0xd000_0000, 0x1000)?;
+    /// assert_eq!(mmio.space(), RangeInclusive::new(0xd000_0000, 0xd000_0fff)?);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn space(&self) -> RangeInclusive {
         self.space
     }
 
     /// Number of live allocations. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
+    /// assert_eq!(pio.len(), 2);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.allocations.len()
     }
 
     /// True if nothing is allocated. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// assert!(pio.is_empty());
+    /// let com1 = pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// assert!(!pio.is_empty());
+    /// pio.free(&com1)?;
+    /// assert!(pio.is_empty());
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.allocations.len() == 0
     }
 
     /// Number of allocated addresses. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// pio.allocate(0x20, 0x20, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(pio.used(), 0x28);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn used(&self) -> u64 {
         self.allocations.covered()
     }
 
     /// Number of free addresses. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// assert_eq!(pio.available(), 0x10000 - 8);
+    /// assert_eq!(pio.available() + pio.used(), pio.space().len());
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn available(&self) -> u64 {
         self.space.len() - self.allocations.covered()
     }
 
     /// True if `address` lies inside a live allocation. Time: O(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// assert!(pio.is_allocated(0x3f8) && pio.is_allocated(0x3ff));
+    /// assert!(!pio.is_allocated(0x400));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn is_allocated(&self, address: u64) -> bool {
         self.allocations.containing(address).is_some()
     }
@@ -430,6 +629,46 @@ impl AddressAllocator {
         AllocationsWithOwners(self.allocations.iter_tagged())
     }
 
+    /// The live allocations that overlap `bounds`, in increasing address
+    /// order; an allocation that straddles an end of `bounds` is returned
+    /// whole. Time: O(log n) to start, O(1) per item.
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    ///
+    /// let mut a = AddressAllocator::new(0, 0x10000).unwrap();
+    /// let pages: Vec<_> = (0..8)
+    ///     .map(|_| a.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap())
+    ///     .collect();
+    /// // 0x1800..0x3000 touches the second and third pages.
+    /// assert_eq!(a.range(0x1800..0x3000).collect::<Vec<_>>(), pages[1..3]);
+    /// // From the back, and with an exact length.
+    /// assert_eq!(a.range(0x5000..).rev().next(), Some(pages[7]));
+    /// assert_eq!(a.range(..=0x1000).len(), 2);
+    /// ```
+    pub fn range(&self, bounds: impl RangeBounds<u64>) -> Allocations<'_> {
+        let (first, last) = inclusive_bounds(&bounds);
+        Allocations(self.allocations.iter_overlapping(first, last))
+    }
+
+    /// [`AddressAllocator::range`] with the owners.
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut a = AddressAllocator::new(0, 0xffff).unwrap();
+    /// let nic = Owner::new("virtio-net0").unwrap();
+    /// a.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// a.owned_by(&nic).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// let found: Vec<_> = a.allocations_in(0x1000..=0x1fff).collect();
+    /// assert_eq!(found.len(), 1);
+    /// assert_eq!(found[0].owner().map(|o| o.as_str()), Some("virtio-net0"));
+    /// ```
+    pub fn allocations_in(&self, bounds: impl RangeBounds<u64>) -> AllocationsWithOwners<'_> {
+        let (first, last) = inclusive_bounds(&bounds);
+        AllocationsWithOwners(self.allocations.iter_tagged_overlapping(first, last))
+    }
+
     /// The tree of allocations, for the layers that compare and encode it.
     pub(crate) fn tree(&self) -> &SpanTree {
         &self.allocations
@@ -471,6 +710,19 @@ impl AddressAllocator {
 }
 
 /// One live allocation and its owner.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+///
+/// let mut pio = AddressAllocator::new(0, 0x10000)?;
+/// let serial = Owner::new("serial0")?;
+/// let com1 = pio.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+/// let a = pio.allocations().next().unwrap();
+/// assert_eq!((a.range(), a.owner()), (com1, Some(&serial)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Allocation<'a> {
     range: RangeInclusive,
@@ -479,11 +731,36 @@ pub struct Allocation<'a> {
 
 impl<'a> Allocation<'a> {
     /// The allocated range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, RangeInclusive};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// let ranges: Vec<RangeInclusive> = pio.allocations().map(|a| a.range()).collect();
+    /// assert_eq!(ranges, [RangeInclusive::new(0x3f8, 0x3ff)?]);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn range(&self) -> RangeInclusive {
         self.range
     }
 
     /// Its owner, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut pio = AddressAllocator::new(0, 0x10000)?;
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
+    /// pio.owned_by(&Owner::new("serial0")?).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// let owners: Vec<_> = pio.allocations().map(|a| a.owner().map(|o| o.as_str())).collect();
+    /// assert_eq!(owners, [None, Some("serial0")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn owner(&self) -> Option<&'a Owner> {
         self.owner
     }
@@ -493,6 +770,19 @@ impl OwnedBy<'_, AddressAllocator> {
     /// [`AddressAllocator::allocate`], owned by this view's owner.
     ///
     /// Time: O(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
+    /// let blk0 = Owner::new("virtio-blk0")?;
+    /// let bar = mmio.owned_by(&blk0).allocate(0x1000, 0x1000, AllocPolicy::LastMatch)?;
+    /// assert_eq!(bar.end(), 0xd00f_ffff);
+    /// assert_eq!(mmio.owner_at(bar.start()), Some(&blk0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn allocate(
         &mut self,
         size: u64,
@@ -505,6 +795,20 @@ impl OwnedBy<'_, AddressAllocator> {
     /// [`AddressAllocator::allocate_with`], owned by this view's owner.
     ///
     /// Time: O(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Constraint, Owner};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xc000_0000, 0x4000_0000)?;
+    /// let gpu = Owner::new("gpu0")?;
+    /// let c = Constraint::new(0x10_0000, 0x10_0000, AllocPolicy::FirstMatch)?.with_min_address(0xe000_0000);
+    /// let bar = mmio.owned_by(&gpu).allocate_with(c)?;
+    /// assert_eq!(bar.start(), 0xe000_0000);
+    /// assert_eq!(mmio.allocations_of("gpu0").collect::<Vec<_>>(), [bar]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn allocate_with(&mut self, constraint: Constraint) -> Result<RangeInclusive> {
         let owner = self.owner().clone();
         self.target().allocate_tagged(constraint, Some(owner))
@@ -513,6 +817,22 @@ impl OwnedBy<'_, AddressAllocator> {
 
 /// The live allocations of an [`AddressAllocator`] with their owners, in
 /// increasing order.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocator, AllocPolicy, AllocationsWithOwners, Owner};
+///
+/// let mut pio = AddressAllocator::new(0, 0x10000)?;
+/// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
+/// pio.owned_by(&Owner::new("serial0")?).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+/// let mut all: AllocationsWithOwners<'_> = pio.allocations();
+/// assert_eq!(all.size_hint(), (2, Some(2)));
+/// assert_eq!(all.next().unwrap().owner(), None);
+/// assert_eq!(all.next().unwrap().owner().unwrap().as_str(), "serial0");
+/// assert!(all.next().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct AllocationsWithOwners<'a>(TaggedSpans<'a>);
 
@@ -531,7 +851,35 @@ impl<'a> Iterator for AllocationsWithOwners<'a> {
     }
 }
 
+impl<'a> DoubleEndedIterator for AllocationsWithOwners<'a> {
+    fn next_back(&mut self) -> Option<Allocation<'a>> {
+        self.0.next_back().map(|(s, owner)| Allocation {
+            range: RangeInclusive::from_parts(s.start, s.end),
+            owner,
+        })
+    }
+}
+
+impl ExactSizeIterator for AllocationsWithOwners<'_> {}
+
+impl FusedIterator for AllocationsWithOwners<'_> {}
+
 /// The live allocations of an [`AddressAllocator`], in increasing order.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocator, AllocPolicy, Allocations};
+///
+/// let mut pio = AddressAllocator::new(0, 0x10000)?;
+/// let com2 = pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
+/// let com1 = pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+/// let ranges: Allocations<'_> = pio.iter();
+/// assert_eq!(ranges.collect::<Vec<_>>(), [com2, com1]);
+/// // `&AddressAllocator` is iterable too.
+/// assert_eq!((&pio).into_iter().count(), 2);
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Allocations<'a>(Spans<'a>);
 
@@ -548,6 +896,18 @@ impl Iterator for Allocations<'_> {
         self.0.size_hint()
     }
 }
+
+impl DoubleEndedIterator for Allocations<'_> {
+    fn next_back(&mut self) -> Option<RangeInclusive> {
+        self.0
+            .next_back()
+            .map(|s| RangeInclusive::from_parts(s.start, s.end))
+    }
+}
+
+impl ExactSizeIterator for Allocations<'_> {}
+
+impl FusedIterator for Allocations<'_> {}
 
 impl<'a> IntoIterator for &'a AddressAllocator {
     type Item = RangeInclusive;

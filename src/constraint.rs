@@ -5,9 +5,33 @@
 use crate::{Error, RangeInclusive, Result};
 
 /// Default alignment that can be used for creating a [`Constraint`].
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
+///
+/// let c = Constraint::new(0x10, DEFAULT_CONSTRAINT_ALIGN, AllocPolicy::FirstMatch)?;
+/// assert_eq!(c.align(), 4);
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 pub const DEFAULT_CONSTRAINT_ALIGN: u64 = 4;
 
 /// Where in the free space an allocation is placed.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocator, AllocPolicy};
+///
+/// let mut pool = AddressAllocator::new(0x1000, 0x10000)?; // 0x1000..=0x10fff
+/// let low = pool.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+/// let high = pool.allocate(0x1000, 0x1000, AllocPolicy::LastMatch)?;
+/// let fixed = pool.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x8000))?;
+/// assert_eq!((low.start(), high.start(), fixed.start()), (0x1000, 0x1_0000, 0x8000));
+/// assert_eq!(AllocPolicy::default(), AllocPolicy::FirstMatch);
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, Eq, PartialEq, Hash, Default)]
 pub enum AllocPolicy {
     /// The lowest aligned address where the allocation fits.
@@ -66,6 +90,21 @@ impl Constraint {
     /// [`Error::InvalidAlignment`] when `align` is not a power of two and
     /// [`Error::UnalignedAddress`] when an `ExactMatch` address is not a
     /// multiple of `align`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint, Error};
+    ///
+    /// let c = Constraint::new(0x1000, 0x1000, AllocPolicy::ExactMatch(0x8000))?;
+    /// assert_eq!(c.policy(), AllocPolicy::ExactMatch(0x8000));
+    /// assert_eq!(Constraint::new(0, 1, AllocPolicy::FirstMatch), Err(Error::InvalidSize(0)));
+    /// assert_eq!(
+    ///     Constraint::new(0x1000, 3, AllocPolicy::FirstMatch).unwrap_err().to_string(),
+    ///     "the alignment is not valid: it must be a power of two"
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(size: u64, align: u64, policy: AllocPolicy) -> Result<Self> {
         if size == 0 {
             return Err(Error::InvalidSize(size));
@@ -106,38 +145,115 @@ impl Constraint {
     }
 
     /// Requires the allocation to start at or above `min_address`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Constraint};
+    ///
+    /// let mut pool = AddressAllocator::new(0, 0x10000)?;
+    /// // Stay at or above 0x4000.
+    /// let c = Constraint::new(0x100, 0x100, AllocPolicy::FirstMatch)?.with_min_address(0x4000);
+    /// assert_eq!(c.min_address(), 0x4000);
+    /// assert_eq!(pool.allocate_with(c)?.start(), 0x4000);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn with_min_address(mut self, min_address: u64) -> Self {
         self.min_address = self.min_address.max(min_address);
         self
     }
 
     /// Requires the allocation to end at or below `max_address` (inclusive).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, Constraint};
+    ///
+    /// let mut mmio = AddressAllocator::new(0xc000_0000, 0x1_4000_0000)?; // up to 0x1_ffff_ffff
+    /// // A 32-bit BAR: the highest free 4 KiB that ends below 4 GiB.
+    /// let c = Constraint::new(0x1000, 0x1000, AllocPolicy::LastMatch)?.with_max_address(0xffff_ffff);
+    /// assert_eq!(mmio.allocate_with(c)?.end(), 0xffff_ffff);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn with_max_address(mut self, max_address: u64) -> Self {
         self.max_address = self.max_address.min(max_address);
         self
     }
 
     /// Returns the alignment constraint.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint};
+    ///
+    /// assert_eq!(Constraint::new(0x10, 0x1000, AllocPolicy::FirstMatch)?.align(), 0x1000);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn align(self) -> u64 {
         self.align
     }
 
     /// Returns the size constraint.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint};
+    ///
+    /// assert_eq!(Constraint::new(0x10, 0x1000, AllocPolicy::FirstMatch)?.size(), 0x10);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn size(self) -> u64 {
         self.size
     }
 
     /// Returns the placement policy.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint};
+    ///
+    /// let c = Constraint::new(0x10, 0x10, AllocPolicy::LastMatch)?;
+    /// assert_eq!(c.policy(), AllocPolicy::LastMatch);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn policy(self) -> AllocPolicy {
         self.policy
     }
 
     /// Returns the lowest address the allocation may use (0 when unbounded).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint, RangeInclusive};
+    ///
+    /// let c = Constraint::new(0x10, 0x10, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(c.min_address(), 0);
+    /// let c = c.within(RangeInclusive::new(0x1000, 0x1fff)?);
+    /// assert_eq!(c.min_address(), 0x1000);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn min_address(self) -> u64 {
         self.min_address
     }
 
     /// Returns the highest address the allocation may use (`u64::MAX` when unbounded).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint, RangeInclusive};
+    ///
+    /// let c = Constraint::new(0x10, 0x10, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(c.max_address(), u64::MAX);
+    /// let c = c.within(RangeInclusive::new(0x1000, 0x1fff)?);
+    /// assert_eq!(c.max_address(), 0x1fff);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn max_address(self) -> u64 {
         self.max_address
     }

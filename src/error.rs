@@ -14,6 +14,25 @@ use crate::RangeInclusive;
 /// It only appears in [`Error::InvalidStateTransition`], a variant kept so that
 /// code written for 0.1.4 that matches on it still compiles; this crate never
 /// returns that variant.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{Error, IdAllocator, NodeState};
+///
+/// // Code written for 0.1.4 may still match on it; the arm never fires here.
+/// fn describe(e: Error) -> &'static str {
+///     match e {
+///         Error::InvalidStateTransition(_, NodeState::Allocated) => "allocated node",
+///         Error::InvalidStateTransition(_, NodeState::Free) => "free node",
+///         _ => "something else",
+///     }
+/// }
+/// let mut ids = IdAllocator::new(0, 1)?;
+/// assert_eq!(describe(ids.free_id(0).unwrap_err()), "something else");
+/// assert!(NodeState::Free < NodeState::Allocated);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Eq, Ord, Hash)]
 pub enum NodeState {
     /// The node is free.
@@ -23,6 +42,24 @@ pub enum NodeState {
 }
 
 /// Errors returned by the allocators.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocator, AllocPolicy, Error, IdAllocator};
+///
+/// let mut gsi = IdAllocator::new(5, 23)?;
+/// assert_eq!(gsi.allocate_id_at(40), Err(Error::OutOfRange(40)));
+/// assert_eq!(gsi.free_id(7).unwrap_err().to_string(), "id 7 was never allocated, it cannot be released");
+///
+/// let mut mmio = AddressAllocator::new(0x1000, 0x1000)?;
+/// mmio.allocate(0x800, 0x800, AllocPolicy::FirstMatch)?;
+/// // An overlapping request is `ResourceNotAvailable`, never `Overlap`.
+/// let err = mmio.allocate(0x800, 0x800, AllocPolicy::ExactMatch(0x1000)).unwrap_err();
+/// assert_eq!(err, Error::ResourceNotAvailable);
+/// assert_eq!(err.to_string(), "the requested resource is not available");
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
 pub enum Error {
     /// An arithmetic operation on the resource would overflow (for example an
@@ -103,6 +140,20 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// The result type of the allocators.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{IdAllocator, Result};
+///
+/// fn two_ids(ids: &mut IdAllocator) -> Result<(u32, u32)> {
+///     Ok((ids.allocate_id()?, ids.allocate_id()?))
+/// }
+/// let mut ids = IdAllocator::new(0, 1)?;
+/// assert_eq!(two_ids(&mut ids)?, (0, 1));
+/// assert!(two_ids(&mut ids).is_err());
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 pub type Result<T> = core::result::Result<T, Error>;
 
 #[cfg(test)]

@@ -52,7 +52,10 @@
 //! `...::address_allocator`), or the `compat::v0_1::V01` wrapper; see
 //! `compat::v0_1`.
 //! - With the `versionize` feature every state type implements `Versionize`.
-//! - [`AddressAllocator::from_allocations`], [`IdAllocator::from_allocated`]
+//! - With the `arbitrary` feature every state type implements `Arbitrary`,
+//!   so a VMM can fuzz its own state that holds ours (see
+//!   [below](#fuzzing-a-vmms-own-state)).
+//! - [`AddressAllocator::from_allocations`], [`IdAllocator::from_allocations`]
 //!   and the builders ([`AddressAllocatorBuilder`], [`IdAllocatorBuilder`],
 //!   [`ResourceSetBuilder`]) rebuild state from a VMM's own records.
 //!
@@ -75,7 +78,8 @@
 //! | `is_allocated`, `allocation_containing`, `owner_at` | O(log n) |
 //! | `clone` of an allocator or of a whole [`ResourceSet`] | O(1) |
 //! | `len`, `used`, `available`, `generation`, `has_owners` | O(1) |
-//! | `iter`, `ranges`, `allocations` | O(1) per item |
+//! | `iter`, `runs`, `allocations` | O(1) per item |
+//! | `range`, `runs_in`, `allocations_in` | O(log n + k) for k items |
 //! | `allocations_of`, `free_owner` | O(n) (+ O(log n) per item freed) |
 //! | the first mutation of a node shared with a clone | O(log n) extra (copies its path) |
 //! | [`Diff::between`] two states that share history | O(k (log n + node size)) |
@@ -169,6 +173,49 @@
 //! assert_eq!(before.len(), 1);
 //! assert!(dm.mmio_allocator.is_empty());
 //! ```
+//!
+//! # Fuzzing a VMM's own state
+//!
+//! With the `arbitrary` feature, [`AddressAllocator`], [`IdAllocator`],
+//! [`ResourceSet`], [`Pool`], [`Owner`], [`RangeInclusive`], [`Constraint`],
+//! [`Diff`], [`Delta`] and `StatePair` implement `arbitrary::Arbitrary`
+//! with a `size_hint`. Every generated value is a valid state that the
+//! public API can reach (empty, full, fragmented, with owners, spaces at 0
+//! and ending at `u64::MAX`, ids at `u32::MAX`, ...), so a VMM derives
+//! `Arbitrary` on its own state and fuzzes it:
+//!
+#![cfg_attr(feature = "arbitrary", doc = "```rust")]
+#![cfg_attr(not(feature = "arbitrary"), doc = "```ignore")]
+//! use arbitrary::{Arbitrary, Unstructured};
+//! use vm_allocator::{AddressAllocator, IdAllocator, ResourceSet};
+//!
+//! // A VMM's snapshot, holding our state beside its own.
+//! #[derive(Debug, Arbitrary)]
+//! struct VmState {
+//!     gsi: IdAllocator,
+//!     mmio: AddressAllocator,
+//!     resources: ResourceSet,
+//!     vcpus: u8,
+//! }
+//!
+//! // The body of a fuzz target, `fuzz_target!(|vm: VmState| check(vm))`.
+//! fn check(vm: VmState) {
+//!     assert_eq!(IdAllocator::from_bytes(&vm.gsi.to_bytes()).unwrap(), vm.gsi);
+//!     assert_eq!(AddressAllocator::from_bytes(&vm.mmio.to_bytes()).unwrap(), vm.mmio);
+//!     let set = ResourceSet::from_bytes(&vm.resources.to_bytes()).unwrap();
+//!     assert_eq!(set, vm.resources);
+//! }
+//!
+//! for seed in 0..64u32 {
+//!     let data: Vec<u8> = (0..2048u32)
+//!         .map(|i| ((i + seed).wrapping_mul(2654435761) >> 13) as u8)
+//!         .collect();
+//!     check(VmState::arbitrary(&mut Unstructured::new(&data)).unwrap());
+//! }
+//! // Our types bound what one value reads, so the derived hint is bounded.
+//! let (least, most) = VmState::size_hint(0);
+//! assert!(least <= most.unwrap());
+//! ```
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -181,7 +228,8 @@ extern crate alloc;
 extern crate std;
 
 // The layers, from the bottom up (see DESIGN.md):
-// The persistent range engine: copy-on-write B+ tree, O(log n), O(1) clones.
+// The persistent engine: a copy-on-write B+ tree of spans and a bitmap trie
+// of ids, O(log n), O(1) clones.
 mod engine;
 // The allocators and what they are made of: 0.1.4's API, owners, generations.
 mod address_allocator;
@@ -201,6 +249,8 @@ mod validate;
 // The stable, versioned file format and crash-safe files.
 pub mod format;
 // Integrations, each behind its feature.
+#[cfg(feature = "arbitrary")]
+mod arbitrary_impl;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub mod compat;
@@ -215,6 +265,9 @@ mod versionize_impl;
 struct ReadmeDoctests;
 
 pub use address_allocator::{AddressAllocator, Allocation, Allocations, AllocationsWithOwners};
+#[cfg(feature = "arbitrary")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
+pub use arbitrary_impl::StatePair;
 pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
 pub use diff::{Change, ChangeKind, ChangeRef, Delta, Diff, DiffError, PoolDiff, Size, Versioned};
 pub use error::{Error, NodeState, Result};

@@ -15,6 +15,17 @@ use triomphe::Arc;
 
 /// The longest name, in bytes, of an owner or of a pool of a
 /// [`ResourceSet`](crate::ResourceSet).
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{NameError, Owner, MAX_NAME_LEN};
+///
+/// assert!(Owner::new(&"a".repeat(MAX_NAME_LEN)).is_ok());
+/// let err = Owner::new(&"a".repeat(MAX_NAME_LEN + 1)).unwrap_err();
+/// assert_eq!(err, NameError::TooLong { len: 65 });
+/// assert_eq!(err.to_string(), "the name is 65 bytes long, over the limit of 64");
+/// ```
 pub const MAX_NAME_LEN: usize = 64;
 
 /// Why a string is not a valid owner or pool name.
@@ -111,17 +122,54 @@ impl Owner {
     /// Makes an owner named `name`, checking the rules of [`NameError`].
     ///
     /// Time: O(len).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{NameError, Owner};
+    ///
+    /// let dev = Owner::new("pci 0000:00:03.0")?;
+    /// assert_eq!(dev.as_str(), "pci 0000:00:03.0");
+    /// let err = Owner::new("net\t0").unwrap_err();
+    /// assert_eq!(err, NameError::ControlCharacter { offset: 3 });
+    /// assert_eq!(err.to_string(), "the name holds a control character at byte 3");
+    /// # Ok::<(), NameError>(())
+    /// ```
     pub fn new(name: &str) -> Result<Owner, NameError> {
         check_name(name)?;
         Ok(Owner(Arc::new(Box::from(name))))
     }
 
     /// The name.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::Owner;
+    ///
+    /// let net0 = Owner::new("virtio-net0")?;
+    /// assert_eq!(net0.as_str(), "virtio-net0");
+    /// assert!(net0.as_str().starts_with("virtio-"));
+    /// # Ok::<(), vm_allocator::NameError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// True if both handles share one copy of the name. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::Owner;
+    ///
+    /// let a = Owner::new("virtio-net0")?;
+    /// let b = Owner::new("virtio-net0")?;
+    /// assert_eq!(a, b); // same name
+    /// assert!(!a.ptr_eq(&b)); // two copies of it
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// # Ok::<(), vm_allocator::NameError>(())
+    /// ```
     pub fn ptr_eq(&self, other: &Owner) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
@@ -247,6 +295,18 @@ impl<'a, T> OwnedBy<'a, T> {
     }
 
     /// The owner given to every allocation made through this view.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, Owner};
+    ///
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let rtc = Owner::new("rtc")?;
+    /// let view = gsi.owned_by(&rtc);
+    /// assert!(view.owner().ptr_eq(&rtc));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn owner(&self) -> &'a Owner {
         self.owner
     }

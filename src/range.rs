@@ -42,6 +42,21 @@ impl RangeInclusive {
     ///
     /// Fails with [`Error::InvalidRange`] when `start > end` or when the range
     /// would be the whole `u64` space.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, RangeInclusive};
+    ///
+    /// let bar = RangeInclusive::new(0xd000_0000, 0xd000_3fff)?;
+    /// assert_eq!(bar.len(), 0x4000);
+    /// assert_eq!(RangeInclusive::new(2, 1), Err(Error::InvalidRange(2, 1)));
+    /// assert_eq!(
+    ///     RangeInclusive::new(0, u64::MAX).unwrap_err().to_string(),
+    ///     "the range 0x0-0xffffffffffffffff is not valid"
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(start: u64, end: u64) -> Result<Self> {
         if start > end || (start == 0 && end == u64::MAX) {
             return Err(Error::InvalidRange(start, end));
@@ -50,26 +65,77 @@ impl RangeInclusive {
     }
 
     /// Returns the number of values in the range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// assert_eq!(RangeInclusive::new(0x1000, 0x1fff)?.len(), 0x1000);
+    /// assert_eq!(RangeInclusive::new(7, 7)?.len(), 1);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.end - self.start + 1
     }
 
     /// Returns true if the two ranges share at least one value.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// let a = RangeInclusive::new(0x1000, 0x1fff)?;
+    /// assert!(a.overlaps(&RangeInclusive::new(0x1fff, 0x2fff)?));
+    /// assert!(!a.overlaps(&RangeInclusive::new(0x2000, 0x2fff)?));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn overlaps(&self, other: &RangeInclusive) -> bool {
         max(self.start, other.start) <= min(self.end, other.end)
     }
 
     /// Returns true if `other` lies entirely inside this range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// let hole = RangeInclusive::new(0xc000_0000, 0xffff_ffff)?;
+    /// assert!(hole.contains(&RangeInclusive::new(0xd000_0000, 0xd000_0fff)?));
+    /// assert!(hole.contains(&hole));
+    /// assert!(!hole.contains(&RangeInclusive::new(0xffff_f000, 0x1_0000_0fff)?));
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn contains(&self, other: &RangeInclusive) -> bool {
         self.start <= other.start && self.end >= other.end
     }
 
     /// Returns the first value of the range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// assert_eq!(RangeInclusive::new(0x3f8, 0x3ff)?.start(), 0x3f8);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn start(&self) -> u64 {
         self.start
     }
 
     /// Returns the last value of the range.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::RangeInclusive;
+    ///
+    /// assert_eq!(RangeInclusive::new(0x3f8, 0x3ff)?.end(), 0x3ff);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn end(&self) -> u64 {
         self.end
     }
@@ -108,6 +174,55 @@ impl RangeInclusive {
         RangeInclusive { start, end }
     }
 }
+
+/// `bounds` as `(first, last)`, both included; an empty range comes out
+/// with `first > last` (every caller then finds nothing).
+pub(crate) fn inclusive_bounds<T>(bounds: &impl core::ops::RangeBounds<T>) -> (T, T)
+where
+    T: Copy + Bounded,
+{
+    use core::ops::Bound::{Excluded, Included, Unbounded};
+    let first = match bounds.start_bound() {
+        Included(&x) => Some(x),
+        Excluded(&x) => x.successor(),
+        Unbounded => Some(T::MIN),
+    };
+    let last = match bounds.end_bound() {
+        Included(&x) => Some(x),
+        Excluded(&x) => x.predecessor(),
+        Unbounded => Some(T::MAX),
+    };
+    match (first, last) {
+        (Some(first), Some(last)) => (first, last),
+        // Nothing after the largest value or before the smallest one.
+        _ => (T::MAX, T::MIN),
+    }
+}
+
+/// The integer types a range query takes: ids (`u32`) and addresses (`u64`).
+pub(crate) trait Bounded: Sized {
+    const MIN: Self;
+    const MAX: Self;
+    fn successor(self) -> Option<Self>;
+    fn predecessor(self) -> Option<Self>;
+}
+
+macro_rules! bounded {
+    ($($t:ty),*) => {$(
+        impl Bounded for $t {
+            const MIN: Self = <$t>::MIN;
+            const MAX: Self = <$t>::MAX;
+            fn successor(self) -> Option<Self> {
+                self.checked_add(1)
+            }
+            fn predecessor(self) -> Option<Self> {
+                self.checked_sub(1)
+            }
+        }
+    )*};
+}
+
+bounded!(u32, u64);
 
 #[cfg(test)]
 mod tests {

@@ -456,7 +456,7 @@ fn a_vmm_switches_crates_with_one_attribute_per_field() {
     old.gsi.free_id(6).unwrap();
     for codec in CODECS {
         let new: Vmm = codec.decode(&codec.encode(&old)).unwrap();
-        assert_eq!(new.gsi.ranges().collect::<Vec<_>>(), [5..=5, 7..=8]);
+        assert_eq!(new.gsi.runs().collect::<Vec<_>>(), [5..=5, 7..=8]);
         assert_eq!(new.mmio.len(), 4);
         // And back to a host still on 0.1.x.
         let mut older: UpstreamVmm = codec.decode(&codec.encode(&new)).unwrap();
@@ -1100,7 +1100,7 @@ fn a_bad_range_or_next_id_is_rejected() {
 fn id_fields_may_come_in_any_order() {
     let json = r#"{"freed_ids":[6,8],"range_end":23,"next_id":10,"range_base":5}"#;
     let V01(ids) = serde_json::from_str::<V01<IdAllocator>>(json).unwrap();
-    assert_eq!(ids.ranges().collect::<Vec<_>>(), [5..=5, 7..=7, 9..=9]);
+    assert_eq!(ids.runs().collect::<Vec<_>>(), [5..=5, 7..=7, 9..=9]);
     let json = r#"{"freed_ids":[6,30],"range_end":23,"next_id":10,"range_base":5}"#;
     let e = serde_json::from_str::<V01<IdAllocator>>(json).unwrap_err();
     assert!(

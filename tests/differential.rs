@@ -234,7 +234,7 @@ impl AddrPair {
                 Ok(())
             }
             AddrOp::Free(idx) => {
-                let ranges = self.model.ranges();
+                let ranges = self.model.runs();
                 match ranges.get(usize::from(idx) % ranges.len().max(1)) {
                     Some(&(s, e)) => self.free(s, e),
                     None => Ok(()),
@@ -259,7 +259,7 @@ impl AddrPair {
         check_address(&self.ours, &self.model, None)?;
         let mut expected: Vec<(u64, u64, bool)> = self
             .model
-            .ranges()
+            .runs()
             .into_iter()
             .map(|(s, e)| (s, e, true))
             .chain(self.model.gaps().into_iter().map(|(s, e)| (s, e, false)))

@@ -2175,7 +2175,7 @@ fn touching_runs_cannot_be_expressed_in_version_1() {
     // Gap 0 already means "one free id between": 8..=9, not touching.
     let file = seal(ID, &body(&[5, 23, 6, 2, 0, 1, 0, 1]));
     let a = IdAllocator::from_bytes(&file).unwrap();
-    assert_eq!(a.ranges().collect::<Vec<_>>(), vec![5..=6, 8..=9]);
+    assert_eq!(a.runs().collect::<Vec<_>>(), vec![5..=6, 8..=9]);
     // A wrapped -1 is out of the u32 range of the field ...
     let file = seal(ID, &body(&[5, 23, 6, 2, 0, 1, u64::MAX, 1]));
     assert_eq!(
@@ -2459,7 +2459,7 @@ fn runs_of_version_2_touch_only_with_different_owners() {
     // 5..=5 a, 6..=6 b, 7..=7 none, 8..=8 a: every neighbour differs.
     let file = ids_v2(&t, &[[0, 0, 1], [0, 0, 2], [0, 0, 0], [0, 0, 1]]);
     let a = IdAllocator::from_bytes(&file).unwrap();
-    assert_eq!(a.ranges().collect::<Vec<_>>(), vec![5..=8]);
+    assert_eq!(a.runs().collect::<Vec<_>>(), vec![5..=8]);
     assert_eq!(a.to_bytes(), file);
     for (runs, index, start) in [
         (&[[0, 0, 1], [0, 0, 1]][..], 1u64, 6u64),

@@ -653,14 +653,14 @@ fn twenty_thousand_ids() {
     model.allocated.extend(32..32 + n);
     model.next_id = u64::from(32 + n);
     model.generation = u64::from(n);
-    assert_eq!(ids.ranges().collect::<Vec<_>>(), vec![32..=32 + n - 1]);
+    assert_eq!(ids.runs().collect::<Vec<_>>(), vec![32..=32 + n - 1]);
     let full = ids.clone();
     for i in (0..n).step_by(2) {
         assert_eq!(ids.free_id(32 + i).unwrap(), 32 + i);
         model.free_id(32 + i).unwrap();
     }
     check_ids(&ids, &model, Some(0)).unwrap();
-    assert_eq!(ids.ranges().count() as u32, n / 2);
+    assert_eq!(ids.runs().count() as u32, n / 2);
     // Freed below the highest id ever handed out: AlreadyReleased.
     assert_eq!(
         ids.free_id(32).unwrap_err(),

@@ -241,7 +241,7 @@ fn json_fields_may_come_in_any_order() {
     let json =
         r#"{"next_id":8,"allocated":[[5,6,null]],"generation":9,"range_end":23,"range_base":5}"#;
     let ids: IdAllocator = serde_json::from_str(json).unwrap();
-    assert_eq!(ids.ranges().collect::<Vec<_>>(), [5..=6]);
+    assert_eq!(ids.runs().collect::<Vec<_>>(), [5..=6]);
     assert_eq!(ids.generation(), 9);
     // next_id 8 was kept: 7 was handed out once, 8 never.
     let mut ids2 = ids.clone();
@@ -1272,7 +1272,7 @@ fn touching_runs_need_different_owners() {
         let ids: IdAllocator = codec.decode(&codec.encode(&forged)).unwrap();
         ids.check_invariants().unwrap();
         assert_eq!(id_owners(&ids), expected, "{codec:?}");
-        assert_eq!(ids.ranges().collect::<Vec<_>>(), [5..=12, 15..=15]);
+        assert_eq!(ids.runs().collect::<Vec<_>>(), [5..=12, 15..=15]);
         assert_eq!(ids.generation(), 3);
         assert_eq!(codec.encode(&ids), codec.encode(&forged), "{codec:?}");
     }

@@ -315,7 +315,7 @@ fn old_envelope(file: &[u8]) -> Vec<u8> {
 fn versionize_data_written_before_version_2_still_loads() {
     // Each allocator on its own.
     let gsi: IdAllocator = load(&old_envelope(V1_GSI), 2).unwrap();
-    assert_eq!(gsi.ranges().collect::<Vec<_>>(), [5..=5, 7..=8, 20..=20]);
+    assert_eq!(gsi.runs().collect::<Vec<_>>(), [5..=5, 7..=8, 20..=20]);
     assert_eq!((gsi.generation(), gsi.has_owners()), (0, false));
     let mmio: AddressAllocator = load(&old_envelope(V1_MMIO), 2).unwrap();
     assert_eq!(mmio.len(), 7);

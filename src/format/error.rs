@@ -39,6 +39,24 @@ pub struct DecodeError {
 impl DecodeError {
     /// The error `kind` in `field` at byte `offset`, outside any pool (to
     /// compare with what a decoder returns).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
+    /// use vm_allocator::IdAllocator;
+    ///
+    /// // A file cut short inside its checksum.
+    /// let mut bytes = IdAllocator::new(0, 9).unwrap().to_bytes();
+    /// let len = bytes.len();
+    /// bytes.truncate(len - 1);
+    /// let expected = DecodeError::new(
+    ///     len - 4,
+    ///     Field::Checksum,
+    ///     DecodeErrorKind::Truncated { needed: 4, available: 3 },
+    /// );
+    /// assert_eq!(IdAllocator::from_bytes(&bytes), Err(expected));
+    /// ```
     pub const fn new(offset: usize, field: Field, kind: DecodeErrorKind) -> Self {
         DecodeError {
             offset,
@@ -49,6 +67,17 @@ impl DecodeError {
     }
 
     /// The same error, inside pool `pool` (unless it names one already).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
+    ///
+    /// let err = DecodeError::new(40, Field::OwnerName { index: 0 }, DecodeErrorKind::UnusedOwner).in_pool(2);
+    /// assert_eq!(err.pool, Some(2));
+    /// assert_eq!(err.in_pool(5).pool, Some(2)); // the innermost pool stays
+    /// assert!(err.to_string().starts_with("pool #2 "));
+    /// ```
     pub fn in_pool(mut self, pool: u64) -> Self {
         self.pool.get_or_insert(pool);
         self
@@ -57,6 +86,17 @@ impl DecodeError {
 
 /// A field or section of a file (see `FORMAT.md`). Item fields carry the
 /// position of the item in the sorted list, counted from 0.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::Field;
+/// use vm_allocator::AddressAllocator;
+///
+/// let err = AddressAllocator::from_bytes(&[]).unwrap_err();
+/// assert_eq!(err.field, Field::Magic);
+/// assert_eq!(Field::Checksum.to_string(), "checksum");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Field {
@@ -244,6 +284,20 @@ impl fmt::Display for Field {
 }
 
 /// What was wrong with a field.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::{DecodeErrorKind, Field};
+/// use vm_allocator::IdAllocator;
+///
+/// let mut bytes = IdAllocator::new(0, 9).unwrap().to_bytes();
+/// bytes[12] ^= 0x01; // damage the body
+/// let err = IdAllocator::from_bytes(&bytes).unwrap_err();
+/// assert!(matches!(err.kind, DecodeErrorKind::ChecksumMismatch { .. }));
+/// assert_eq!(err.field, Field::Checksum);
+/// assert!(err.kind.to_string().starts_with("checksum mismatch: stored CRC-32C 0x"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DecodeErrorKind {
@@ -483,6 +537,18 @@ impl core::error::Error for DecodeError {
 }
 
 /// Why a state could not be written in the format version asked for.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::EncodeError;
+/// use vm_allocator::IdAllocator;
+///
+/// let gsi = IdAllocator::new(5, 23).unwrap();
+/// let err = gsi.to_bytes_version(3).unwrap_err();
+/// assert_eq!(err, EncodeError::UnsupportedVersion { version: 3, supported: &[1, 2] });
+/// assert_eq!(err.to_string(), "cannot write format version 3; this crate writes [1, 2]");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EncodeError {
@@ -508,6 +574,27 @@ pub enum EncodeError {
 }
 
 /// What a format version cannot hold.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::{EncodeError, Unfit};
+/// use vm_allocator::{IdAllocator, Owner, ResourceSet};
+///
+/// let err = ResourceSet::x86_64().to_bytes_version(1).unwrap_err();
+/// assert_eq!(err, EncodeError::DoesNotFit { version: 1, what: Unfit::ResourceSet });
+/// assert_eq!(err.to_string(), "format version 1 cannot hold a resource set");
+///
+/// let mut gsi = IdAllocator::new(5, 23).unwrap();
+/// gsi.owned_by(&Owner::new("rtc").unwrap()).allocate_id().unwrap();
+/// let err = gsi.to_bytes_version(1).unwrap_err();
+/// assert!(matches!(err, EncodeError::DoesNotFit { what: Unfit::Owner { .. }, .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "format version 1 cannot hold the owner of the allocation 0x5..=0x5 (\"rtc\"); \
+///      without_owners() drops owners explicitly"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Unfit {

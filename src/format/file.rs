@@ -28,6 +28,28 @@ use super::{DecodeError, DecodeErrorKind, Field, MAX_FILE_SIZE};
 use crate::{AddressAllocator, IdAllocator};
 
 /// Why a state could not be read from a path.
+///
+/// # Examples
+///
+/// ```rust
+/// use std::error::Error as _;
+/// use vm_allocator::format::{DecodeErrorKind, ReadError};
+/// use vm_allocator::IdAllocator;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let missing = IdAllocator::read_from_path(dir.path().join("gsi.vma")).unwrap_err();
+/// assert!(matches!(&missing, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound));
+/// assert!(missing.to_string().starts_with("cannot read the state file: "));
+///
+/// std::fs::write(dir.path().join("notes.txt"), "not a snapshot").unwrap();
+/// let err = IdAllocator::read_from_path(dir.path().join("notes.txt")).unwrap_err();
+/// match &err {
+///     ReadError::Decode(e) => assert!(matches!(e.kind, DecodeErrorKind::BadMagic { .. })),
+///     other => panic!("{other}"),
+/// }
+/// assert!(err.to_string().starts_with("invalid state file: magic at byte 0"));
+/// assert!(err.source().is_some());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ReadError {

@@ -11,7 +11,16 @@ use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 /// `write_to_path`, `write_to_path_version` and `read_from_path` on a
 /// kind of state, through [`FileState`](super::FileState).
 macro_rules! file_methods {
-    ($ty:ident, $what:literal, $example:literal, $path_example:literal, $stream_example:literal) => {
+    (
+        $ty:ident,
+        $what:literal,
+        $example:literal,
+        $path_example:literal,
+        $stream_example:literal,
+        $setup:literal,
+        $older_version:literal,
+        $version_1:literal
+    ) => {
         impl $ty {
             #[doc = concat!("Encodes the ", $what, " in the current format version (`FORMAT.md`).")]
             ///
@@ -39,6 +48,17 @@ macro_rules! file_methods {
             /// [`EncodeError::TooLarge`].
             ///
             /// Time: O(n).
+            ///
+            /// # Examples
+            ///
+            /// ```rust
+            /// use vm_allocator::format::{EncodeError, Unfit, FORMAT_VERSION};
+            #[doc = $setup]
+            /// assert_eq!(state.to_bytes_version(FORMAT_VERSION).unwrap(), state.to_bytes());
+            /// let err = state.to_bytes_version(7).unwrap_err();
+            /// assert_eq!(err, EncodeError::UnsupportedVersion { version: 7, supported: &[1, 2] });
+            #[doc = $version_1]
+            /// ```
             pub fn to_bytes_version(&self, version: u16) -> Result<Vec<u8>, EncodeError> {
                 super::encode(self, version)
             }
@@ -51,6 +71,21 @@ macro_rules! file_methods {
             /// allocate more than a small multiple of `bytes.len()`.
             ///
             /// Time: O(len), len = `bytes.len()`.
+            ///
+            /// # Examples
+            ///
+            /// ```rust
+            /// use vm_allocator::format::{DecodeErrorKind, Field};
+            #[doc = $setup]
+            /// let mut bytes = state.to_bytes();
+            #[doc = concat!("assert_eq!(", stringify!($ty), "::from_bytes(&bytes).unwrap(), state);")]
+            ///
+            /// let last = bytes.len() - 1;
+            /// bytes[last] ^= 0xff; // a damaged checksum
+            #[doc = concat!("let err = ", stringify!($ty), "::from_bytes(&bytes).unwrap_err();")]
+            /// assert_eq!((err.field, err.offset), (Field::Checksum, last - 3));
+            /// assert!(matches!(err.kind, DecodeErrorKind::ChecksumMismatch { .. }));
+            /// ```
             pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
                 super::decode(bytes)
             }
@@ -80,6 +115,21 @@ macro_rules! file_methods {
             /// `InvalidInput` (its source).
             ///
             /// Time: O(n) plus the I/O.
+            ///
+            /// # Examples
+            ///
+            /// ```rust
+            #[doc = $setup]
+            /// let dir = tempfile::tempdir().unwrap();
+            /// let path = dir.path().join("state.vma");
+            #[doc = concat!("state.write_to_path_version(&path, ", $older_version, ").unwrap();")]
+            #[doc = concat!("let expected = state.to_bytes_version(", $older_version, ").unwrap();")]
+            /// assert_eq!(std::fs::read(&path).unwrap(), expected);
+            ///
+            /// let err = state.write_to_path_version(&path, 7).unwrap_err();
+            /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+            /// assert_eq!(std::fs::read(&path).unwrap(), expected); // untouched
+            /// ```
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
             pub fn write_to_path_version(
@@ -113,6 +163,17 @@ macro_rules! file_methods {
             /// `InvalidInput` (its source).
             ///
             /// Time: O(n).
+            ///
+            /// # Examples
+            ///
+            /// ```rust
+            #[doc = $setup]
+            /// let mut out = Vec::new();
+            #[doc = concat!("state.write_to_version(&mut out, ", $older_version, ").unwrap();")]
+            #[doc = concat!("assert_eq!(out, state.to_bytes_version(", $older_version, ").unwrap());")]
+            /// let err = state.write_to_version(&mut Vec::new(), 7).unwrap_err();
+            /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+            /// ```
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
             pub fn write_to_version(
@@ -131,6 +192,20 @@ macro_rules! file_methods {
             /// claims.
             ///
             /// Time: O(file size) plus the I/O.
+            ///
+            /// # Examples
+            ///
+            /// ```rust
+            #[doc = $setup]
+            /// let mut stream = state.to_bytes();
+            /// stream.extend_from_slice(b"what follows");
+            /// let mut reader = &stream[..];
+            #[doc = concat!("assert_eq!(", stringify!($ty), "::read_from(&mut reader).unwrap(), state);")]
+            /// assert_eq!(reader, &b"what follows"[..]); // exactly the file was read
+            ///
+            /// // A stream that ends inside the file.
+            #[doc = concat!("assert!(", stringify!($ty), "::read_from(&stream[..12]).is_err());")]
+            /// ```
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
             pub fn read_from(reader: impl std::io::Read) -> Result<Self, crate::format::ReadError> {
@@ -143,6 +218,21 @@ macro_rules! file_methods {
             /// refused without being read.
             ///
             /// Time: O(file size) plus the I/O.
+            ///
+            /// # Examples
+            ///
+            /// ```rust
+            /// use vm_allocator::format::ReadError;
+            #[doc = $setup]
+            /// let dir = tempfile::tempdir().unwrap();
+            /// let path = dir.path().join("state.vma");
+            /// state.write_to_path(&path).unwrap();
+            #[doc = concat!("assert_eq!(", stringify!($ty), "::read_from_path(&path).unwrap(), state);")]
+            ///
+            /// std::fs::write(&path, b"garbage").unwrap();
+            #[doc = concat!("let err = ", stringify!($ty), "::read_from_path(&path).unwrap_err();")]
+            /// assert!(matches!(err, ReadError::Decode(_)));
+            /// ```
             #[cfg(feature = "std")]
             #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
             pub fn read_from_path(
@@ -192,7 +282,15 @@ assert_eq!(&stream[..gsi.to_bytes().len()], &gsi.to_bytes()[..]);
 let mut reader = &stream[..];
 assert_eq!(IdAllocator::read_from(&mut reader).unwrap(), gsi);
 assert_eq!(IdAllocator::read_from(&mut reader).unwrap(), msi);
-assert!(reader.is_empty());"
+assert!(reader.is_empty());",
+    "use vm_allocator::IdAllocator;
+
+let mut state = IdAllocator::new(5, 23).unwrap();
+state.allocate_id().unwrap();",
+    "1",
+    "// Version 1 has no generation: it reads back as 0.
+let v1 = state.to_bytes_version(1).unwrap();
+assert_eq!(IdAllocator::from_bytes(&v1).unwrap().generation(), 0);"
 );
 
 file_methods!(
@@ -224,7 +322,15 @@ mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
 let mut file = Vec::new();
 mmio.write_to(&mut file).unwrap();
 assert_eq!(file, mmio.to_bytes());
-assert_eq!(AddressAllocator::read_from(&file[..]).unwrap(), mmio);"
+assert_eq!(AddressAllocator::read_from(&file[..]).unwrap(), mmio);",
+    "use vm_allocator::{AddressAllocator, AllocPolicy};
+
+let mut state = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
+state.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();",
+    "1",
+    "// Version 1 has no generation: it reads back as 0.
+let v1 = state.to_bytes_version(1).unwrap();
+assert_eq!(AddressAllocator::from_bytes(&v1).unwrap().generation(), 0);"
 );
 
 file_methods!(
@@ -256,7 +362,15 @@ vm.allocate_id(\"legacy_gsi\").unwrap();
 let mut snapshot = std::io::Cursor::new(Vec::new());
 vm.write_to(&mut snapshot).unwrap();
 snapshot.set_position(0);
-assert_eq!(ResourceSet::read_from(&mut snapshot).unwrap(), vm);"
+assert_eq!(ResourceSet::read_from(&mut snapshot).unwrap(), vm);",
+    "use vm_allocator::ResourceSet;
+
+let mut state = ResourceSet::x86_64();
+state.allocate_id(\"legacy_gsi\").unwrap();",
+    "2",
+    "// Version 1 holds single allocators only.
+let err = state.to_bytes_version(1).unwrap_err();
+assert_eq!(err, EncodeError::DoesNotFit { version: 1, what: Unfit::ResourceSet });"
 );
 
 file_methods!(
@@ -288,5 +402,15 @@ newer.allocate_id().unwrap();
 let mut wire = Vec::new();
 Delta::between(&older, &newer).unwrap().write_to(&mut wire).unwrap();
 let delta = Delta::read_from(&wire[..]).unwrap();
-assert_eq!(delta.apply(&older).unwrap(), newer);"
+assert_eq!(delta.apply(&older).unwrap(), newer);",
+    "use vm_allocator::{Delta, IdAllocator};
+
+let older = IdAllocator::new(0, 31).unwrap();
+let mut newer = older.clone();
+newer.allocate_id().unwrap();
+let state = Delta::between(&older, &newer).unwrap();",
+    "2",
+    "// Version 1 has no deltas.
+let err = state.to_bytes_version(1).unwrap_err();
+assert_eq!(err, EncodeError::DoesNotFit { version: 1, what: Unfit::Delta });"
 );

@@ -71,6 +71,17 @@ pub use error::{DecodeError, DecodeErrorKind, EncodeError, Field, Unfit};
 
 /// The former name of [`DecodeErrorKind`], renamed so that it is not taken
 /// for `std::io::ErrorKind`.
+///
+/// # Examples
+///
+/// ```rust
+/// #![allow(deprecated)]
+/// use vm_allocator::format::{DecodeErrorKind, ErrorKind};
+///
+/// // Code written against the old name still compiles (with a warning).
+/// let kind: ErrorKind = DecodeErrorKind::UnusedOwner;
+/// assert_eq!(kind, DecodeErrorKind::UnusedOwner);
+/// ```
 #[deprecated(since = "0.2.0", note = "renamed `DecodeErrorKind`")]
 pub type ErrorKind = DecodeErrorKind;
 #[cfg(feature = "std")]
@@ -89,24 +100,98 @@ use core::fmt;
 /// The first eight bytes of every file: a non-ASCII byte (caught by 7-bit
 /// channels), `VMA`, then CR LF, DOS end-of-file and LF (caught by newline
 /// conversion and text-mode reads), as in PNG.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::MAGIC;
+/// use vm_allocator::IdAllocator;
+///
+/// let bytes = IdAllocator::new(0, 9).unwrap().to_bytes();
+/// assert!(bytes.starts_with(&MAGIC));
+/// assert_eq!(&MAGIC[1..4], b"VMA");
+/// ```
 pub const MAGIC: [u8; 8] = [0x89, b'V', b'M', b'A', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this crate writes by default.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::FORMAT_VERSION;
+/// use vm_allocator::IdAllocator;
+///
+/// let gsi = IdAllocator::new(5, 23).unwrap();
+/// let bytes = gsi.to_bytes();
+/// assert_eq!(bytes[8..10], FORMAT_VERSION.to_le_bytes()); // u16le after the magic
+/// assert_eq!(gsi.to_bytes_version(FORMAT_VERSION).unwrap(), bytes);
+/// ```
 pub const FORMAT_VERSION: u16 = 2;
 
 /// Every format version this crate reads. Released versions stay readable
 /// forever; a file of any other version is refused with
 /// [`DecodeErrorKind::UnsupportedVersion`].
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::{DecodeErrorKind, SUPPORTED_VERSIONS};
+/// use vm_allocator::IdAllocator;
+///
+/// let mut bytes = IdAllocator::new(5, 23).unwrap().to_bytes();
+/// bytes[8] = 9; // a version from the future
+/// let err = IdAllocator::from_bytes(&bytes).unwrap_err();
+/// assert_eq!(err.kind, DecodeErrorKind::UnsupportedVersion { found: 9, supported: SUPPORTED_VERSIONS });
+/// assert_eq!(err.kind.to_string(), "unsupported format version 9; this reader supports 1, 2");
+/// ```
 pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
 
 /// Every format version this crate writes (`to_bytes_version`).
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::WRITABLE_VERSIONS;
+/// use vm_allocator::IdAllocator;
+///
+/// let gsi = IdAllocator::new(5, 23).unwrap();
+/// for &version in WRITABLE_VERSIONS {
+///     let bytes = gsi.to_bytes_version(version).unwrap();
+///     assert_eq!(IdAllocator::from_bytes(&bytes).unwrap(), gsi);
+/// }
+/// ```
 pub const WRITABLE_VERSIONS: &[u16] = &[1, 2];
 
 /// The largest file a reader accepts, in bytes (1 GiB): about 350 million
 /// packed allocations.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::{DecodeErrorKind, MAX_FILE_SIZE};
+/// use vm_allocator::IdAllocator;
+///
+/// assert_eq!(MAX_FILE_SIZE, 1 << 30);
+/// // Larger input is refused before any of it is decoded.
+/// let huge = vec![0u8; MAX_FILE_SIZE + 1];
+/// let err = IdAllocator::from_bytes(&huge).unwrap_err();
+/// assert!(matches!(err.kind, DecodeErrorKind::FileTooLarge { .. }));
+/// ```
 pub const MAX_FILE_SIZE: usize = 1 << 30;
 
 /// What a file holds: the byte after the version.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::format::{DecodeErrorKind, FileKind};
+/// use vm_allocator::{AddressAllocator, IdAllocator};
+///
+/// let bytes = IdAllocator::new(5, 23).unwrap().to_bytes();
+/// assert_eq!(FileKind::from_byte(bytes[10]), Some(FileKind::IdAllocator));
+/// let err = AddressAllocator::from_bytes(&bytes).unwrap_err();
+/// assert_eq!(err.kind, DecodeErrorKind::WrongKind { expected: FileKind::AddressAllocator, found: 1 });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FileKind {
@@ -122,6 +207,16 @@ pub enum FileKind {
 
 impl FileKind {
     /// The byte that identifies this kind in a file. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::FileKind;
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// assert_eq!(FileKind::IdAllocator.byte(), 1);
+    /// assert_eq!(ResourceSet::x86_64().to_bytes()[10], FileKind::ResourceSet.byte());
+    /// ```
     pub const fn byte(self) -> u8 {
         match self {
             FileKind::IdAllocator => 1,
@@ -132,6 +227,18 @@ impl FileKind {
     }
 
     /// The kind a byte stands for, if any. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::FileKind;
+    ///
+    /// assert_eq!(FileKind::from_byte(4), Some(FileKind::Delta));
+    /// assert_eq!(FileKind::from_byte(0), None);
+    /// for kind in [FileKind::IdAllocator, FileKind::AddressAllocator, FileKind::ResourceSet, FileKind::Delta] {
+    ///     assert_eq!(FileKind::from_byte(kind.byte()), Some(kind));
+    /// }
+    /// ```
     pub const fn from_byte(byte: u8) -> Option<FileKind> {
         match byte {
             1 => Some(FileKind::IdAllocator),
@@ -144,6 +251,16 @@ impl FileKind {
 
     /// True if files of format `version` can hold this kind: version 1
     /// holds the two allocators, version 2 every kind. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::FileKind;
+    ///
+    /// assert!(FileKind::AddressAllocator.in_version(1));
+    /// assert!(!FileKind::ResourceSet.in_version(1));
+    /// assert!(FileKind::ResourceSet.in_version(2));
+    /// ```
     pub const fn in_version(self, version: u16) -> bool {
         match self {
             FileKind::IdAllocator | FileKind::AddressAllocator => true,

@@ -10,6 +10,22 @@ use crate::{Error, NameError};
 
 /// Why an operation on a [`ResourceSet`](crate::ResourceSet) failed; the
 /// set is unchanged.
+///
+/// # Examples
+///
+/// ```rust
+/// use std::error::Error as _;
+/// use vm_allocator::{Error, ResourceSet, SetError};
+///
+/// let mut vm = ResourceSet::x86_64();
+/// let err = vm.allocate_id_at("legacy_gsi", 2).unwrap_err();
+/// assert_eq!(err, SetError::Pool { pool: "legacy_gsi".into(), error: Error::OutOfRange(2) });
+/// assert_eq!(err.to_string(), r#"pool "legacy_gsi": id 2 is not in the allocator's range"#);
+/// assert!(err.source().is_some()); // the allocator's error
+///
+/// let err = vm.add_id_pool("bad\nname", 0, 1).unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid pool name "bad\nname": the name holds a control character at byte 3"#);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SetError {
@@ -43,6 +59,20 @@ pub enum SetError {
 
 impl SetError {
     /// The allocator's error, if the allocator refused the operation.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.allocate_id_at("legacy_gsi", 9)?;
+    /// let taken = vm.allocate_id_at("legacy_gsi", 9).unwrap_err();
+    /// assert_eq!(taken.allocator_error(), Some(Error::ResourceNotAvailable));
+    /// let missing = vm.allocate_id_at("gsi", 9).unwrap_err();
+    /// assert_eq!(missing.allocator_error(), None);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocator_error(&self) -> Option<Error> {
         match self {
             SetError::Pool { error, .. } => Some(*error),

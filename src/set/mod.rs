@@ -80,6 +80,20 @@ impl Default for ResourceSet {
 
 impl ResourceSet {
     /// An empty set, at generation 0.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut set = ResourceSet::new();
+    /// assert!(set.is_empty());
+    /// assert_eq!(set.generation(), 0);
+    /// set.add_id_pool("slots", 0, 31)?;
+    /// assert_eq!(set.allocate_id("slots")?, 0);
+    /// assert_eq!(ResourceSet::default(), ResourceSet::new());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn new() -> ResourceSet {
         ResourceSet {
             pools: Arc::new(Vec::new()),
@@ -98,21 +112,72 @@ impl ResourceSet {
     /// The generation: 0 for a new set, one more after every successful
     /// mutation of the set or of any of its pools, the same after a failed
     /// one. It is saved and restored; equality ignores it. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.generation(), 0);
+    /// vm.allocate_id("legacy_gsi")?;
+    /// assert!(vm.allocate_id("no_such_pool").is_err()); // a failure counts nothing
+    /// vm.add_id_pool("slots", 0, 31)?;
+    /// assert_eq!(vm.generation(), 2);
+    /// assert_eq!(vm.ids("legacy_gsi").unwrap().generation(), 1);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
     /// Number of pools. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// assert_eq!(ResourceSet::x86_64().len(), 7);
+    /// assert_eq!(ResourceSet::aarch64().len(), 6);
+    /// ```
     pub fn len(&self) -> usize {
         self.pools.len()
     }
 
     /// True if the set has no pool. Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut set = ResourceSet::new();
+    /// assert!(set.is_empty());
+    /// set.add_address_pool("pio", 0, 0x10000)?;
+    /// assert!(!set.is_empty());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.pools.is_empty()
     }
 
     /// The pools with their names, in the order they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{PoolKind, ResourceSet};
+    ///
+    /// let vm = ResourceSet::aarch64();
+    /// let ids: Vec<&str> = vm
+    ///     .pools()
+    ///     .filter(|(_, pool)| pool.kind() == PoolKind::Ids)
+    ///     .map(|(name, _)| name)
+    ///     .collect();
+    /// assert_eq!(ids, ["spi", "msi_gsi"]);
+    /// assert_eq!(vm.pools().len(), 6);
+    /// ```
     pub fn pools(&self) -> impl ExactSizeIterator<Item = (&str, &Pool)> + '_ {
         self.pools.iter().map(|e| (e.name.as_str(), &e.pool))
     }
@@ -132,16 +197,46 @@ impl ResourceSet {
     }
 
     /// The pool named `name`. Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{PoolKind, ResourceSet};
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.pool("pio").map(|p| p.kind()), Some(PoolKind::Addresses));
+    /// assert!(vm.pool("spi").is_none());
+    /// ```
     pub fn pool(&self, name: &str) -> Option<&Pool> {
         self.position(name).map(|i| &self.pools[i].pool)
     }
 
     /// The id pool named `name`, if there is one. Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.ids("msi_gsi").map(|ids| ids.range_end()), Some(4095));
+    /// assert!(vm.ids("mmio32").is_none()); // an address pool
+    /// ```
     pub fn ids(&self, name: &str) -> Option<&IdAllocator> {
         self.pool(name).and_then(Pool::as_ids)
     }
 
     /// The address pool named `name`, if there is one. Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.addresses("pio").map(|pio| pio.end()), Some(0xffff));
+    /// assert!(vm.addresses("msi_gsi").is_none()); // an id pool
+    /// ```
     pub fn addresses(&self, name: &str) -> Option<&AddressAllocator> {
         self.pool(name).and_then(Pool::as_addresses)
     }
@@ -155,6 +250,26 @@ impl ResourceSet {
     /// Fails with [`SetError::InvalidName`] or [`SetError::DuplicatePool`].
     ///
     /// Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, AllocPolicy, ResourceSet, SetError};
+    ///
+    /// // A pool that already holds allocations.
+    /// let mut pio = AddressAllocator::new(0, 0x10000).unwrap();
+    /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8)).unwrap();
+    /// let mut vm = ResourceSet::new();
+    /// vm.add_pool("pio", pio)?;
+    /// assert!(vm.addresses("pio").unwrap().is_allocated(0x3f8));
+    ///
+    /// let again = vm.add_pool("pio", AddressAllocator::new(0, 8).unwrap()).unwrap_err();
+    /// assert_eq!(again, SetError::DuplicatePool("pio".into()));
+    /// assert_eq!(again.to_string(), r#"a pool named "pio" exists already"#);
+    /// let unnamed = vm.add_pool("", AddressAllocator::new(0, 8).unwrap());
+    /// assert!(matches!(unnamed, Err(SetError::InvalidName { .. })));
+    /// # Ok::<(), SetError>(())
+    /// ```
     pub fn add_pool(&mut self, name: &str, pool: impl Into<Pool>) -> Result<(), SetError> {
         check_name(name).map_err(|error| SetError::InvalidName {
             name: String::from(name),
@@ -201,6 +316,21 @@ impl ResourceSet {
     /// Adds an empty pool of the `size` addresses from `base` under `name`.
     ///
     /// Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Error, ResourceSet};
+    ///
+    /// let mut set = ResourceSet::new();
+    /// set.add_address_pool("mmio", 0xd000_0000, 0x1000_0000)?;
+    /// let bar = set.allocate("mmio", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(bar.start(), 0xd000_0000);
+    /// // An empty space is refused, naming the pool.
+    /// let err = set.add_address_pool("empty", 0, 0).unwrap_err();
+    /// assert_eq!(err.allocator_error(), Some(Error::Underflow));
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn add_address_pool(&mut self, name: &str, base: u64, size: u64) -> Result<(), SetError> {
         let addresses = AddressAllocator::new(base, size).map_err(|error| SetError::Pool {
             pool: String::from(name),
@@ -212,6 +342,19 @@ impl ResourceSet {
     /// Removes the pool named `name` and returns it.
     ///
     /// Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{PoolKind, ResourceSet, SetError};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let pio = vm.remove_pool("pio")?;
+    /// assert_eq!(pio.kind(), PoolKind::Addresses);
+    /// assert_eq!(vm.len(), 6);
+    /// assert_eq!(vm.remove_pool("pio").unwrap_err(), SetError::NoSuchPool("pio".into()));
+    /// # Ok::<(), SetError>(())
+    /// ```
     pub fn remove_pool(&mut self, name: &str) -> Result<Pool, SetError> {
         let i = self
             .position(name)
@@ -225,6 +368,22 @@ impl ResourceSet {
     /// [`AddressAllocator::allocate`] does.
     ///
     /// Time: O(p + log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Error, ResourceSet, SetError};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let bar = vm.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::LastMatch)?;
+    /// assert_eq!(bar.end(), 0xfebf_ffff);
+    /// // Ids are not addresses.
+    /// let err = vm.allocate("msi_gsi", 1, 1, AllocPolicy::FirstMatch).unwrap_err();
+    /// assert_eq!(err.to_string(), r#"pool "msi_gsi" is not an address pool"#);
+    /// let err = vm.allocate("pio", 0x2_0000, 1, AllocPolicy::FirstMatch).unwrap_err();
+    /// assert_eq!(err.allocator_error(), Some(Error::ResourceNotAvailable));
+    /// # Ok::<(), SetError>(())
+    /// ```
     pub fn allocate(
         &mut self,
         pool: &str,
@@ -239,6 +398,20 @@ impl ResourceSet {
     /// [`AddressAllocator::allocate_with`] does.
     ///
     /// Time: O(p + log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// // A 1 GiB BAR in the upper half of the 64-bit window.
+    /// let c = Constraint::new(1 << 30, 1 << 30, AllocPolicy::FirstMatch)
+    ///     .unwrap()
+    ///     .with_min_address(384 << 30);
+    /// assert_eq!(vm.allocate_with("mmio64", c)?.start(), 384 << 30);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_with(
         &mut self,
         pool: &str,
@@ -251,6 +424,20 @@ impl ResourceSet {
     /// [`AddressAllocator::free`] does.
     ///
     /// Time: O(p + log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Error, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let bar = vm.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// vm.free("mmio32", &bar)?;
+    /// assert!(vm.addresses("mmio32").unwrap().is_empty());
+    /// let err = vm.free("mmio32", &bar).unwrap_err();
+    /// assert_eq!(err.allocator_error(), Some(Error::ResourceNotAvailable));
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn free(&mut self, pool: &str, range: &RangeInclusive) -> Result<(), SetError> {
         self.with_addresses(pool, |a| a.free(range))
     }
@@ -259,6 +446,20 @@ impl ResourceSet {
     /// [`AddressAllocator::set_owner`] does.
     ///
     /// Time: O(p + log n).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let com1 = vm.allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// let serial = Owner::new("serial0").unwrap();
+    /// assert_eq!(vm.set_owner("pio", &com1, Some(serial.clone()))?, None);
+    /// assert_eq!(vm.allocations_of("serial0").collect::<Vec<_>>(), [("pio", com1)]);
+    /// assert_eq!(vm.set_owner("pio", &com1, None)?, Some(serial));
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn set_owner(
         &mut self,
         pool: &str,
@@ -271,6 +472,19 @@ impl ResourceSet {
     /// Allocates the smallest free id of the id pool `pool`.
     ///
     /// Time: O(p + log r).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{ResourceSet, SetError};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.allocate_id("legacy_gsi")?, 5);
+    /// assert_eq!(vm.allocate_id("legacy_gsi")?, 6);
+    /// let err = vm.allocate_id("spi").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"no pool is named "spi""#);
+    /// # Ok::<(), SetError>(())
+    /// ```
     pub fn allocate_id(&mut self, pool: &str) -> Result<u32, SetError> {
         self.with_ids(pool, |ids| ids.allocate_id())
     }
@@ -278,6 +492,19 @@ impl ResourceSet {
     /// Allocates the id `id` of the id pool `pool`.
     ///
     /// Time: O(p + log r).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.allocate_id_at("legacy_gsi", 12)?, 12);
+    /// let err = vm.allocate_id_at("legacy_gsi", 12).unwrap_err();
+    /// assert_eq!(err.allocator_error(), Some(Error::ResourceNotAvailable));
+    /// assert_eq!(err.to_string(), r#"pool "legacy_gsi": the requested resource is not available"#);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_id_at(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
         self.with_ids(pool, |ids| ids.allocate_id_at(id))
     }
@@ -285,6 +512,17 @@ impl ResourceSet {
     /// Allocates `count` aligned ids of the id pool `pool`.
     ///
     /// Time: O(p + log r).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.allocate_ids("msi_gsi", 4, 4)?, 24..=27);
+    /// assert_eq!(vm.allocate_ids("msi_gsi", 8, 8)?, 32..=39);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_ids(
         &mut self,
         pool: &str,
@@ -297,6 +535,19 @@ impl ResourceSet {
     /// Frees the id `id` of the id pool `pool`.
     ///
     /// Time: O(p + log r).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Error, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let gsi = vm.allocate_id("legacy_gsi")?;
+    /// assert_eq!(vm.free_id("legacy_gsi", gsi)?, gsi);
+    /// let err = vm.free_id("legacy_gsi", gsi).unwrap_err();
+    /// assert_eq!(err.allocator_error(), Some(Error::AlreadyReleased(5)));
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn free_id(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
         self.with_ids(pool, |ids| ids.free_id(id))
     }
@@ -304,6 +555,19 @@ impl ResourceSet {
     /// Frees the ids `ids` of the id pool `pool`, all or nothing.
     ///
     /// Time: O(p + log r).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let vectors = vm.allocate_ids("msi_gsi", 4, 4)?;
+    /// vm.free_ids("msi_gsi", vectors.clone())?;
+    /// assert_eq!(vm.ids("msi_gsi").unwrap().used(), 0);
+    /// assert!(vm.free_ids("msi_gsi", vectors).is_err());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn free_ids(&mut self, pool: &str, ids: IdRange<u32>) -> Result<(), SetError> {
         self.with_ids(pool, |a| a.free_ids(ids))
     }
@@ -312,6 +576,20 @@ impl ResourceSet {
     /// [`IdAllocator::set_owner`] does.
     ///
     /// Time: O(p + log r).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let vectors = vm.allocate_ids("msi_gsi", 4, 4)?;
+    /// let nvme = Owner::new("nvme0").unwrap();
+    /// vm.set_id_owner("msi_gsi", vectors, Some(nvme.clone()))?;
+    /// assert_eq!(vm.ids("msi_gsi").unwrap().owner_at(25), Some(&nvme));
+    /// assert_eq!(vm.free_owner("nvme0").len(), 1);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn set_id_owner(
         &mut self,
         pool: &str,
@@ -324,6 +602,20 @@ impl ResourceSet {
     /// Returns a view that allocates on behalf of `owner` in any pool.
     ///
     /// Time: O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let blk0 = Owner::new("virtio-blk0").unwrap();
+    /// let mut blk = vm.owned_by(&blk0);
+    /// blk.allocate_id("legacy_gsi")?;
+    /// blk.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(vm.allocations_of("virtio-blk0").count(), 2);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn owned_by<'a>(&'a mut self, owner: &'a Owner) -> OwnedBy<'a, Self> {
         OwnedBy::new(self, owner)
     }
@@ -332,6 +624,20 @@ impl ResourceSet {
     /// order, then address order (id ranges are maximal runs of ids).
     ///
     /// Time: O(n) over all pools.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Owner, RangeInclusive, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// vm.owned_by(&net0).allocate_ids("msi_gsi", 2, 2)?;
+    /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let held: Vec<(&str, RangeInclusive)> = vm.allocations_of("virtio-net0").collect();
+    /// assert_eq!(held, [("msi_gsi", RangeInclusive::new(24, 25).unwrap()), ("mmio32", bar)]);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocations_of<'a>(
         &'a self,
         owner: &'a str,
@@ -355,6 +661,24 @@ impl ResourceSet {
     /// pool touched); finding nothing changes nothing.
     ///
     /// Time: O(n + k log n) over all pools, k = allocations freed.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// vm.owned_by(&net0).allocate_id("legacy_gsi")?;
+    /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let generation = vm.generation();
+    /// let freed = vm.free_owner("virtio-net0");
+    /// assert_eq!(freed[1], ("mmio32".to_string(), bar));
+    /// assert_eq!(freed.len(), 2);
+    /// assert_eq!(vm.generation(), generation + 1); // one mutation of the set
+    /// assert!(vm.free_owner("virtio-net0").is_empty());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn free_owner(&mut self, owner: &str) -> Vec<(String, RangeInclusive)> {
         if self.allocations_of(owner).next().is_none() {
             return Vec::new();
@@ -379,6 +703,19 @@ impl ResourceSet {
     }
 
     /// True if any allocation of any pool has an owner. Time: O(p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// assert!(!vm.has_owners());
+    /// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+    /// assert!(vm.has_owners());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn has_owners(&self) -> bool {
         self.pools.iter().any(|e| e.pool.has_owners())
     }
@@ -387,6 +724,20 @@ impl ResourceSet {
     /// [`AddressAllocator::without_owners`]). Same generation.
     ///
     /// Time: O(n) if some allocation has an owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+    /// let plain = vm.without_owners();
+    /// assert!(!plain.has_owners());
+    /// assert!(plain.ids("legacy_gsi").unwrap().is_allocated(5));
+    /// assert_eq!(plain.generation(), vm.generation());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn without_owners(&self) -> ResourceSet {
         let pools = self
             .pools
@@ -483,6 +834,18 @@ impl ResourceSet {
 
 impl OwnedBy<'_, ResourceSet> {
     /// [`ResourceSet::allocate`], owned by this view's owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let net0 = Owner::new("virtio-net0").unwrap();
+    /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(vm.addresses("mmio32").unwrap().owner_at(bar.start()), Some(&net0));
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate(
         &mut self,
         pool: &str,
@@ -499,6 +862,20 @@ impl OwnedBy<'_, ResourceSet> {
     }
 
     /// [`ResourceSet::allocate_with`], owned by this view's owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AllocPolicy, Constraint, Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let gpu = Owner::new("gpu0").unwrap();
+    /// let c = Constraint::new(1 << 30, 1 << 30, AllocPolicy::LastMatch).unwrap();
+    /// let bar = vm.owned_by(&gpu).allocate_with("mmio64", c)?;
+    /// assert_eq!(bar.end(), (512 << 30) - 1);
+    /// assert_eq!(vm.allocations_of("gpu0").count(), 1);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_with(
         &mut self,
         pool: &str,
@@ -510,6 +887,18 @@ impl OwnedBy<'_, ResourceSet> {
     }
 
     /// [`ResourceSet::allocate_id`], owned by this view's owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let rtc = Owner::new("rtc").unwrap();
+    /// let gsi = vm.owned_by(&rtc).allocate_id("legacy_gsi")?;
+    /// assert_eq!(vm.ids("legacy_gsi").unwrap().owner_at(gsi), Some(&rtc));
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_id(&mut self, pool: &str) -> Result<u32, SetError> {
         let owner = self.owner();
         self.target()
@@ -517,6 +906,18 @@ impl OwnedBy<'_, ResourceSet> {
     }
 
     /// [`ResourceSet::allocate_id_at`], owned by this view's owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let serial = Owner::new("serial0").unwrap();
+    /// vm.owned_by(&serial).allocate_id_at("legacy_gsi", 4 + 1)?;
+    /// assert_eq!(vm.free_owner("serial0").len(), 1);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_id_at(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
         let owner = self.owner();
         self.target()
@@ -524,6 +925,18 @@ impl OwnedBy<'_, ResourceSet> {
     }
 
     /// [`ResourceSet::allocate_ids`], owned by this view's owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// let nvme = Owner::new("nvme0").unwrap();
+    /// assert_eq!(vm.owned_by(&nvme).allocate_ids("msi_gsi", 8, 8)?, 24..=31);
+    /// assert_eq!(vm.ids("msi_gsi").unwrap().ids_of("nvme0").collect::<Vec<_>>(), [24..=31]);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn allocate_ids(
         &mut self,
         pool: &str,

@@ -7,6 +7,18 @@ use core::fmt;
 use crate::{AddressAllocator, IdAllocator};
 
 /// What a pool hands out.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{PoolKind, ResourceSet, SetError};
+///
+/// let mut vm = ResourceSet::x86_64();
+/// assert_eq!(vm.pool("pio").unwrap().kind(), PoolKind::Addresses);
+/// let err = vm.allocate_id("pio").unwrap_err();
+/// assert_eq!(err, SetError::WrongKind { pool: "pio".into(), expected: PoolKind::Ids });
+/// assert_eq!(PoolKind::Ids.to_string(), "id");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PoolKind {
     /// Integer ids ([`IdAllocator`]).
@@ -25,6 +37,21 @@ impl fmt::Display for PoolKind {
 }
 
 /// The allocator of one pool of a [`ResourceSet`](crate::ResourceSet).
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{IdAllocator, Pool, ResourceSet};
+///
+/// let mut set = ResourceSet::new();
+/// set.add_pool("slots", IdAllocator::new(0, 31).unwrap())?;
+/// match set.pool("slots") {
+///     Some(Pool::Ids(slots)) => assert_eq!(slots.range_end(), 31),
+///     other => panic!("not an id pool: {other:?}"),
+/// }
+/// assert_eq!(Pool::from(IdAllocator::new(0, 1).unwrap()).generation(), 0);
+/// # Ok::<(), vm_allocator::SetError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Pool {
     /// A pool of ids.
@@ -35,6 +62,16 @@ pub enum Pool {
 
 impl Pool {
     /// What the pool hands out.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{PoolKind, ResourceSet};
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.pool("msi_gsi").unwrap().kind(), PoolKind::Ids);
+    /// assert_eq!(vm.pool("mmio32").unwrap().kind(), PoolKind::Addresses);
+    /// ```
     pub fn kind(&self) -> PoolKind {
         match self {
             Pool::Ids(_) => PoolKind::Ids,
@@ -43,6 +80,16 @@ impl Pool {
     }
 
     /// The id allocator, if this is an id pool.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.pool("msi_gsi").unwrap().as_ids().unwrap().range_base(), 24);
+    /// assert!(vm.pool("pio").unwrap().as_ids().is_none());
+    /// ```
     pub fn as_ids(&self) -> Option<&IdAllocator> {
         match self {
             Pool::Ids(ids) => Some(ids),
@@ -51,6 +98,16 @@ impl Pool {
     }
 
     /// The address allocator, if this is an address pool.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let vm = ResourceSet::x86_64();
+    /// assert_eq!(vm.pool("pio").unwrap().as_addresses().unwrap().end(), 0xffff);
+    /// assert!(vm.pool("msi_gsi").unwrap().as_addresses().is_none());
+    /// ```
     pub fn as_addresses(&self) -> Option<&AddressAllocator> {
         match self {
             Pool::Addresses(a) => Some(a),
@@ -59,6 +116,19 @@ impl Pool {
     }
 
     /// The allocator's generation.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSet;
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.allocate_id("legacy_gsi")?;
+    /// vm.allocate_id("legacy_gsi")?;
+    /// assert_eq!(vm.pool("legacy_gsi").unwrap().generation(), 2);
+    /// assert_eq!(vm.pool("msi_gsi").unwrap().generation(), 0);
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn generation(&self) -> u64 {
         match self {
             Pool::Ids(ids) => ids.generation(),
@@ -67,6 +137,18 @@ impl Pool {
     }
 
     /// True if any allocation has an owner.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{Owner, ResourceSet};
+    ///
+    /// let mut vm = ResourceSet::x86_64();
+    /// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+    /// assert!(vm.pool("legacy_gsi").unwrap().has_owners());
+    /// assert!(!vm.pool("msi_gsi").unwrap().has_owners());
+    /// # Ok::<(), vm_allocator::SetError>(())
+    /// ```
     pub fn has_owners(&self) -> bool {
         match self {
             Pool::Ids(ids) => ids.has_owners(),

@@ -43,6 +43,18 @@ pub struct AddressAllocatorBuilder {
 
 impl AddressAllocatorBuilder {
     /// Starts an allocator of the address space `space`, at generation 0.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocatorBuilder, RangeInclusive};
+    ///
+    /// let space = RangeInclusive::new(0xd000_0000, 0xdfff_ffff)?;
+    /// let mmio = AddressAllocatorBuilder::new(space).finish().unwrap();
+    /// assert_eq!((mmio.space(), mmio.generation()), (space, 0));
+    /// assert!(mmio.is_empty());
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn new(space: RangeInclusive) -> Self {
         AddressAllocatorBuilder {
             space,
@@ -62,12 +74,33 @@ impl AddressAllocatorBuilder {
     }
 
     /// Sets the generation the allocator starts at.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocatorBuilder, RangeInclusive};
+    ///
+    /// let space = RangeInclusive::new(0, 0xffff)?;
+    /// let pio = AddressAllocatorBuilder::new(space).generation(42).finish().unwrap();
+    /// assert_eq!(pio.generation(), 42);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn generation(mut self, generation: u64) -> Self {
         self.generation = generation;
         self
     }
 
     /// The address space.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocatorBuilder, RangeInclusive};
+    ///
+    /// let space = RangeInclusive::new(0, 0xffff)?;
+    /// assert_eq!(AddressAllocatorBuilder::new(space).space(), space);
+    /// # Ok::<(), vm_allocator::Error>(())
+    /// ```
     pub fn space(&self) -> RangeInclusive {
         self.space
     }
@@ -76,6 +109,20 @@ impl AddressAllocatorBuilder {
     /// space and start after the previous one ends.
     ///
     /// Time: O(1) amortised.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocatorBuilder, Owner, RangeInclusive, StateError};
+    ///
+    /// let r = |a, b| RangeInclusive::new(a, b).unwrap();
+    /// let mut builder = AddressAllocatorBuilder::new(r(0, 0xffff));
+    /// builder.push(r(0x2f8, 0x2ff), None)?;
+    /// builder.push(r(0x3f8, 0x3ff), Some(Owner::new("serial0").unwrap()))?;
+    /// let err = builder.push(r(0xfff8, 0x1_0007), None).unwrap_err();
+    /// assert_eq!(err.to_string(), "allocation #2 0xfff8-0x10007 lies outside 0x0-0xffff");
+    /// # Ok::<(), StateError>(())
+    /// ```
     pub fn push(&mut self, range: RangeInclusive, owner: Option<Owner>) -> Result<(), StateError> {
         self.push_bounds(range.start(), range.end(), owner)
     }
@@ -128,6 +175,20 @@ impl AddressAllocatorBuilder {
     }
 
     /// The allocator, or the first error met. Time: O(n / node size).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocatorBuilder, AllocPolicy, RangeInclusive};
+    ///
+    /// let r = |a, b| RangeInclusive::new(a, b).unwrap();
+    /// let mut builder = AddressAllocatorBuilder::new(r(0, 0xffff));
+    /// builder.push(r(0x3f8, 0x3ff), None)?;
+    /// let mut pio = builder.finish()?;
+    /// assert!(pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8)).is_err()); // restored as taken
+    /// assert_eq!(pio.allocate(8, 8, AllocPolicy::FirstMatch)?.start(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn finish(self) -> Result<AddressAllocator, StateError> {
         if let Some(e) = self.error {
             return Err(e);

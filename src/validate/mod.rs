@@ -23,6 +23,28 @@ pub use set::ResourceSetBuilder;
 
 /// Why a state was rejected. `index` is the position of the offending item
 /// in the sorted list of allocations (or id runs, or pools), counted from 0.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::{AddressAllocator, RangeInclusive, StateError};
+///
+/// // A VMM's own record, out of order: refused with the position.
+/// let space = RangeInclusive::new(0xd000_0000, 0xdfff_ffff)?;
+/// let r = |a, b| RangeInclusive::new(a, b).unwrap();
+/// let err = AddressAllocator::from_allocations(
+///     space,
+///     [r(0xd000_2000, 0xd000_2fff), r(0xd000_0000, 0xd000_0fff)],
+/// )
+/// .unwrap_err();
+/// assert_eq!(err, StateError::Overlap { index: 1, previous_end: 0xd000_2fff, start: 0xd000_0000 });
+/// assert_eq!(
+///     err.to_string(),
+///     "allocation #1 starts at 0xd0000000, not after the previous one's end 0xd0002fff \
+///      (unsorted or overlapping)"
+/// );
+/// # Ok::<(), vm_allocator::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StateError {

@@ -37,11 +37,30 @@ pub struct ResourceSetBuilder {
 
 impl ResourceSetBuilder {
     /// Starts an empty set at generation 0.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{ResourceSet, ResourceSetBuilder};
+    ///
+    /// assert_eq!(ResourceSetBuilder::new().finish()?, ResourceSet::new());
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn new() -> Self {
         ResourceSetBuilder::default()
     }
 
     /// Sets the generation the set starts at.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::ResourceSetBuilder;
+    ///
+    /// let set = ResourceSetBuilder::new().generation(5).finish()?;
+    /// assert_eq!(set.generation(), 5);
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn generation(mut self, generation: u64) -> Self {
         self.generation = generation;
         self
@@ -51,6 +70,19 @@ impl ResourceSetBuilder {
     /// no earlier pool.
     ///
     /// Time: O(log p).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{IdAllocator, NameError, ResourceSetBuilder, StateError};
+    ///
+    /// let mut builder = ResourceSetBuilder::new();
+    /// builder.push("gsi", IdAllocator::new(5, 23).unwrap())?;
+    /// let err = builder.push("", IdAllocator::new(0, 1).unwrap()).unwrap_err();
+    /// assert_eq!(err, StateError::PoolName { index: 1, error: NameError::Empty });
+    /// assert_eq!(err.to_string(), "pool #1 has an invalid name: the name is empty");
+    /// # Ok::<(), StateError>(())
+    /// ```
     pub fn push(&mut self, name: &str, pool: impl Into<Pool>) -> Result<(), StateError> {
         if let Some(e) = self.error {
             return Err(e);
@@ -73,6 +105,20 @@ impl ResourceSetBuilder {
     }
 
     /// The set, or the first error met.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::{AddressAllocator, IdAllocator, ResourceSetBuilder};
+    ///
+    /// let mut builder = ResourceSetBuilder::new();
+    /// builder.push("gsi", IdAllocator::from_allocations(5, 23, [5..=6]).unwrap())?;
+    /// builder.push("pio", AddressAllocator::new(0, 0x10000).unwrap())?;
+    /// let mut vm = builder.finish()?;
+    /// assert_eq!(vm.len(), 2);
+    /// assert_eq!(vm.allocate_id("gsi").unwrap(), 7);
+    /// # Ok::<(), vm_allocator::StateError>(())
+    /// ```
     pub fn finish(self) -> Result<ResourceSet, StateError> {
         match self.error {
             Some(e) => Err(e),

@@ -42,7 +42,7 @@ pub fn check_address(
     same("space()", to_pair(a.space()), (m.base, m.end))?;
     same("generation()", a.generation(), m.generation)?;
     let real: Vec<(u64, u64)> = a.iter().map(to_pair).collect();
-    same("iter()", &real, &m.ranges())?;
+    same("iter()", &real, &m.runs())?;
     same(
         "(&allocator).into_iter()",
         a.into_iter().map(to_pair).collect::<Vec<_>>(),
@@ -124,7 +124,7 @@ pub fn check_ids(a: &IdAllocator, m: &IdModel, probe: Option<usize>) -> Result<(
     same("range_base()", a.range_base(), m.base)?;
     same("range_end()", a.range_end(), m.end)?;
     same("generation()", a.generation(), m.generation)?;
-    let runs: Vec<_> = a.ranges().collect();
+    let runs: Vec<_> = a.runs().collect();
     let model_runs = m.runs();
     same("ranges()", &runs, &model_runs)?;
     same(

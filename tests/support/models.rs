@@ -99,7 +99,7 @@ impl AddressModel {
     }
 
     /// The allocations, in order.
-    pub fn ranges(&self) -> Vec<(u64, u64)> {
+    pub fn runs(&self) -> Vec<(u64, u64)> {
         self.allocs.iter().map(|(&s, &e)| (s, e)).collect()
     }
 

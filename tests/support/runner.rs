@@ -300,7 +300,7 @@ impl Pools {
             Op::FreeEvery { stride, offset } => {
                 let victims: Vec<(u64, u64)> = self
                     .addr_model
-                    .ranges()
+                    .runs()
                     .into_iter()
                     .skip(offset.into())
                     .step_by(usize::from(stride % 8) + 2)

@@ -5,6 +5,25 @@
 //!
 //! The shape is `AddressAllocator { address_space, interval_tree }`; see the
 //! [module above](super) for what loading checks and what saving writes.
+//!
+//! # Examples
+//!
+//! ```rust
+//! use serde::{Deserialize, Serialize};
+//! use vm_allocator::{AddressAllocator, AllocPolicy};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Mmio {
+//!     #[serde(with = "vm_allocator::compat::v0_1::address_allocator")]
+//!     space: AddressAllocator,
+//! }
+//! let mut mmio = Mmio { space: AddressAllocator::new(0x1000, 0x4000).unwrap() };
+//! mmio.space.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+//! let json = serde_json::to_string(&mmio).unwrap();
+//! assert!(json.starts_with(r#"{"space":{"address_space":{"start":4096,"end":20479},"interval_tree":"#));
+//! let back: Mmio = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back.space, mmio.space);
+//! ```
 
 use core::fmt;
 
@@ -26,6 +45,27 @@ const FIELDS: &[&str] = &["address_space", "interval_tree"];
 /// explicitly. The generation is not written (0.1.x has none).
 ///
 /// Time: O(n); a temporary list of the tree's nodes (at most 2n + 1).
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::compat::v0_1::address_allocator;
+/// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
+///
+/// let mut mmio = AddressAllocator::new(0x1000, 0x4000).unwrap();
+/// mmio.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x2000)).unwrap();
+/// let mut json = Vec::new();
+/// address_allocator::serialize(&mmio, &mut serde_json::Serializer::new(&mut json)).unwrap();
+/// let json = String::from_utf8(json).unwrap();
+/// // Free, allocated, free: 0.1.x's nodes tile the space.
+/// assert_eq!(json.matches(r#""node_state":"Free""#).count(), 2);
+/// assert_eq!(json.matches(r#""node_state":"Allocated""#).count(), 1);
+///
+/// // Owners do not exist in 0.1.x: refused, not dropped.
+/// mmio.owned_by(&Owner::new("gpu0").unwrap()).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+/// let err = address_allocator::serialize(&mmio, &mut serde_json::Serializer::new(Vec::new())).unwrap_err();
+/// assert!(err.to_string().contains("call without_owners() first"));
+/// ```
 pub fn serialize<S: Serializer>(
     allocator: &AddressAllocator,
     serializer: S,

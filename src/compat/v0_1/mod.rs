@@ -113,6 +113,25 @@ mod tree_import;
 /// 0.1.4 refuses to grow its tree past a height of 50, so its state never
 /// comes near this; a deeper tree is forged or corrupt and is rejected
 /// before it can exhaust the stack.
+///
+/// # Examples
+///
+/// ```rust
+/// use vm_allocator::compat::v0_1::{V01, MAX_TREE_DEPTH};
+/// use vm_allocator::AddressAllocator;
+///
+/// // A forged tree one level too deep: a chain of left children.
+/// let mut node = String::from("null");
+/// for i in 0..=u64::from(MAX_TREE_DEPTH) {
+///     node = format!(
+///         r#"{{"key":{{"start":{s},"end":{s}}},"node_state":"Free","left":{node},"right":null,"height":1}}"#,
+///         s = 100 + i
+///     );
+/// }
+/// let json = format!(r#"{{"address_space":{{"start":0,"end":4095}},"interval_tree":{{"root":{node}}}}}"#);
+/// let err = serde_json::from_str::<V01<AddressAllocator>>(&json).unwrap_err();
+/// assert!(err.to_string().contains("deeper than 64 levels"), "{err}");
+/// ```
 pub const MAX_TREE_DEPTH: u32 = 64;
 
 /// A state type in the serde shape of vm-allocator 0.1.x, for use without a
