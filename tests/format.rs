@@ -3013,6 +3013,69 @@ fn deltas_of_sets_are_read_as_the_spec_says() {
 // ---------------------------------------------------------------------------
 // Messages and the listing.
 
+/// A caller may build any error with any values (the fields are public):
+/// `Display` clamps what it indexes and never panics or overflows.
+#[test]
+fn messages_never_panic_whatever_values_a_caller_builds() {
+    let extremes = [
+        DecodeErrorKind::BadMagic {
+            found: [0xff; 8],
+            found_len: 200,
+        },
+        DecodeErrorKind::BadMagic {
+            found: [0x89; 8],
+            found_len: u8::MAX,
+        },
+        DecodeErrorKind::FileTooLarge {
+            size: u64::MAX,
+            max: 0,
+        },
+        DecodeErrorKind::UnsupportedVersion {
+            found: u16::MAX,
+            supported: &[],
+        },
+        DecodeErrorKind::WrongKind {
+            expected: FileKind::Delta,
+            found: u8::MAX,
+        },
+        DecodeErrorKind::UnknownKind { found: 0 },
+        DecodeErrorKind::ChecksumMismatch {
+            stored: u32::MAX,
+            computed: 0,
+        },
+        DecodeErrorKind::Truncated {
+            needed: 0,
+            available: u64::MAX,
+        },
+        DecodeErrorKind::TrailingBytes { count: u64::MAX },
+        DecodeErrorKind::ValueOutOfRange {
+            value: 0,
+            max: u64::MAX,
+        },
+        DecodeErrorKind::Overflow { value: u64::MAX },
+        DecodeErrorKind::CountTooLarge {
+            count: u64::MAX,
+            max: u64::MAX,
+        },
+        DecodeErrorKind::InvalidUtf8 { at: usize::MAX },
+        DecodeErrorKind::UnknownPoolKind { found: u8::MAX },
+        DecodeErrorKind::DuplicatePool { previous: u64::MAX },
+    ];
+    for kind in extremes {
+        let message = kind.to_string();
+        assert!(!message.is_empty(), "{kind:?}");
+        let err = DecodeError::new(usize::MAX, Field::Checksum, kind).in_pool(u64::MAX);
+        assert!(err.to_string().contains(&message), "{err}");
+    }
+    // Only the bytes that exist are shown, however long the caller says
+    // the magic it found was.
+    let long = DecodeErrorKind::BadMagic {
+        found: [0xab; 8],
+        found_len: 200,
+    };
+    assert_eq!(long.to_string().matches("ab").count(), 8, "{long}");
+}
+
 #[test]
 fn every_error_kind_has_a_message_with_the_place() {
     let cases = [
