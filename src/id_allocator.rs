@@ -136,10 +136,18 @@ impl IdAllocator {
 
     #[inline]
     fn allocate_id_tagged(&mut self, tag: Tag) -> Result<u32> {
-        let id = self
-            .ids
-            .insert_first_absent(self.free_from, self.range_end)
-            .ok_or_else(|| self.exhausted())?;
+        let id =
+            if u64::from(self.free_from) == self.next_id && self.next_id <= self.range_end.into() {
+                // Every id below `next_id` is taken and none above it is (ids
+                // handed out in order): the answer needs no search.
+                let id = self.free_from;
+                self.ids.insert_range(id, id);
+                id
+            } else {
+                self.ids
+                    .insert_first_absent(self.free_from, self.range_end)
+                    .ok_or_else(|| self.exhausted())?
+            };
         // Every id up to this one is taken now.
         self.free_from = id.saturating_add(1).min(self.range_end);
         self.allocated(id, id, tag);

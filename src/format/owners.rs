@@ -119,8 +119,23 @@ impl DecodedOwners {
 
     /// Reads an item's owner: 0 for none, else a position in the table
     /// plus one.
-    #[inline]
+    #[inline(always)]
     pub(super) fn item(
+        &mut self,
+        r: &mut Reader<'_>,
+        field: Field,
+    ) -> Result<Option<Owner>, DecodeError> {
+        // Most items have no owner: their 0 byte is read inline, in the
+        // decoding loop, and only an owned item makes a call.
+        if r.skip_zero() {
+            return Ok(None);
+        }
+        self.owned_item(r, field)
+    }
+
+    /// `item` for a byte that is not 0: an owner, or an error.
+    #[inline(never)]
+    fn owned_item(
         &mut self,
         r: &mut Reader<'_>,
         field: Field,

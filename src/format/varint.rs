@@ -106,6 +106,15 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
+    /// Consumes the next byte if it is 0 (the one-byte varint 0), and says
+    /// whether it did.
+    #[inline(always)]
+    pub(super) fn skip_zero(&mut self) -> bool {
+        let zero = self.bytes.get(self.pos) == Some(&0);
+        self.pos += usize::from(zero);
+        zero
+    }
+
     /// The next varint, which must be at most `max`.
     #[inline]
     pub(super) fn varint_at_most(&mut self, field: Field, max: u64) -> Result<u64, DecodeError> {

@@ -128,7 +128,7 @@ impl AddressAllocatorBuilder {
     }
 
     /// Adds the next allocation `[start, end]`, checking that it is a range.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_bounds(
         &mut self,
         start: u64,
