@@ -80,12 +80,14 @@ fn encode_v1(allocator: &AddressAllocator, out: &mut impl Sink) {
     varint::write(out, space.end());
     varint::write(out, allocator.len());
     let mut cursor = space.start();
-    for r in allocator.iter() {
-        varint::write(out, r.start() - cursor);
-        varint::write(out, r.end() - r.start());
-        // Past u64::MAX only after the last allocation.
-        cursor = r.end().wrapping_add(1);
-    }
+    allocator.tree().for_each_leaf(|spans| {
+        for span in spans {
+            varint::write(out, span.start - cursor);
+            varint::write(out, span.end - span.start);
+            // Past u64::MAX only after the last allocation.
+            cursor = span.end.wrapping_add(1);
+        }
+    });
 }
 
 /// Writes the version 2 record (owners are in `table`): generation, space,
@@ -101,6 +103,18 @@ pub(super) fn write_record<'a>(
     varint::write(out, space.end());
     varint::write(out, allocator.len());
     let mut cursor = space.start();
+    if !allocator.has_owners() {
+        // Every owner is 0: no lookups, and the spans a leaf at a time.
+        allocator.tree().for_each_leaf(|spans| {
+            for span in spans {
+                varint::write(out, span.start - cursor);
+                varint::write(out, span.end - span.start);
+                out.byte(0);
+                cursor = span.end.wrapping_add(1);
+            }
+        });
+        return;
+    }
     for a in allocator.allocations() {
         let r = a.range();
         varint::write(out, r.start() - cursor);
