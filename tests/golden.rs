@@ -2,10 +2,8 @@
 
 //! Golden files: every released file under `snapshots/` keeps decoding to
 //! the listing beside it, re-encodes byte for byte in its own version, and
-//! a hash list pins every one of them (`snapshots/SHA256SUMS` for version 1,
-//! `snapshots/vN/SHA256SUMS` from version 2 on, so that a new version adds
-//! files and never edits a released one), so editing or losing a released
-//! file fails here.
+//! `snapshots/SHA256SUMS` pins every one of them, so editing or losing a
+//! released file fails here.
 //!
 //! The files of each version are made by [`golden_files_of`]. With
 //! `VMALLOC_WRITE_GOLDEN=1` the generator writes the files of the current
@@ -35,18 +33,8 @@ fn snapshots() -> PathBuf {
 }
 
 const HASH_LIST: &str = "SHA256SUMS";
-/// Files under snapshots/ (at any depth) that are not golden files.
+/// Files under snapshots/ that are not golden files.
 const NOT_GOLDEN: &[&str] = &[HASH_LIST, "README.md"];
-
-/// The hash list of version `version`, relative to snapshots/, and the
-/// prefix its paths are relative to. Version 1's list was released at the
-/// top; each later version keeps its own beside its files.
-fn hash_list_of(version: u16) -> (String, String) {
-    match version {
-        1 => (HASH_LIST.to_string(), String::new()),
-        _ => (format!("v{version}/{HASH_LIST}"), format!("v{version}/")),
-    }
-}
 
 /// Every golden file under snapshots/, as paths relative to it with `/`.
 fn golden_files() -> Vec<String> {
@@ -57,7 +45,7 @@ fn golden_files() -> Vec<String> {
             let relative = format!("{prefix}{name}");
             if entry.file_type().unwrap().is_dir() {
                 walk(&entry.path(), &format!("{relative}/"), out);
-            } else if !NOT_GOLDEN.contains(&name.as_str()) {
+            } else if !NOT_GOLDEN.contains(&relative.as_str()) {
                 out.push(relative);
             }
         }
@@ -77,26 +65,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The hash lists of every version: path relative to snapshots/ -> SHA-256,
-/// each list in `sha256sum` format.
+/// The hash list: relative path -> SHA-256, in `sha256sum` format.
 fn hash_list() -> BTreeMap<String, String> {
-    let mut hashes = BTreeMap::new();
-    for &version in SUPPORTED_VERSIONS {
-        let (list, prefix) = hash_list_of(version);
-        let text = std::fs::read_to_string(snapshots().join(&list)).unwrap_or_default();
-        for line in text.lines() {
+    let text = std::fs::read_to_string(snapshots().join(HASH_LIST)).unwrap_or_default();
+    text.lines()
+        .map(|line| {
             let (hash, path) = line
                 .split_once("  ")
-                .unwrap_or_else(|| panic!("malformed line in snapshots/{list}: {line:?}"));
-            let path = format!("{prefix}{path}");
-            assert!(
-                path.starts_with(&format!("v{version}/")),
-                "snapshots/{list} lists {path}, not a file of version {version}"
-            );
-            hashes.insert(path, hash.to_string());
-        }
-    }
-    hashes
+                .unwrap_or_else(|| panic!("malformed line in {HASH_LIST}: {line:?}"));
+            (path.to_string(), hash.to_string())
+        })
+        .collect()
 }
 
 /// Decodes a file of any kind with the reader of its kind, and encodes the
@@ -186,7 +165,7 @@ fn golden_files_match_the_hash_list() {
         let bytes = std::fs::read(snapshots().join(file)).unwrap();
         let hash = list
             .get(file)
-            .unwrap_or_else(|| panic!("{file} is not in the hash list of its version"));
+            .unwrap_or_else(|| panic!("{file} is not in snapshots/{HASH_LIST}"));
         assert_eq!(
             &sha256_hex(&bytes),
             hash,
@@ -196,7 +175,7 @@ fn golden_files_match_the_hash_list() {
     for listed in list.keys() {
         assert!(
             files.contains(listed),
-            "{listed} is in a hash list but missing"
+            "{listed} is in snapshots/{HASH_LIST} but missing"
         );
     }
 }
@@ -229,8 +208,7 @@ fn generator_reproduces_every_version_or_writes_the_current_one() {
                             "{path} exists; golden files are never overwritten"
                         );
                         std::fs::write(&full, content).unwrap();
-                        let name = path.strip_prefix(&format!("{dir}/")).unwrap();
-                        let _ = writeln!(new_hashes, "{}  {name}", sha256_hex(content));
+                        let _ = writeln!(new_hashes, "{}  {path}", sha256_hex(content));
                     }
                 }
                 Err(e) => panic!(
@@ -240,11 +218,9 @@ fn generator_reproduces_every_version_or_writes_the_current_one() {
         }
     }
     if !new_hashes.is_empty() {
-        // Only the current version's list grows; released lists never change.
-        let (list_path, _) = hash_list_of(FORMAT_VERSION);
-        let mut list = std::fs::read_to_string(snapshots().join(&list_path)).unwrap_or_default();
+        let mut list = std::fs::read_to_string(snapshots().join(HASH_LIST)).unwrap_or_default();
         list.push_str(&new_hashes);
-        std::fs::write(snapshots().join(list_path), list).unwrap();
+        std::fs::write(snapshots().join(HASH_LIST), list).unwrap();
     }
 }
 
