@@ -429,6 +429,27 @@ impl IdSet {
         self.count_runs(left, right, op);
     }
 
+    /// Ends a one-walk edit of `first..=last`: refreshes the orders on its
+    /// path when the leaf's largest free block `changed`, and counts runs
+    /// from the neighbours the leaf `seen` (past a lone leaf nothing is in
+    /// the set; a neighbour in another leaf is looked up).
+    #[inline(always)]
+    fn finish_walk(&mut self, first: u32, last: u32, changed: bool, seen: Flipped, op: Op) {
+        let h = self.height;
+        if changed {
+            if let Root::Node(Node::Inner(inner)) = &mut self.root {
+                unique(inner).refresh_orders(h, first.into());
+            }
+        }
+        let left = seen.left.or((first == 0 || h == 0).then_some(false));
+        let right = seen.right.or((last == u32::MAX || h == 0).then_some(false));
+        let (left, right) = match (left, right) {
+            (Some(left), Some(right)) => (left, right),
+            _ => self.neighbours(first, last, seen),
+        };
+        self.count_runs(left, right, op);
+    }
+
     /// Flips `x` if its path down the tree has no marker and no node a
     /// clone shares, and its leaf neither fills up nor empties: `Some(true)`
     /// when done, `Some(false)` when `x` is already in (insert) or out of
@@ -517,21 +538,8 @@ impl IdSet {
                 return result;
             }
         };
-        if changed {
-            if let Node::Inner(inner) = root {
-                unique(inner).refresh_orders(h, x);
-            }
-        }
         let id = x as u32;
-        // Past a lone leaf nothing is in the set; elsewhere a neighbour in
-        // another leaf is looked up.
-        let left = seen.left.or((id == 0 || h == 0).then_some(false));
-        let right = seen.right.or((id == u32::MAX || h == 0).then_some(false));
-        let (left, right) = match (left, right) {
-            (Some(left), Some(right)) => (left, right),
-            _ => self.neighbours(id, id, seen),
-        };
-        self.count_runs(left, right, op::<INSERT>());
+        self.finish_walk(id, id, changed, seen, op::<INSERT>());
         Some(true)
     }
 
@@ -594,18 +602,7 @@ impl IdSet {
             }
             return false;
         };
-        if changed {
-            if let Node::Inner(inner) = root {
-                unique(inner).refresh_orders(h, lo);
-            }
-        }
-        let left = seen.left.or((first == 0 || h == 0).then_some(false));
-        let right = seen.right.or((last == u32::MAX || h == 0).then_some(false));
-        let (left, right) = match (left, right) {
-            (Some(left), Some(right)) => (left, right),
-            _ => self.neighbours(first, last, seen),
-        };
-        self.count_runs(left, right, op::<INSERT>());
+        self.finish_walk(first, last, changed, seen, op::<INSERT>());
         true
     }
 
@@ -707,19 +704,8 @@ impl IdSet {
                 return result;
             }
         };
-        if changed {
-            if let Node::Inner(inner) = root {
-                unique(inner).refresh_orders(h, x);
-            }
-        }
         let id = x as u32;
-        let left = seen.left.or((id == 0 || h == 0).then_some(false));
-        let right = seen.right.or((id == u32::MAX || h == 0).then_some(false));
-        let (left, right) = match (left, right) {
-            (Some(left), Some(right)) => (left, right),
-            _ => self.neighbours(id, id, seen),
-        };
-        self.count_runs(left, right, Op::Insert);
+        self.finish_walk(id, id, changed, seen, Op::Insert);
         Some(Some(id))
     }
 
