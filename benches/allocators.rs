@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 
 mod common;
 
-use common::{ours_with, upstream_with, BASE, PAGE, SIZES, SPACE};
+use common::{ours_with, upstream_first_match_fill, upstream_with, BASE, PAGE, SIZES};
 
 fn one_allocation(c: &mut Criterion) {
     for (name, ours_policy, up_policy) in [
@@ -157,14 +157,7 @@ fn fill(c: &mut Criterion) {
         // 0.1.4 needs over a minute for 100k: measured up to 10k only.
         if n <= 10_000 {
             group.bench_with_input(BenchmarkId::new("upstream", n), &n, |b, &n| {
-                b.iter_with_large_drop(|| {
-                    let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
-                    for _ in 0..n {
-                        a.allocate(PAGE, PAGE, upstream::AllocPolicy::FirstMatch)
-                            .unwrap();
-                    }
-                    a
-                })
+                b.iter_with_large_drop(|| upstream_first_match_fill(n))
             });
         }
     }

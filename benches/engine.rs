@@ -34,7 +34,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 
 mod common;
 
-use common::{ours_with, upstream_with, BASE, PAGE, SPACE};
+use common::{ours_with, upstream_first_match_fill, upstream_with, BASE, PAGE, SPACE};
 use vm_allocator::{AddressAllocator, AllocPolicy, Constraint};
 
 const SIZES: [u64; 4] = [1_000, 10_000, 100_000, 1_000_000];
@@ -323,14 +323,7 @@ fn fill(c: &mut Criterion) {
         // 0.1.4's FirstMatch is O(n): 0.7 s for 10k, minutes for 100k.
         if n <= 1_000 {
             group.bench_with_input(BenchmarkId::new("upstream", n), &n, |b, &n| {
-                b.iter_with_large_drop(|| {
-                    let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
-                    for _ in 0..n {
-                        a.allocate(PAGE, PAGE, upstream::AllocPolicy::FirstMatch)
-                            .unwrap();
-                    }
-                    a
-                })
+                b.iter_with_large_drop(|| upstream_first_match_fill(n))
             });
         }
     }

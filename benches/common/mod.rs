@@ -35,3 +35,13 @@ pub fn upstream_with(n: u64) -> upstream::AddressAllocator {
     }
     a
 }
+
+/// 0.1.4 filling `n` pages with FirstMatch, as a user would (O(n) a call).
+pub fn upstream_first_match_fill(n: u64) -> upstream::AddressAllocator {
+    let mut a = upstream::AddressAllocator::new(BASE, SPACE).unwrap();
+    for _ in 0..n {
+        a.allocate(PAGE, PAGE, upstream::AllocPolicy::FirstMatch)
+            .unwrap();
+    }
+    a
+}
