@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+#[path = "support/state_0_1_4.rs"]
+mod state_0_1_4;
 use vm_allocator::format::FileKind;
 use vm_allocator::{
     AddressAllocator, AllocPolicy, ChangeKind, Delta, IdAllocator, Owner, Pool, ResourceSet,
@@ -707,20 +710,7 @@ fn convert_to_version_1_says_what_does_not_fit() {
 #[test]
 fn import_v0_1_reads_json_and_bincode_of_0_1_4() {
     let dir = temp();
-    let mut gsi = upstream::IdAllocator::new(5, 23).unwrap();
-    for _ in 0..4 {
-        gsi.allocate_id().unwrap();
-    }
-    gsi.free_id(6).unwrap();
-    let mut mmio = upstream::AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
-    mmio.allocate(
-        0x1000,
-        0x1000,
-        upstream::AllocPolicy::ExactMatch(0xd000_0000),
-    )
-    .unwrap();
-    mmio.allocate(0x4000, 0x4000, upstream::AllocPolicy::LastMatch)
-        .unwrap();
+    let (gsi, mmio) = (state_0_1_4::gsi(), state_0_1_4::mmio());
 
     let inputs: [(&str, Vec<u8>, &[&str]); 4] = [
         ("gsi.json", serde_json::to_vec_pretty(&gsi).unwrap(), &[]),

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use vm_allocator::compat::v0_1::V01;
 use vm_allocator::{AddressAllocator, Error, IdAllocator};
 
+#[path = "support/state_0_1_4.rs"]
+mod state_0_1_4;
+
 /// The VMM's state before the upgrade, on vm-allocator 0.1.4.
 #[derive(Serialize)]
 struct Before {
@@ -45,25 +48,10 @@ struct AfterWrapped {
 }
 
 fn before() -> Before {
-    let mut gsi = upstream::IdAllocator::new(5, 23).unwrap();
-    for _ in 0..4 {
-        gsi.allocate_id().unwrap();
+    Before {
+        gsi: state_0_1_4::gsi(),
+        mmio: state_0_1_4::mmio(),
     }
-    gsi.free_id(6).unwrap();
-    let mut mmio = upstream::AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
-    mmio.allocate(
-        0x1000,
-        0x1000,
-        upstream::AllocPolicy::ExactMatch(0xd000_0000),
-    )
-    .unwrap();
-    mmio.allocate(
-        0x4000,
-        0x4000,
-        upstream::AllocPolicy::ExactMatch(0xdfff_c000),
-    )
-    .unwrap();
-    Before { gsi, mmio }
 }
 
 /// What the fixed struct must hold.
