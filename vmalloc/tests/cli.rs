@@ -5,14 +5,12 @@
 //! the state, round trips, the SVG parsed as XML, and the demo with its
 //! second process.
 
-#![cfg(feature = "cli")]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-#[path = "support/state_0_1_4.rs"]
+#[path = "../../tests/support/state_0_1_4.rs"]
 mod state_0_1_4;
 use vm_allocator::format::FileKind;
 use vm_allocator::{
@@ -53,7 +51,8 @@ fn assert_status(o: &Output, code: i32) {
 }
 
 fn snapshots() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots")
+    // The library's golden files, one level up in the workspace.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots")
 }
 
 /// Every golden `.bin` file, sorted.

@@ -4,8 +4,8 @@
 //! state files, and a demo of a VMM's life with a live migration between
 //! two processes.
 //!
-//! Built with the `cli` feature (`cargo install --path . --features cli`);
-//! one file per subcommand, shared helpers beside them. It uses only the
+//! The workspace's `vmalloc` package (`cargo install --path vmalloc`): one
+//! file per subcommand, shared helpers beside them. It uses only the
 //! library's public API.
 
 /// `println!` for people: a closed pipe (`vmalloc verify ... | head`) is
