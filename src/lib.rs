@@ -239,6 +239,8 @@ mod id_allocator;
 mod id_owners;
 mod owner;
 mod range;
+// The one rule by which human-readable output shows names.
+mod escape;
 // Named pools of both allocators, handled as one state.
 mod set;
 // Versions of a state: what changed (diff, delta) and all-or-nothing batches.
@@ -271,6 +273,7 @@ pub use arbitrary_impl::StatePair;
 pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
 pub use diff::{Change, ChangeKind, ChangeRef, Delta, Diff, DiffError, PoolDiff, Size, Versioned};
 pub use error::{Error, NodeState, Result};
+pub use escape::{escape_name, EscapedName};
 pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
 pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;

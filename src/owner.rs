@@ -156,6 +156,26 @@ impl Owner {
         &self.0
     }
 
+    /// The name as human-readable output shows it: by the rule of
+    /// [`escape_name`](crate::escape_name), which escapes characters that
+    /// could fake a line, reorder text or hide. `Display` of an `Owner`
+    /// is the name itself; listings, diffs, reports and errors use this.
+    ///
+    /// Time: O(len) when shown.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::Owner;
+    ///
+    /// let fake = Owner::new("net0\u{2028}+ mmio32 0x0..=0xfff").unwrap();
+    /// assert_eq!(fake.escaped().to_string(), r"net0\u{2028}+ mmio32 0x0..=0xfff");
+    /// assert_eq!(Owner::new("net0").unwrap().escaped().to_string(), "net0");
+    /// ```
+    pub fn escaped(&self) -> crate::EscapedName<'_> {
+        crate::escape_name(self.as_str())
+    }
+
     /// True if both handles share one copy of the name. Time: O(1).
     ///
     /// # Examples
