@@ -484,10 +484,16 @@ impl IdAllocator {
     /// `free_owner`), the same after a failed one. It is saved and restored
     /// with the state; equality ignores it. Time: O(1).
     ///
+    /// Generations count modulo 2^64: the mutation after `u64::MAX` gives
+    /// 0 (`u64::wrapping_add`); it never fails or panics. A generation is
+    /// compared for equality only (a [`Delta`](crate::Delta) names its
+    /// base by generation and checksum), never ordered, so wrapping loses
+    /// nothing. Only a state loaded at such a generation gets near it.
+    ///
     /// # Examples
     ///
     /// ```rust
-    /// use vm_allocator::IdAllocator;
+    /// use vm_allocator::{IdAllocator, IdAllocatorBuilder};
     ///
     /// let mut gsi = IdAllocator::new(5, 23)?;
     /// assert_eq!(gsi.generation(), 0);
@@ -497,6 +503,11 @@ impl IdAllocator {
     /// assert_eq!(gsi.generation(), 2);
     /// // Saved and restored with the state.
     /// assert_eq!(IdAllocator::from_bytes(&gsi.to_bytes()).unwrap().generation(), 2);
+    ///
+    /// // After u64::MAX comes 0.
+    /// let mut last = IdAllocatorBuilder::new(5, 23).unwrap().generation(u64::MAX).finish().unwrap();
+    /// last.allocate_id()?;
+    /// assert_eq!(last.generation(), 0);
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn generation(&self) -> u64 {
@@ -527,7 +538,7 @@ impl IdAllocator {
         }
     }
 
-    /// Counts one successful mutation.
+    /// Counts one successful mutation (modulo 2^64).
     #[inline]
     fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);
