@@ -571,7 +571,6 @@ fn version_1_refuses_owners_sets_and_deltas() {
         EncodeError::DoesNotFit {
             version: 1,
             what: Unfit::Owner {
-                pool: None,
                 range: r(8, 8),
                 owner: owner("serial0")
             }
