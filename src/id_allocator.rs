@@ -11,6 +11,12 @@
 //! matches in patterns; a second address-style type would add a
 //! conversion to every call without catching any error the allocator does
 //! not already report.
+//!
+//! Answers that may come from pools of either kind (a set's
+//! `allocations_of` and `free_owner`, diffs and deltas) give ids as the
+//! crate's range, widened exactly; `TryFrom` converts both ways. The
+//! crate docs state the rule: [Ranges of ids and of
+//! addresses](crate#ranges-of-ids-and-of-addresses).
 
 use alloc::vec::Vec;
 use core::fmt;

@@ -643,20 +643,32 @@ impl ResourceSet {
     /// What `owner` holds in every pool: `(pool name, range)` in pool
     /// order, then address order (id ranges are maximal runs of ids).
     ///
+    /// The ranges of both kinds of pool are the crate's
+    /// [`RangeInclusive`], an id pool's runs widened exactly, as in a
+    /// [`Diff`](crate::Diff): see [Ranges of ids and of
+    /// addresses](crate#ranges-of-ids-and-of-addresses). `try_into()`
+    /// gives a run of ids back as the `core::ops::RangeInclusive<u32>`
+    /// that the id methods take.
+    ///
     /// Time: O(n) over all pools.
     ///
     /// # Examples
     ///
     /// ```rust
-    /// use vm_allocator::{AllocPolicy, Owner, RangeInclusive, ResourceSet};
+    /// use vm_allocator::{AllocPolicy, Owner, PoolKind, RangeInclusive, ResourceSet};
     ///
     /// let mut vm = ResourceSet::x86_64();
     /// let net0 = Owner::new("virtio-net0").unwrap();
-    /// vm.owned_by(&net0).allocate_ids("msi_gsi", 2, 2)?;
+    /// let vectors = vm.owned_by(&net0).allocate_ids("msi_gsi", 2, 2)?;
     /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// let held: Vec<(&str, RangeInclusive)> = vm.allocations_of("virtio-net0").collect();
     /// assert_eq!(held, [("msi_gsi", RangeInclusive::new(24, 25).unwrap()), ("mmio32", bar)]);
-    /// # Ok::<(), vm_allocator::SetError>(())
+    ///
+    /// // The run of MSI vectors, as allocate_ids gave it.
+    /// let (pool, run) = held[0];
+    /// assert_eq!(vm.pool(pool).unwrap().kind(), PoolKind::Ids);
+    /// assert_eq!(core::ops::RangeInclusive::<u32>::try_from(run)?, vectors);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn allocations_of<'a>(
         &'a self,
@@ -676,9 +688,11 @@ impl ResourceSet {
     }
 
     /// Frees everything `owner` holds, in every pool, in one step; returns
-    /// what was freed as `(pool name, range)`. Freeing something is one
-    /// mutation of the set (its generation moves by one, and that of each
-    /// pool touched); finding nothing changes nothing.
+    /// what was freed as `(pool name, range)`, ranges as
+    /// [`allocations_of`](Self::allocations_of) gives them (the crate's
+    /// [`RangeInclusive`] for ids too). Freeing something is one mutation
+    /// of the set (its generation moves by one, and that of each pool
+    /// touched); finding nothing changes nothing.
     ///
     /// Time: O(n + k log n) over all pools, k = allocations freed.
     ///
