@@ -99,13 +99,14 @@ fn refused(input: &str, state: &State, out: &Path, version: u16, e: io::Error) -
         }) => {
             let kind = pool_kind(state, pool.as_deref());
             let place = match pool {
-                Some(pool) => format!("pool {pool}'s allocation"),
+                Some(pool) => format!("pool {}'s allocation", human::name(pool)),
                 None => "the allocation".to_string(),
             };
             format!(
                 "format version {version} has no owners, and {place} {} is owned by \
-                 {owner:?} (--drop-owners writes the state without its owners)",
-                show(kind, range)
+                 {} (--drop-owners writes the state without its owners)",
+                show(kind, range),
+                human::quoted(owner.as_str())
             )
         }
         Some(EncodeError::DoesNotFit {

@@ -167,7 +167,7 @@ fn pool_json(pool: &PoolView<'_>) -> PoolJson {
             .map(|item| AllocationJson {
                 start: item.start,
                 end: item.end,
-                owner: item.owner.map(|o| o.to_string()),
+                owner: item.owner.map(|o| o.as_str().to_string()),
             })
             .collect(),
     }
@@ -179,7 +179,7 @@ pub fn change_json(change: &ChangeRef<'_>) -> ChangeJson {
         pool: change.pool.map(str::to_string),
         start: change.range.start(),
         end: change.range.end(),
-        owner: change.owner.map(|o| o.to_string()),
+        owner: change.owner.map(|o| o.as_str().to_string()),
     }
 }
 
