@@ -402,20 +402,31 @@ impl AddressAllocator {
     /// same after a failed one. It is saved and restored with the state;
     /// equality ignores it. Time: O(1).
     ///
+    /// Generations count modulo 2^64: the mutation after `u64::MAX` gives
+    /// 0 (`u64::wrapping_add`); it never fails or panics. A generation is
+    /// compared for equality only (a [`Delta`](crate::Delta) names its
+    /// base by generation and checksum), never ordered, so wrapping loses
+    /// nothing. Only a state loaded at such a generation gets near it.
+    ///
     /// ```rust
-    /// use vm_allocator::{AddressAllocator, AllocPolicy};
+    /// use vm_allocator::{AddressAllocator, AddressAllocatorBuilder, AllocPolicy};
     ///
     /// let mut a = AddressAllocator::new(0, 0x1000).unwrap();
     /// let r = a.allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
     /// assert!(a.allocate(0x2000, 1, AllocPolicy::FirstMatch).is_err());
     /// a.free(&r).unwrap();
     /// assert_eq!(a.generation(), 2);
+    ///
+    /// // After u64::MAX comes 0.
+    /// let mut last = AddressAllocatorBuilder::new(a.space()).generation(u64::MAX).finish().unwrap();
+    /// last.allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
+    /// assert_eq!(last.generation(), 0);
     /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
-    /// Counts one successful mutation.
+    /// Counts one successful mutation (modulo 2^64).
     #[inline]
     fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);

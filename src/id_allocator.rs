@@ -11,6 +11,12 @@
 //! matches in patterns; a second address-style type would add a
 //! conversion to every call without catching any error the allocator does
 //! not already report.
+//!
+//! Answers that may come from pools of either kind (a set's
+//! `allocations_of` and `free_owner`, diffs and deltas) give ids as the
+//! crate's range, widened exactly; `TryFrom` converts both ways. The
+//! crate docs state the rule: [Ranges of ids and of
+//! addresses](crate#ranges-of-ids-and-of-addresses).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -484,10 +490,16 @@ impl IdAllocator {
     /// `free_owner`), the same after a failed one. It is saved and restored
     /// with the state; equality ignores it. Time: O(1).
     ///
+    /// Generations count modulo 2^64: the mutation after `u64::MAX` gives
+    /// 0 (`u64::wrapping_add`); it never fails or panics. A generation is
+    /// compared for equality only (a [`Delta`](crate::Delta) names its
+    /// base by generation and checksum), never ordered, so wrapping loses
+    /// nothing. Only a state loaded at such a generation gets near it.
+    ///
     /// # Examples
     ///
     /// ```rust
-    /// use vm_allocator::IdAllocator;
+    /// use vm_allocator::{IdAllocator, IdAllocatorBuilder};
     ///
     /// let mut gsi = IdAllocator::new(5, 23)?;
     /// assert_eq!(gsi.generation(), 0);
@@ -497,6 +509,11 @@ impl IdAllocator {
     /// assert_eq!(gsi.generation(), 2);
     /// // Saved and restored with the state.
     /// assert_eq!(IdAllocator::from_bytes(&gsi.to_bytes()).unwrap().generation(), 2);
+    ///
+    /// // After u64::MAX comes 0.
+    /// let mut last = IdAllocatorBuilder::new(5, 23).unwrap().generation(u64::MAX).finish().unwrap();
+    /// last.allocate_id()?;
+    /// assert_eq!(last.generation(), 0);
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn generation(&self) -> u64 {
@@ -527,7 +544,7 @@ impl IdAllocator {
         }
     }
 
-    /// Counts one successful mutation.
+    /// Counts one successful mutation (modulo 2^64).
     #[inline]
     fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);

@@ -64,6 +64,49 @@
 //! ([`StateError`], [`format::DecodeError`]); no input can build an
 //! allocator that would hand out the same id or address twice.
 //!
+//! # Ranges of ids and of addresses
+//!
+//! One rule says which range type a call takes or gives:
+//!
+//! - A call on ids, where the kind is known from the call itself, speaks
+//!   ids: `core::ops::RangeInclusive<u32>`, what a VMM writes as `24..=31`
+//!   and iterates over. That is every method of [`IdAllocator`], and the
+//!   id calls of a set: [`ResourceSet::allocate_ids`],
+//!   [`ResourceSet::free_ids`], [`ResourceSet::set_id_owner`].
+//! - A call on addresses speaks the crate's [`RangeInclusive`] (0.1.4's
+//!   checked `u64` range).
+//! - An answer that may come from pools of either kind is the crate's
+//!   [`RangeInclusive`] for both, ids widened exactly, next to the pool it
+//!   is in: [`ResourceSet::allocations_of`], [`ResourceSet::free_owner`],
+//!   the changes of a [`Diff`] or a [`Delta`], and every listing and
+//!   `--json` output. The pool's kind is one lookup away
+//!   ([`ResourceSet::pool`]), or in the change ([`ChangeRef::pool_kind`]).
+//!
+//! `TryFrom` converts between the two exactly: an id block into a
+//! [`RangeInclusive`] (refused only when empty), a [`RangeInclusive`] that
+//! ends at or below `u32::MAX` into an id block.
+//!
+//! ```rust
+//! use core::ops::RangeInclusive as IdRange;
+//! use vm_allocator::{Owner, PoolKind, RangeInclusive, ResourceSet};
+//!
+//! let mut vm = ResourceSet::x86_64();
+//! let nvme = Owner::new("nvme0").unwrap();
+//! let vectors: IdRange<u32> = vm.owned_by(&nvme).allocate_ids("msi_gsi", 8, 8)?;
+//! assert_eq!(vectors, 24..=31);
+//!
+//! // Unplug: the answer names the pool and gives a RangeInclusive.
+//! let freed = vm.free_owner("nvme0");
+//! let (pool, range) = &freed[0];
+//! assert_eq!((pool.as_str(), *range), ("msi_gsi", RangeInclusive::try_from(vectors.clone())?));
+//! if vm.pool(pool).unwrap().kind() == PoolKind::Ids {
+//!     // Back to ids, to hand its first vector out again.
+//!     let ids = IdRange::<u32>::try_from(*range)?;
+//!     vm.owned_by(&nvme).allocate_id_at(pool, *ids.start())?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Cost of each operation
 //!
 //! n is the number of live allocations (for [`IdAllocator`], of runs of

@@ -175,6 +175,62 @@ impl RangeInclusive {
     }
 }
 
+/// A block of ids widened to the crate's range, exactly: what a
+/// [`ResourceSet`](crate::ResourceSet)-wide answer (`allocations_of`,
+/// `free_owner`) or a [`Diff`](crate::Diff) gives for ids.
+///
+/// Fails with [`Error::InvalidRange`] for an empty block (`start > end`,
+/// or a block an iterator has used up).
+///
+/// ```rust
+/// use vm_allocator::{Error, RangeInclusive};
+///
+/// let vectors = 24..=27u32;
+/// assert_eq!(RangeInclusive::try_from(vectors)?, RangeInclusive::new(24, 27)?);
+/// assert_eq!(RangeInclusive::try_from(5..=4u32), Err(Error::InvalidRange(5, 4)));
+/// # Ok::<(), Error>(())
+/// ```
+impl TryFrom<core::ops::RangeInclusive<u32>> for RangeInclusive {
+    type Error = Error;
+
+    fn try_from(ids: core::ops::RangeInclusive<u32>) -> Result<Self> {
+        let (start, end) = (u64::from(*ids.start()), u64::from(*ids.end()));
+        if ids.is_empty() {
+            return Err(Error::InvalidRange(start, end));
+        }
+        Ok(RangeInclusive::from_parts(start, end))
+    }
+}
+
+/// The crate's range as a block of ids, exactly: the way back from a
+/// [`ResourceSet`](crate::ResourceSet)-wide answer or a
+/// [`Diff`](crate::Diff) change of an id pool to what
+/// [`IdAllocator`](crate::IdAllocator)'s methods take.
+///
+/// Fails with [`Error::InvalidRange`] if the range ends above `u32::MAX`
+/// (it is then no block of ids).
+///
+/// ```rust
+/// use core::ops::RangeInclusive as IdRange;
+/// use vm_allocator::{Error, RangeInclusive};
+///
+/// let run = RangeInclusive::new(24, 27)?;
+/// assert_eq!(IdRange::<u32>::try_from(run)?, 24..=27);
+/// let above = RangeInclusive::new(1 << 32, 1 << 32)?;
+/// assert_eq!(IdRange::<u32>::try_from(above), Err(Error::InvalidRange(1 << 32, 1 << 32)));
+/// # Ok::<(), Error>(())
+/// ```
+impl TryFrom<RangeInclusive> for core::ops::RangeInclusive<u32> {
+    type Error = Error;
+
+    fn try_from(range: RangeInclusive) -> Result<Self> {
+        match (u32::try_from(range.start), u32::try_from(range.end)) {
+            (Ok(start), Ok(end)) => Ok(start..=end),
+            _ => Err(Error::InvalidRange(range.start, range.end)),
+        }
+    }
+}
+
 /// `bounds` as `(first, last)`, both included; an empty range comes out
 /// with `first > last` (every caller then finds nothing).
 pub(crate) fn inclusive_bounds<T>(bounds: &impl core::ops::RangeBounds<T>) -> (T, T)

@@ -864,10 +864,10 @@ fn trees_up_to_the_depth_limit_load_and_deeper_ones_are_rejected() {
     );
 }
 
-/// `left_chain(depth)` in bincode 1.3.3 (fixed-width integers, as in
-/// Firecracker's snapshots), by hand: the space, each node's `Some` tag, key
-/// and state from the root down, the last node's empty left child, then each
-/// node's empty right child and height from the bottom up.
+/// `left_chain(depth)` in bincode 1.3.3 (fixed-width integers), by hand:
+/// the space, each node's `Some` tag, key and state from the root down,
+/// the last node's empty left child, then each node's empty right child
+/// and height from the bottom up.
 fn bincode_left_chain(depth: u64) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(depth as usize * 30 + 33);
     bytes.extend_from_slice(&0u64.to_le_bytes());

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
 //! Arbitrary bytes into the vm-allocator 0.1.x import
-//! (`compat::v0_1::V01`) under bincode 1.3.3 (Firecracker's snapshots) and
-//! serde_json. Each input is refused (never a stack overflow, however deep
-//! the tree claims to be) or gives a valid state, and a valid state written
-//! back in the 0.1.x shape loads again as itself.
+//! (`compat::v0_1::V01`) under bincode 1.3.3 and serde_json. Each input is
+//! refused (never a stack overflow, however deep the tree claims to be) or
+//! gives a valid state, and a valid state written back in the 0.1.x shape
+//! loads again as itself. (The 0.1.x shape under bitcode, Firecracker's
+//! encoder, is tested in `tests/compat.rs` and `tests/firecracker.rs` but
+//! not fuzzed yet.)
 //!
 //! The first byte picks the format and the type.
 

@@ -546,8 +546,17 @@ impl Diff {
         self.generations
     }
 
-    /// The allocators that changed (for a lone allocator, always that one),
-    /// in pool order.
+    /// The allocators that changed in anything [`apply`](Self::apply)
+    /// restores, in pool order: their allocations, their generation, or
+    /// (for ids) their next id. A set's pools that did not change at all
+    /// are left out; a lone allocator's diff always holds its one
+    /// allocator, changed or not.
+    ///
+    /// So a pool can be listed with nothing allocated or freed (a range
+    /// allocated and freed again moved its generation), and `pools()` can
+    /// be non-empty while [`is_empty`](Self::is_empty) is true: always for
+    /// a lone allocator's diff, and for a set's when a pool's generation or
+    /// next id moved without any range changing hands.
     ///
     /// # Examples
     ///
@@ -562,14 +571,30 @@ impl Diff {
     /// // Only the pools that changed, in the set's order.
     /// let names: Vec<_> = diff.pools().iter().map(|p| p.name().unwrap()).collect();
     /// assert_eq!(names, ["legacy_gsi", "mmio64"]);
+    ///
+    /// // A port range taken and given back: no allocation changed, but the
+    /// // pool's generation did, and applying the diff restores it.
+    /// let before = vm.clone();
+    /// let com1 = vm.allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// vm.free("pio", &com1)?;
+    /// let diff = Diff::between(&before, &vm).unwrap();
+    /// assert!(diff.is_empty());
+    /// assert_eq!(diff.pools().len(), 1);
+    /// assert_eq!((diff.pools()[0].name(), diff.pools()[0].generations()), (Some("pio"), (0, 2)));
+    /// assert_eq!(diff.apply(&before).unwrap().pool("pio").unwrap().generation(), 2);
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn pools(&self) -> &[PoolDiff] {
         &self.pools
     }
 
-    /// True if nothing was allocated or freed (the generations may still
-    /// differ).
+    /// True if nothing was allocated or freed: no range changed hands, so
+    /// [`len`](Self::len) is 0 and `Display` prints nothing.
+    ///
+    /// The two states may still differ in their generations and, for ids,
+    /// in their next id; [`pools`](Self::pools) lists the allocators where
+    /// those moved. To ask whether two states are the same, compare them
+    /// with `==` (which ignores generations, not next ids).
     ///
     /// # Examples
     ///
@@ -584,6 +609,17 @@ impl Diff {
     /// assert!(Diff::between(&before, &gsi).unwrap().is_empty());
     /// gsi.allocate_id()?;
     /// assert!(!Diff::between(&before, &gsi).unwrap().is_empty());
+    ///
+    /// // Id 5 handed out and taken back: no id changed hands, but the next
+    /// // id and the generation moved, and the states are not equal.
+    /// let mut gsi = IdAllocator::new(5, 23)?;
+    /// let before = gsi.clone();
+    /// gsi.allocate_id()?;
+    /// gsi.free_id(5)?;
+    /// let diff = Diff::between(&before, &gsi).unwrap();
+    /// assert!(diff.is_empty());
+    /// assert_eq!(diff.pools()[0].next_ids(), Some((5, 6)));
+    /// assert_ne!(before, gsi);
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {

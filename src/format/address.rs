@@ -29,7 +29,6 @@ impl FileState for AddressAllocator {
             .find(|a| a.owner().is_some())
             .expect("has_owners");
         Err(Unfit::Owner {
-            pool: None,
             range: first.range(),
             owner: first.owner().expect("found by its owner").clone(),
         })

@@ -598,15 +598,21 @@ pub enum EncodeError {
 ///     "format version 1 cannot hold the owner of the allocation 0x5..=0x5 (\"rtc\"); \
 ///      without_owners() drops owners explicitly"
 /// );
+///
+/// // A set with owners is refused as a set: version 1 has no sets at all.
+/// let mut vm = ResourceSet::x86_64();
+/// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi").unwrap();
+/// let err = vm.to_bytes_version(1).unwrap_err();
+/// assert_eq!(err, EncodeError::DoesNotFit { version: 1, what: Unfit::ResourceSet });
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Unfit {
     /// An allocation with an owner: version 1 has no owners. The first
-    /// such allocation is named; `without_owners()` drops them explicitly.
+    /// such allocation of the lone allocator is named; `without_owners()`
+    /// drops them explicitly. (A resource set is [`Unfit::ResourceSet`]
+    /// in version 1, with or without owners: that version has no sets.)
     Owner {
-        /// The pool that holds it, in a resource set.
-        pool: Option<alloc::string::String>,
         /// The allocation (for ids, the run of ids).
         range: crate::RangeInclusive,
         /// Its owner.
@@ -630,20 +636,14 @@ impl fmt::Display for EncodeError {
             EncodeError::DoesNotFit { version, what } => {
                 write!(f, "format version {version} cannot hold ")?;
                 match what {
-                    Unfit::Owner { pool, range, owner } => {
-                        if let Some(pool) = pool {
-                            write!(f, "the owner of pool {}'s allocation ", quoted(pool))?;
-                        } else {
-                            f.write_str("the owner of the allocation ")?;
-                        }
-                        write!(
-                            f,
-                            "{:#x}..={:#x} ({}); without_owners() drops owners explicitly",
-                            range.start(),
-                            range.end(),
-                            quoted(owner.as_str())
-                        )
-                    }
+                    Unfit::Owner { range, owner } => write!(
+                        f,
+                        "the owner of the allocation {:#x}..={:#x} ({}); \
+                         without_owners() drops owners explicitly",
+                        range.start(),
+                        range.end(),
+                        quoted(owner.as_str())
+                    ),
                     Unfit::ResourceSet => f.write_str("a resource set"),
                     Unfit::Delta => f.write_str("a delta"),
                 }

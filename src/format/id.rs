@@ -31,7 +31,6 @@ impl FileState for IdAllocator {
         match self.allocations().find(|a| a.owner().is_some()) {
             None => Ok(()),
             Some(a) => Err(Unfit::Owner {
-                pool: None,
                 range: id_range(a.ids()),
                 owner: a.owner().expect("found by its owner").clone(),
             }),

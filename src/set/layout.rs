@@ -614,7 +614,11 @@ pub mod aarch64 {
 
 impl ResourceSet {
     /// The pools of an x86_64 VM as Firecracker lays it out (see
-    /// [`layout::x86_64`](x86_64)), all empty, at generation 0.
+    /// [`layout::x86_64`](x86_64)), all empty, at generation 0: the same
+    /// set, at the same generation, as adding these pools one by one with
+    /// [`add_id_pool`](Self::add_id_pool) and
+    /// [`add_address_pool`](Self::add_address_pool) (pools are layout, not
+    /// mutations; see [`generation`](Self::generation)).
     ///
     /// ```rust
     /// use vm_allocator::layout::x86_64;
@@ -641,12 +645,15 @@ impl ResourceSet {
             })
             .and_then(|()| set.add_address_pool(PIO, 0, PIO_SIZE))
             .expect("the layout is valid");
-        set.generation = 0;
         set
     }
 
     /// The pools of an aarch64 VM as Firecracker lays it out (see
-    /// [`layout::aarch64`](aarch64)), all empty, at generation 0.
+    /// [`layout::aarch64`](aarch64)), all empty, at generation 0: the same
+    /// set, at the same generation, as adding these pools one by one with
+    /// [`add_id_pool`](Self::add_id_pool) and
+    /// [`add_address_pool`](Self::add_address_pool) (pools are layout, not
+    /// mutations; see [`generation`](Self::generation)).
     ///
     /// ```rust
     /// use vm_allocator::layout::aarch64;
@@ -668,7 +675,6 @@ impl ResourceSet {
                 set.add_address_pool(SYSTEM_MEMORY, SYSTEM_MEMORY_START, SYSTEM_MEMORY_SIZE)
             })
             .expect("the layout is valid");
-        set.generation = 0;
         set
     }
 }

@@ -38,7 +38,9 @@ pub(crate) struct Entry {
 ///   of pools and allocations; the snapshot never changes.
 /// - Every pool keeps its own [`generation`](IdAllocator::generation); the
 ///   set's [`generation`](Self::generation) moves forward by one on every
-///   successful mutation of any pool (or of the set of pools).
+///   successful mutation of any pool. Adding or removing a pool is layout,
+///   not a mutation: the generation stays, so a layout built pool by pool
+///   is at generation 0 like [`x86_64`](Self::x86_64)'s.
 /// - Pools keep the order they were added in; names are unique, 1 to 64
 ///   bytes ([`NameError`](crate::NameError)). Looking a pool up by name
 ///   is O(p), p = number of pools (a handful in a VMM).
@@ -110,8 +112,23 @@ impl ResourceSet {
     }
 
     /// The generation: 0 for a new set, one more after every successful
-    /// mutation of the set or of any of its pools, the same after a failed
+    /// mutation of any of its pools (an allocation, a free, an owner
+    /// change, [`free_owner`](Self::free_owner)), the same after a failed
     /// one. It is saved and restored; equality ignores it. Time: O(1).
+    ///
+    /// Adding or removing a pool is a change of layout, not a mutation, and
+    /// leaves the generation as it is. So a set built pool by pool with
+    /// [`add_id_pool`](Self::add_id_pool) and
+    /// [`add_address_pool`](Self::add_address_pool) is at generation 0, as
+    /// [`x86_64`](Self::x86_64) and [`aarch64`](Self::aarch64) are, and a
+    /// [`Delta`](crate::Delta) made from one applies to the other. (Diffs
+    /// and deltas are between states of one layout only.)
+    ///
+    /// Generations count modulo 2^64: the mutation after `u64::MAX` gives
+    /// 0, as `u64::wrapping_add` does; it never fails or panics. A
+    /// generation is compared for equality only (a delta names its base by
+    /// generation and checksum), never ordered, so wrapping loses nothing;
+    /// a state starts near `u64::MAX` only if it was loaded so.
     ///
     /// # Examples
     ///
@@ -122,7 +139,9 @@ impl ResourceSet {
     /// assert_eq!(vm.generation(), 0);
     /// vm.allocate_id("legacy_gsi")?;
     /// assert!(vm.allocate_id("no_such_pool").is_err()); // a failure counts nothing
-    /// vm.add_id_pool("slots", 0, 31)?;
+    /// vm.add_id_pool("slots", 0, 31)?; // layout, not a mutation
+    /// assert_eq!(vm.generation(), 1);
+    /// vm.allocate_id("slots")?;
     /// assert_eq!(vm.generation(), 2);
     /// assert_eq!(vm.ids("legacy_gsi").unwrap().generation(), 1);
     /// # Ok::<(), vm_allocator::SetError>(())
@@ -245,7 +264,9 @@ impl ResourceSet {
         self.pools.iter().position(|e| e.name.as_str() == name)
     }
 
-    /// Adds `pool` under `name`, after the other pools.
+    /// Adds `pool` under `name`, after the other pools. The set's
+    /// generation stays: a pool is layout (see
+    /// [`generation`](Self::generation)); the pool keeps its own.
     ///
     /// Fails with [`SetError::InvalidName`] or [`SetError::DuplicatePool`].
     ///
@@ -283,7 +304,6 @@ impl ResourceSet {
             name,
             pool: pool.into(),
         });
-        self.bump();
         Ok(())
     }
 
@@ -339,7 +359,8 @@ impl ResourceSet {
         self.add_pool(name, addresses)
     }
 
-    /// Removes the pool named `name` and returns it.
+    /// Removes the pool named `name` and returns it. The set's generation
+    /// stays: a pool is layout (see [`generation`](Self::generation)).
     ///
     /// Time: O(p).
     ///
@@ -360,7 +381,6 @@ impl ResourceSet {
             .position(name)
             .ok_or_else(|| SetError::NoSuchPool(String::from(name)))?;
         let entry = Arc::make_mut(&mut self.pools).remove(i);
-        self.bump();
         Ok(entry.pool)
     }
 
@@ -623,20 +643,32 @@ impl ResourceSet {
     /// What `owner` holds in every pool: `(pool name, range)` in pool
     /// order, then address order (id ranges are maximal runs of ids).
     ///
+    /// The ranges of both kinds of pool are the crate's
+    /// [`RangeInclusive`], an id pool's runs widened exactly, as in a
+    /// [`Diff`](crate::Diff): see [Ranges of ids and of
+    /// addresses](crate#ranges-of-ids-and-of-addresses). `try_into()`
+    /// gives a run of ids back as the `core::ops::RangeInclusive<u32>`
+    /// that the id methods take.
+    ///
     /// Time: O(n) over all pools.
     ///
     /// # Examples
     ///
     /// ```rust
-    /// use vm_allocator::{AllocPolicy, Owner, RangeInclusive, ResourceSet};
+    /// use vm_allocator::{AllocPolicy, Owner, PoolKind, RangeInclusive, ResourceSet};
     ///
     /// let mut vm = ResourceSet::x86_64();
     /// let net0 = Owner::new("virtio-net0").unwrap();
-    /// vm.owned_by(&net0).allocate_ids("msi_gsi", 2, 2)?;
+    /// let vectors = vm.owned_by(&net0).allocate_ids("msi_gsi", 2, 2)?;
     /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// let held: Vec<(&str, RangeInclusive)> = vm.allocations_of("virtio-net0").collect();
     /// assert_eq!(held, [("msi_gsi", RangeInclusive::new(24, 25).unwrap()), ("mmio32", bar)]);
-    /// # Ok::<(), vm_allocator::SetError>(())
+    ///
+    /// // The run of MSI vectors, as allocate_ids gave it.
+    /// let (pool, run) = held[0];
+    /// assert_eq!(vm.pool(pool).unwrap().kind(), PoolKind::Ids);
+    /// assert_eq!(core::ops::RangeInclusive::<u32>::try_from(run)?, vectors);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn allocations_of<'a>(
         &'a self,
@@ -656,9 +688,11 @@ impl ResourceSet {
     }
 
     /// Frees everything `owner` holds, in every pool, in one step; returns
-    /// what was freed as `(pool name, range)`. Freeing something is one
-    /// mutation of the set (its generation moves by one, and that of each
-    /// pool touched); finding nothing changes nothing.
+    /// what was freed as `(pool name, range)`, ranges as
+    /// [`allocations_of`](Self::allocations_of) gives them (the crate's
+    /// [`RangeInclusive`] for ids too). Freeing something is one mutation
+    /// of the set (its generation moves by one, and that of each pool
+    /// touched); finding nothing changes nothing.
     ///
     /// Time: O(n + k log n) over all pools, k = allocations freed.
     ///
@@ -809,7 +843,7 @@ impl ResourceSet {
         }
     }
 
-    /// Counts one successful mutation.
+    /// Counts one successful mutation (modulo 2^64).
     fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);
     }

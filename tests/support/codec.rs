@@ -20,7 +20,7 @@ pub enum Codec {
 }
 
 /// Every format: JSON (self-describing), postcard and bincode 1.3.3
-/// (compact binary; Firecracker's snapshots use bincode), bitcode.
+/// (compact binary), bitcode 0.6 (Firecracker's snapshots).
 pub const CODECS: [Codec; 4] = [Codec::Json, Codec::Postcard, Codec::Bincode, Codec::Bitcode];
 
 impl Codec {

@@ -381,10 +381,9 @@ fn lone_apply<M: Clone>(
     Ok(out)
 }
 
-fn first_owned<T: Copy + Into<u64>>(items: Vec<Item<T>>, pool: Option<String>) -> Option<Unfit> {
+fn first_owned<T: Copy + Into<u64>>(items: Vec<Item<T>>) -> Option<Unfit> {
     items.into_iter().find_map(|(s, e, o)| {
         o.map(|o| Unfit::Owner {
-            pool: pool.clone(),
             range: RangeInclusive::new(s.into(), e.into()).expect("an allocation is a range"),
             owner: Owner::new(&o).expect("a name the model holds"),
         })
@@ -427,7 +426,7 @@ impl Subject for AddressAllocator {
         m.without_owners()
     }
     fn v1_refusal(m: &AddressModel) -> Option<Unfit> {
-        first_owned(m.allocations(), None)
+        first_owned(m.allocations())
     }
     fn encode(&self) -> Vec<u8> {
         self.to_bytes()
@@ -474,7 +473,7 @@ impl Subject for IdAllocator {
         m.without_owners()
     }
     fn v1_refusal(m: &IdModel) -> Option<Unfit> {
-        first_owned(m.allocations(), None)
+        first_owned(m.allocations())
     }
     fn encode(&self) -> Vec<u8> {
         self.to_bytes()

@@ -108,11 +108,11 @@ impl SetModel {
         }
     }
 
-    /// `add_pool` of a new name: one mutation.
+    /// `add_pool` of a new name: layout, not a mutation (the generation
+    /// stays).
     pub fn add_pool(&mut self, name: &str, pool: PoolModel) {
         assert!(self.pool(name).is_none(), "the model adds {name:?} twice");
         self.pools.push((name.to_owned(), pool));
-        self.generation += 1;
     }
 
     /// The pool named `name`.

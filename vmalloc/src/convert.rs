@@ -94,16 +94,12 @@ fn refused(input: &str, state: &State, out: &Path, version: u16, e: io::Error) -
         .and_then(|inner| inner.downcast_ref::<EncodeError>());
     let why = match encode {
         Some(EncodeError::DoesNotFit {
-            what: Unfit::Owner { pool, range, owner },
+            what: Unfit::Owner { range, owner },
             ..
         }) => {
-            let kind = pool_kind(state, pool.as_deref());
-            let place = match pool {
-                Some(pool) => format!("pool {}'s allocation", human::name(pool)),
-                None => "the allocation".to_string(),
-            };
+            let kind = pool_kind(state);
             format!(
-                "format version {version} has no owners, and {place} {} is owned by \
+                "format version {version} has no owners, and the allocation {} is owned by \
                  {} (--drop-owners writes the state without its owners)",
                 show(kind, range),
                 human::quoted(owner.as_str())
@@ -127,11 +123,11 @@ fn refused(input: &str, state: &State, out: &Path, version: u16, e: io::Error) -
     Failure::new(format!("{input}: cannot convert: {why}"))
 }
 
-/// The kind of the pool named `pool` (or of the lone allocator).
-fn pool_kind(state: &State, pool: Option<&str>) -> PoolKind {
-    match (state, pool) {
-        (State::Ids(_), _) => PoolKind::Ids,
-        (State::Set(set), Some(name)) => set.pool(name).map_or(PoolKind::Addresses, |p| p.kind()),
+/// The kind of the lone allocator (only a lone allocator can be refused
+/// for its owners: a set does not fit version 1 at all).
+fn pool_kind(state: &State) -> PoolKind {
+    match state {
+        State::Ids(_) => PoolKind::Ids,
         _ => PoolKind::Addresses,
     }
 }

@@ -19,8 +19,9 @@
 //! `#[serde(with = "vm_allocator::compat::v0_1::address_allocator")]` or
 //! `#[serde(with = "vm_allocator::compat::v0_1::id_allocator")]`, or wraps a
 //! value in [`V01`]. It works with any serde format; the bytes are those
-//! 0.1.x reads and writes with the same format (for example the fixed-int
-//! bincode of Firecracker's snapshots).
+//! 0.1.x reads and writes with the same format (for example bitcode 0.6,
+//! the encoder of Firecracker's snapshots; `docs/firecracker.md` is the
+//! upgrade guide for its `ResourceAllocatorState`).
 //!
 //! ```rust
 //! use serde::{Deserialize, Serialize};
@@ -42,8 +43,8 @@
 //! state.mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
 //!
 //! // A host still on vm-allocator 0.1.x reads these bytes as its own state.
-//! let bytes = bincode::serialize(&state).unwrap();
-//! let back: ResourceState = bincode::deserialize(&bytes).unwrap();
+//! let bytes = bitcode::serialize(&state).unwrap();
+//! let back: ResourceState = bitcode::deserialize(&bytes).unwrap();
 //! assert_eq!(back.gsi, state.gsi);
 //! assert_eq!(back.mmio, state.mmio);
 //! ```
