@@ -12,7 +12,7 @@ use std::error::Error;
 
 use vm_allocator::layout::x86_64::{LEGACY_GSI, MMIO32, MMIO64, MSI_GSI};
 use vm_allocator::{
-    format, AllocPolicy, Delta, Diff, Owner, ResourceSet, SetError, TransactionError,
+    escape_name, format, AllocPolicy, Delta, Diff, Owner, ResourceSet, SetError, TransactionError,
 };
 
 const PAGE: u64 = 0x1000;
@@ -49,29 +49,30 @@ fn plug(vm: &mut ResourceSet, needs: &Needs) -> Result<(), TransactionError<SetE
     tx.commit()
 }
 
+/// An owner as output for people shows it: escaped by the crate's one
+/// rule (FORMAT.md 6.1.1), so that no name can fake a line; `-` for none.
+fn shown(owner: Option<&Owner>) -> String {
+    owner.map_or("-".to_string(), |o| o.escaped().to_string())
+}
+
 fn print_set(title: &str, vm: &ResourceSet) {
     println!("{title} (generation {}):", vm.generation());
     for (name, pool) in vm.pools() {
         let items: Vec<String> = match pool {
             vm_allocator::Pool::Ids(ids) => ids
                 .allocations()
-                .map(|a| format!("{:?} {}", a.ids(), a.owner().map_or("-", |o| o.as_str())))
+                .map(|a| format!("{:?} {}", a.ids(), shown(a.owner())))
                 .collect(),
             vm_allocator::Pool::Addresses(a) => a
                 .allocations()
                 .map(|a| {
                     let r = a.range();
-                    format!(
-                        "{:#x}..={:#x} {}",
-                        r.start(),
-                        r.end(),
-                        a.owner().map_or("-", |o| o.as_str())
-                    )
+                    format!("{:#x}..={:#x} {}", r.start(), r.end(), shown(a.owner()))
                 })
                 .collect(),
         };
         if !items.is_empty() {
-            println!("  {name:<14} {}", items.join(", "));
+            println!("  {:<14} {}", escape_name(name), items.join(", "));
         }
     }
 }

@@ -90,8 +90,9 @@ impl EscapedName<'_> {
     }
 }
 
-impl fmt::Display for EscapedName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl EscapedName<'_> {
+    /// Writes the shown name to `out`.
+    fn write_shown(&self, out: &mut impl Write) -> fmt::Result {
         let name = self.0;
         let mut plain_from = 0;
         let last = name.char_indices().next_back().map_or(0, |(i, _)| i);
@@ -99,15 +100,72 @@ impl fmt::Display for EscapedName<'_> {
             let Some(escape) = escape_of(c, i == 0 || i == last) else {
                 continue;
             };
-            f.write_str(&name[plain_from..i])?;
+            out.write_str(&name[plain_from..i])?;
             match escape {
-                Escape::Backslash => f.write_str(r"\\")?,
-                Escape::Quote => f.write_str("\\\"")?,
-                Escape::CodePoint => write!(f, "\\u{{{:x}}}", c as u32)?,
+                Escape::Backslash => out.write_str(r"\\")?,
+                Escape::Quote => out.write_str("\\\"")?,
+                Escape::CodePoint => write!(out, "\\u{{{:x}}}", c as u32)?,
             }
             plain_from = i + c.len_utf8();
         }
-        f.write_str(&name[plain_from..])
+        out.write_str(&name[plain_from..])
+    }
+}
+
+/// The shown name. A width pads it by the characters shown (`{:<12}`
+/// lines up a column as it would for the bare name); a precision is
+/// ignored, as cutting could split an escape.
+impl fmt::Display for EscapedName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(width) = f.width() else {
+            return self.write_shown(f);
+        };
+        let mut counted = CharCount(0);
+        self.write_shown(&mut counted)?;
+        let pad = width.saturating_sub(counted.0);
+        let (before, after) = match f.align() {
+            Some(fmt::Alignment::Right) => (pad, 0),
+            Some(fmt::Alignment::Center) => (pad / 2, pad - pad / 2),
+            _ => (0, pad),
+        };
+        let fill = f.fill();
+        for _ in 0..before {
+            f.write_char(fill)?;
+        }
+        self.write_shown(f)?;
+        for _ in 0..after {
+            f.write_char(fill)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts the characters written to it.
+struct CharCount(usize);
+
+impl Write for CharCount {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.chars().count();
+        Ok(())
+    }
+}
+
+/// A name inside a sentence (an error message): the shown name between
+/// double quotes, `pool "gsi"`. A quote in the name is escaped, so the
+/// quotes delimit it exactly; for a plain name this is what `{:?}` of the
+/// string gives.
+pub(crate) struct Quoted<'a>(&'a str);
+
+/// `name` shown between double quotes: see [`Quoted`].
+pub(crate) fn quoted(name: &str) -> Quoted<'_> {
+    Quoted(name)
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        escape_name(self.0).write_shown(f)?;
+        f.write_char('"')
     }
 }
 
@@ -251,6 +309,29 @@ mod tests {
                 escape_name(&name).to_string(),
                 alloc::format!("x\\u{{{:x}}}y", c as u32)
             );
+        }
+    }
+
+    #[test]
+    fn a_width_pads_by_the_characters_shown() {
+        use alloc::format;
+        assert_eq!(format!("{:<8}|", escape_name("net0")), "net0    |");
+        assert_eq!(format!("{:8}|", escape_name("net0")), "net0    |");
+        // `a\u{a0}` is 7 characters shown.
+        assert_eq!(format!("{:>12}|", escape_name("a\u{a0}")), "     a\\u{a0}|");
+        assert_eq!(format!("{:^9}|", escape_name("ab")), "   ab    |");
+        assert_eq!(format!("{:*<4}|", escape_name("a\"")), "a\\\"*|");
+        assert_eq!(format!("{:2}|", escape_name("long")), "long|");
+    }
+
+    #[test]
+    fn quoted_names_are_delimited_exactly() {
+        assert_eq!(quoted("a\"b").to_string(), r#""a\"b""#);
+        assert_eq!(quoted("x\u{2028}").to_string(), r#""x\u{2028}""#);
+        assert_eq!(quoted("").to_string(), r#""""#);
+        // A plain name quotes as `{:?}` of the string does.
+        for name in ["legacy_gsi", "pci 0000:00:03.0", "é-中", "it's"] {
+            assert_eq!(quoted(name).to_string(), alloc::format!("{name:?}"));
         }
     }
 

@@ -1138,7 +1138,8 @@ fn raw_owned_ids(allocated: &[(u32, u32, Option<&str>)]) -> RawIds {
     }
 }
 
-/// Invalid owner names and the reason each is refused.
+/// Invalid owner names and the reason each is refused; messages show a
+/// name by the rule of `escape_name`, between double quotes.
 fn bad_names() -> Vec<(String, String)> {
     let long = "x".repeat(65);
     let huge = "y".repeat(1 << 20);
@@ -1150,7 +1151,7 @@ fn bad_names() -> Vec<(String, String)> {
         ),
         (
             "net\n0".to_string(),
-            r#""net\n0": the name holds a control character at byte 3"#.to_string(),
+            r#""net\u{a}0": the name holds a control character at byte 3"#.to_string(),
         ),
         (
             "\u{7f}del".to_string(),
@@ -1230,7 +1231,7 @@ fn a_bad_owner_is_reported_in_order_among_the_other_errors() {
     let forged = raw_owned_ids(&[(5, 6, None), (30, 40, Some("a\tb"))]);
     assert_rejected::<IdAllocator, _>(
         &forged,
-        r#"allocation #1 0x1e-0x28 has an invalid owner "a\tb": the name holds a control character at byte 1"#,
+        r#"allocation #1 0x1e-0x28 has an invalid owner "a\u{9}b": the name holds a control character at byte 1"#,
     );
 }
 

@@ -8,6 +8,7 @@
 use alloc::string::String;
 
 use super::{DiffError, PoolDiff};
+use crate::escape::quoted;
 use crate::format::FileKind;
 use crate::{AddressAllocator, Diff, IdAllocator, Pool, PoolKind, ResourceSet};
 
@@ -81,11 +82,15 @@ pub(super) fn apply_set(state: &ResourceSet, diff: &Diff) -> Result<ResourceSet,
             .iter_mut()
             .find(|e| e.name == *name)
             .ok_or_else(|| DiffError::ShapeMismatch {
-                what: alloc::format!("the set has no pool named {:?}", name.as_str()),
+                what: alloc::format!("the set has no pool named {}", quoted(name.as_str())),
             })?;
         if entry.pool.kind() != change.kind {
             return Err(DiffError::ShapeMismatch {
-                what: alloc::format!("pool {:?} is not an {} pool", name.as_str(), change.kind),
+                what: alloc::format!(
+                    "pool {} is not an {} pool",
+                    quoted(name.as_str()),
+                    change.kind
+                ),
             });
         }
         check_generation(label(), change.generations.0, entry.pool.generation())?;

@@ -9,6 +9,7 @@ use super::labels::{labels, Label};
 use super::sealed::Sealed;
 use super::{Change, Diff, DiffError, PoolDiff};
 use crate::engine::Side;
+use crate::escape::quoted;
 use crate::format::FileKind;
 use crate::{AddressAllocator, IdAllocator, Owner, Pool, PoolKind, RangeInclusive, ResourceSet};
 
@@ -240,15 +241,15 @@ impl Sealed for ResourceSet {
         for (i, (a, b)) in self.entries().iter().zip(newer.entries()).enumerate() {
             if a.name != b.name {
                 return Err(shape(format!(
-                    "pool #{i} is named {:?} in one and {:?} in the other",
-                    a.name.as_str(),
-                    b.name.as_str()
+                    "pool #{i} is named {} in one and {} in the other",
+                    quoted(a.name.as_str()),
+                    quoted(b.name.as_str())
                 )));
             }
             if !a.pool.same_shape(&b.pool) {
                 return Err(shape(format!(
-                    "pool {:?} has another kind, range or space in each",
-                    a.name.as_str()
+                    "pool {} has another kind, range or space in each",
+                    quoted(a.name.as_str())
                 )));
             }
             let name = Some(a.name.clone());

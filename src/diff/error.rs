@@ -5,10 +5,14 @@
 use alloc::string::String;
 use core::fmt;
 
+use crate::escape::quoted;
 use crate::format::FileKind;
 use crate::{Owner, RangeInclusive};
 
 /// Why a diff could not be computed or applied; nothing was changed.
+///
+/// `Display` shows pool and owner names between double quotes, by the rule
+/// of [`escape_name`](crate::escape_name) (FORMAT.md 6.1.1).
 ///
 /// # Examples
 ///
@@ -98,7 +102,7 @@ pub enum DiffError {
 
 fn pool_prefix(f: &mut fmt::Formatter<'_>, pool: &Option<String>) -> fmt::Result {
     match pool {
-        Some(pool) => write!(f, "pool {pool:?}: "),
+        Some(pool) => write!(f, "pool {}: ", quoted(pool)),
         None => Ok(()),
     }
 }
@@ -142,7 +146,7 @@ impl fmt::Display for DiffError {
                     range.end()
                 )?;
                 match owner {
-                    Some(owner) => write!(f, " with the owner {owner:?}"),
+                    Some(owner) => write!(f, " with the owner {}", quoted(owner.as_str())),
                     None => f.write_str(" without an owner"),
                 }
             }

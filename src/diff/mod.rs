@@ -11,6 +11,7 @@ mod labels;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::escape_name;
 use crate::format::FileKind;
 use crate::{AddressAllocator, IdAllocator, Owner, PoolKind, RangeInclusive, ResourceSet};
 
@@ -372,6 +373,10 @@ pub enum ChangeKind {
 
 /// One change, as [`Diff::changes`] lists them.
 ///
+/// `Display` gives one line: the sign, the pool, the range and the owner,
+/// the names shown by [`escape_name`](crate::escape_name) (FORMAT.md
+/// 6.1.1), so that no name can fake a line or hide what it holds.
+///
 /// # Examples
 ///
 /// ```rust
@@ -387,6 +392,12 @@ pub enum ChangeKind {
 /// assert_eq!(change.range.start(), 5);
 /// assert_eq!(change.owner.map(|o| o.as_str()), Some("rtc"));
 /// assert_eq!(change.to_string(), "+ legacy_gsi 5..=5 (1 id) rtc");
+///
+/// // A name with a line separator stays on its line.
+/// let before = vm.clone();
+/// vm.owned_by(&Owner::new("rtc\u{2028}+ legacy_gsi 6..=6 (1 id)").unwrap()).allocate_id("legacy_gsi")?;
+/// let diff = Diff::between(&before, &vm).unwrap();
+/// assert_eq!(diff.to_string(), "+ legacy_gsi 6..=6 (1 id) rtc\\u{2028}+ legacy_gsi 6..=6 (1 id)\n");
 /// # Ok::<(), vm_allocator::SetError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -741,7 +752,7 @@ impl fmt::Display for ChangeRef<'_> {
         };
         write!(f, "{sign}")?;
         if let Some(pool) = self.pool {
-            write!(f, " {pool}")?;
+            write!(f, " {}", escape_name(pool))?;
         }
         let (start, end) = (self.range.start(), self.range.end());
         match self.pool_kind {
@@ -755,13 +766,13 @@ impl fmt::Display for ChangeRef<'_> {
             }
         }
         if let Some(owner) = self.owner {
-            write!(f, " {owner}")?;
+            write!(f, " {}", owner.escaped())?;
         }
         Ok(())
     }
 }
 
-/// One line per change.
+/// One line per change (see [`ChangeRef`]).
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for change in self.changes() {

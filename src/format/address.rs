@@ -217,7 +217,7 @@ pub(super) fn list(
         let r = a.range();
         write!(f, "#{i} {:#x}..={:#x} ({:#x})", r.start(), r.end(), r.len())?;
         match a.owner() {
-            Some(owner) => writeln!(f, " {owner}")?,
+            Some(owner) => writeln!(f, " {}", owner.escaped())?,
             None => writeln!(f)?,
         }
     }

@@ -17,6 +17,7 @@ use super::state::FileState;
 use super::varint::{self, Reader, MIN_NAME_BYTES, MIN_OWNED_ITEM_BYTES};
 use super::{DecodeError, DecodeErrorKind, Field, FileKind};
 use crate::diff::{Change, PoolDiff};
+use crate::escape_name;
 use crate::{Delta, Diff, Owner, PoolKind, RangeInclusive};
 
 const U32_MAX: u64 = u32::MAX as u64;
@@ -162,7 +163,7 @@ impl FileState for Delta {
         writeln!(f, "changes: {}", diff.len())?;
         for pool in diff.pools() {
             match pool.name() {
-                Some(name) => write!(f, "pool {name}: {} pool", pool.kind())?,
+                Some(name) => write!(f, "pool {}: {} pool", escape_name(name), pool.kind())?,
                 None => write!(f, "{} allocator", pool.kind())?,
             }
             let (before, after) = pool.generations();

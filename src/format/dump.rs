@@ -15,8 +15,11 @@ use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 /// lists their header fields and every allocation, run, pool or change,
 /// one per line.
 ///
-/// The output of a given file never changes: golden tests compare it with
-/// checked-in listings.
+/// Owner and pool names show by the rule of
+/// [`escape_name`](crate::escape_name) (FORMAT.md 6.1.1): a name cannot
+/// fake a line of the listing or hide what it holds, while the file keeps
+/// it exactly. The output of a given file never changes: golden tests
+/// compare it with checked-in listings.
 ///
 /// ```rust
 /// use vm_allocator::{format, IdAllocator, Owner};
@@ -30,6 +33,11 @@ use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 /// assert!(text.contains("range: 5..=23 (19 ids)\n"));
 /// assert!(text.contains("#0 5..=7 (3)\n"));
 /// assert!(text.contains("#1 8..=8 (1) serial0\n"));
+///
+/// let fake = Owner::new("rtc\u{2028}#2 9..=9 (1) rtc").unwrap();
+/// gsi.owned_by(&fake).allocate_id().unwrap();
+/// let text = format::dump(&gsi.to_bytes()).unwrap();
+/// assert!(text.ends_with("#2 9..=9 (1) rtc\\u{2028}#2 9..=9 (1) rtc\n"));
 /// ```
 ///
 /// Time: O(len), len = `bytes.len()`.

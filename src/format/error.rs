@@ -5,6 +5,7 @@
 use core::fmt;
 
 use super::{FileKind, MAGIC};
+use crate::escape::quoted;
 use crate::{NameError, StateError};
 
 /// A file that could not be decoded: what was wrong ([`kind`](Self::kind)),
@@ -538,6 +539,9 @@ impl core::error::Error for DecodeError {
 
 /// Why a state could not be written in the format version asked for.
 ///
+/// `Display` shows pool and owner names between double quotes, by the rule
+/// of [`escape_name`](crate::escape_name) (FORMAT.md 6.1.1).
+///
 /// # Examples
 ///
 /// ```rust
@@ -634,10 +638,11 @@ impl fmt::Display for EncodeError {
                 match what {
                     Unfit::Owner { range, owner } => write!(
                         f,
-                        "the owner of the allocation {:#x}..={:#x} ({owner:?}); \
+                        "the owner of the allocation {:#x}..={:#x} ({}); \
                          without_owners() drops owners explicitly",
                         range.start(),
-                        range.end()
+                        range.end(),
+                        quoted(owner.as_str())
                     ),
                     Unfit::ResourceSet => f.write_str("a resource set"),
                     Unfit::Delta => f.write_str("a delta"),

@@ -229,7 +229,7 @@ pub(super) fn list(ids: &IdAllocator, version: u16, f: &mut dyn fmt::Write) -> f
         let len = u64::from(*run.end()) - u64::from(*run.start()) + 1;
         write!(f, "#{i} {}..={} ({len})", run.start(), run.end())?;
         match a.owner() {
-            Some(owner) => writeln!(f, " {owner}")?,
+            Some(owner) => writeln!(f, " {}", owner.escaped())?,
             None => writeln!(f)?,
         }
     }

@@ -12,6 +12,7 @@ use super::sink::Sink;
 use super::state::FileState;
 use super::varint::{self, Reader, MIN_NAME_BYTES};
 use super::{address, id, DecodeError, DecodeErrorKind, Field, FileKind};
+use crate::escape_name;
 use crate::validate::ResourceSetBuilder;
 use crate::{Pool, PoolKind, ResourceSet, StateError};
 
@@ -116,7 +117,7 @@ impl FileState for ResourceSet {
         writeln!(f, "generation: {}", self.generation())?;
         writeln!(f, "pools: {}", self.len())?;
         for (i, (name, pool)) in self.pools().enumerate() {
-            writeln!(f, "pool #{i} {name}: {} pool", pool.kind())?;
+            writeln!(f, "pool #{i} {}: {} pool", escape_name(name), pool.kind())?;
             let mut indented = Indented {
                 out: &mut *f,
                 line_start: true,

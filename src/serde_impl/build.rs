@@ -11,6 +11,8 @@ use core::fmt;
 
 use serde::de;
 
+use crate::escape::quoted;
+
 use crate::validate::{AddressAllocatorBuilder, IdAllocatorBuilder};
 use crate::{AddressAllocator, IdAllocator, NameError, Owner, StateError, MAX_NAME_LEN};
 
@@ -51,7 +53,7 @@ impl fmt::Display for What<'_> {
         if let Some(PoolAt { index, name }) = self.pool {
             write!(f, " of pool #{index}")?;
             if let Some(name) = name {
-                write!(f, " {name:?}")?;
+                write!(f, " {}", quoted(name))?;
             }
         }
         Ok(())
@@ -94,7 +96,7 @@ impl BadName {
 /// `"name": why`, the name cut short (with its length) if very long.
 impl fmt::Display for BadName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.shown)?;
+        write!(f, "{}", quoted(&self.shown))?;
         if self.shown.len() < self.len {
             write!(f, "... ({} bytes)", self.len)?;
         }

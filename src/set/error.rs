@@ -6,10 +6,14 @@ use alloc::string::String;
 use core::fmt;
 
 use super::PoolKind;
+use crate::escape::quoted;
 use crate::{Error, NameError};
 
 /// Why an operation on a [`ResourceSet`](crate::ResourceSet) failed; the
 /// set is unchanged.
+///
+/// `Display` shows a pool's name between double quotes, by the rule of
+/// [`escape_name`](crate::escape_name) (FORMAT.md 6.1.1).
 ///
 /// # Examples
 ///
@@ -24,7 +28,12 @@ use crate::{Error, NameError};
 /// assert!(err.source().is_some()); // the allocator's error
 ///
 /// let err = vm.add_id_pool("bad\nname", 0, 1).unwrap_err();
-/// assert_eq!(err.to_string(), r#"invalid pool name "bad\nname": the name holds a control character at byte 3"#);
+/// assert_eq!(err.to_string(), r#"invalid pool name "bad\u{a}name": the name holds a control character at byte 3"#);
+///
+/// // Names show by the rule of `escape_name`, between quotes: a name
+/// // cannot fake a line of the message or hide what it holds.
+/// let err = vm.allocate_id("gsi\u{2028}legacy_gsi").unwrap_err();
+/// assert_eq!(err.to_string(), r#"no pool is named "gsi\u{2028}legacy_gsi""#);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -84,15 +93,17 @@ impl SetError {
 impl fmt::Display for SetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SetError::NoSuchPool(name) => write!(f, "no pool is named {name:?}"),
+            SetError::NoSuchPool(name) => write!(f, "no pool is named {}", quoted(name)),
             SetError::WrongKind { pool, expected } => {
-                write!(f, "pool {pool:?} is not an {expected} pool")
+                write!(f, "pool {} is not an {expected} pool", quoted(pool))
             }
-            SetError::DuplicatePool(name) => write!(f, "a pool named {name:?} exists already"),
+            SetError::DuplicatePool(name) => {
+                write!(f, "a pool named {} exists already", quoted(name))
+            }
             SetError::InvalidName { name, error } => {
-                write!(f, "invalid pool name {name:?}: {error}")
+                write!(f, "invalid pool name {}: {error}", quoted(name))
             }
-            SetError::Pool { pool, error } => write!(f, "pool {pool:?}: {error}"),
+            SetError::Pool { pool, error } => write!(f, "pool {}: {error}", quoted(pool)),
         }
     }
 }

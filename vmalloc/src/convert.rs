@@ -100,8 +100,9 @@ fn refused(input: &str, state: &State, out: &Path, version: u16, e: io::Error) -
             let kind = pool_kind(state);
             format!(
                 "format version {version} has no owners, and the allocation {} is owned by \
-                 {owner:?} (--drop-owners writes the state without its owners)",
-                show(kind, range)
+                 {} (--drop-owners writes the state without its owners)",
+                show(kind, range),
+                human::quoted(owner.as_str())
             )
         }
         Some(EncodeError::DoesNotFit {

@@ -198,6 +198,7 @@ pub fn holdings(vm: &ResourceSet, owner: &str) -> Vec<String> {
     vm.allocations_of(owner)
         .map(|(pool, range)| {
             let kind = vm.pool(pool).map_or(PoolKind::Addresses, |p| p.kind());
+            let pool = human::name(pool);
             match kind {
                 PoolKind::Ids if range.len() == 1 => format!("{pool} {}", range.start()),
                 PoolKind::Ids => format!("{pool} {}..={}", range.start(), range.end()),
@@ -241,7 +242,7 @@ impl Steps {
     /// A device and what it holds, wrapped to stay short.
     pub fn device_line(&self, vm: &ResourceSet, name: &str) -> String {
         const WIDTH: usize = 88;
-        let mut lines = vec![format!("{name:<12}")];
+        let mut lines = vec![format!("{:<12}", human::name(name))];
         for (i, item) in holdings(vm, name).into_iter().enumerate() {
             let last = lines.last_mut().expect("one line at least");
             if i > 0 && last.len() + item.len() + 2 > WIDTH {
@@ -274,7 +275,7 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
 
     // The layout.
     let mut vm = ResourceSet::x86_64();
-    let names: Vec<&str> = vm.pools().map(|(name, _)| name).collect();
+    let names: Vec<String> = vm.pools().map(|(name, _)| human::name(name)).collect();
     steps.step(
         "layout",
         format!(

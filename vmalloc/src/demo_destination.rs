@@ -143,13 +143,16 @@ fn compare(expected: &StateJson, found: &StateJson) -> Vec<String> {
         ));
     }
     for (e, f) in expected.pools.iter().zip(&found.pools) {
-        let name = e.name.as_deref().unwrap_or("allocator");
+        let name = e
+            .name
+            .as_deref()
+            .map_or("allocator".to_string(), human::name);
         let mut field = |what: &str, e: String, f: String| {
             if e != f {
                 out.push(format!("pool {name}: {what}: expected {e}, found {f}"));
             }
         };
-        let text = |s: &Option<String>| s.clone().unwrap_or_else(|| "none".to_string());
+        let text = |s: &Option<String>| s.as_deref().map_or("none".to_string(), human::name);
         field("name", text(&e.name), text(&f.name));
         field("kind", e.kind.clone(), f.kind.clone());
         field(
@@ -169,7 +172,7 @@ fn compare(expected: &StateJson, found: &StateJson) -> Vec<String> {
                 "{:#x}..={:#x} owned by {}",
                 a.start,
                 a.end,
-                a.owner.as_deref().unwrap_or("nobody")
+                a.owner.as_deref().map_or("nobody".to_string(), human::name)
             ),
             None => "nothing".to_string(),
         };
@@ -227,6 +230,21 @@ mod tests {
             [
                 "pool mmio32: allocation #0: expected 0x1000..=0x1fff owned by net0, \
               found 0x1000..=0x1fff owned by nobody"
+            ]
+        );
+    }
+
+    #[test]
+    fn names_read_from_the_files_are_shown_by_the_rule() {
+        let hostile = "net0\u{2028}pool mmio32: allocation #1";
+        let mut found = state(Some(hostile));
+        found.pools[0].name = Some("mmio32\u{a0}".into());
+        let differences = compare(&state(Some("net0")), &found);
+        assert_eq!(
+            differences,
+            [
+                r"pool mmio32: name: expected mmio32, found mmio32\u{a0}",
+                r"pool mmio32: allocation #0: expected 0x1000..=0x1fff owned by net0, found 0x1000..=0x1fff owned by net0\u{2028}pool mmio32: allocation #1",
             ]
         );
     }

@@ -119,7 +119,9 @@ pub fn render(a: &Loaded, b: &Loaded, diff: &Diff, style: &Style) -> String {
     for pool in diff.pools() {
         if let Some((before, after)) = pool.next_ids() {
             if before != after {
-                let name = pool.name().unwrap_or("the id allocator");
+                let name = pool
+                    .name()
+                    .map_or("the id allocator".to_string(), crate::human::name);
                 out.push_str(&style.dim(format!(
                     "  {name}: next never-allocated id {before} -> {after}"
                 )));

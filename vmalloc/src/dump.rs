@@ -17,7 +17,9 @@ use crate::{Failure, Outcome};
 /// Print the full state of a file, as text or as JSON.
 ///
 /// The text is the library's `format::dump` listing: every header field and
-/// every allocation. With --json, a stable JSON document.
+/// every allocation, names shown escaped (FORMAT.md 6.1.1) so that each
+/// allocation stays on one line. With --json, a stable JSON document with
+/// the exact names.
 ///
 /// JSON of a state: {"format_version", "kind", "generation", "pools": [{"name",
 /// "kind": "id"|"address", "start", "end", "generation", "next_id",
@@ -167,7 +169,7 @@ fn pool_json(pool: &PoolView<'_>) -> PoolJson {
             .map(|item| AllocationJson {
                 start: item.start,
                 end: item.end,
-                owner: item.owner.map(|o| o.to_string()),
+                owner: item.owner.map(|o| o.as_str().to_string()),
             })
             .collect(),
     }
@@ -179,7 +181,7 @@ pub fn change_json(change: &ChangeRef<'_>) -> ChangeJson {
         pool: change.pool.map(str::to_string),
         start: change.range.start(),
         end: change.range.end(),
-        owner: change.owner.map(|o| o.to_string()),
+        owner: change.owner.map(|o| o.as_str().to_string()),
     }
 }
 

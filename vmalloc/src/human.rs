@@ -1,9 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
-//! Numbers for people: sizes in binary units, counts of ids, hex ranges,
-//! and aligned tables.
+//! Numbers and names for people: sizes in binary units, counts of ids,
+//! hex ranges, owner and pool names, and aligned tables.
 
-use vm_allocator::{PoolKind, Size};
+use vm_allocator::{escape_name, Owner, PoolKind, Size};
+
+/// An owner or pool name as every table and message of the tool shows it:
+/// by the library's one rule (`escape_name`, FORMAT.md 6.1.1), so that a
+/// name cannot fake a line or reorder text, and a strange name looks
+/// strange. `--json` keeps the exact name instead.
+pub fn name(name: &str) -> String {
+    escape_name(name).to_string()
+}
+
+/// A name inside a sentence: shown by the rule, between double quotes
+/// (`pool "mmio32"`); a quote in the name is escaped, so the quotes
+/// delimit it exactly.
+pub fn quoted(name: &str) -> String {
+    format!("\"{}\"", escape_name(name))
+}
+
+/// An owner in a table cell: its shown name, or `-` for none.
+pub fn owner(owner: Option<&Owner>) -> String {
+    owner.map_or("-".to_string(), |o| o.escaped().to_string())
+}
 
 /// A size in the largest binary unit it reaches: exact when that unit
 /// divides it (`16 KiB`, as `vm_allocator::Size` prints it), else to three

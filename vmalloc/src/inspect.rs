@@ -115,7 +115,7 @@ fn render_pool(pool: &PoolView<'_>, summary: bool, style: &Style, out: &mut Stri
         PoolKind::Addresses => "addresses",
     };
     let title = match pool.name {
-        Some(name) => format!("{} {}", style.bold("pool"), style.accent(name)),
+        Some(name) => format!("{} {}", style.bold("pool"), style.accent(human::name(name))),
         None => style.bold(pool.label()),
     };
     out.push_str(&format!(
@@ -154,7 +154,7 @@ fn render_pool(pool: &PoolView<'_>, summary: bool, style: &Style, out: &mut Stri
             human::point(kind, item.start),
             human::point(kind, item.end),
             human::amount(kind, item.len()),
-            item.owner.map_or("-".to_string(), |o| o.to_string()),
+            human::owner(item.owner),
         ]);
     }
     out.push_str(&table.render("  ", |s| style.dim(s)));
@@ -168,10 +168,16 @@ fn render_delta(delta: &Delta, summary: bool, style: &Style, out: &mut String) {
         out.push_str(&format!(
             "{} {}, generation {before} -> {after}",
             style.bold("changes of"),
-            style.accent(pool.name().unwrap_or(match kind {
-                PoolKind::Ids => "the id allocator",
-                PoolKind::Addresses => "the address allocator",
-            })),
+            style.accent(
+                pool.name().map_or(
+                    match kind {
+                        PoolKind::Ids => "the id allocator",
+                        PoolKind::Addresses => "the address allocator",
+                    }
+                    .to_string(),
+                    human::name
+                )
+            ),
         ));
         if let Some((before, after)) = pool.next_ids() {
             out.push_str(&format!(", next id {before} -> {after}"));
@@ -200,7 +206,7 @@ fn render_delta(delta: &Delta, summary: bool, style: &Style, out: &mut String) {
                 human::point(kind, change.range.start()),
                 human::point(kind, change.range.end()),
                 human::amount(kind, change.range.len()),
-                change.owner.map_or("-".to_string(), |o| o.to_string()),
+                human::owner(change.owner),
             ]);
         }
         out.push_str(&table.render("  ", |s| style.dim(s)));

@@ -178,10 +178,11 @@ impl<'a> PoolView<'a> {
         gaps
     }
 
-    /// A label for people: the pool's name, or what the lone allocator is.
+    /// A label for people: the pool's name (shown by the rule of
+    /// `human::name`), or what the lone allocator is.
     pub fn label(&self) -> String {
         match (self.name, self.kind()) {
-            (Some(name), _) => name.to_string(),
+            (Some(name), _) => crate::human::name(name),
             (None, PoolKind::Ids) => "id allocator".to_string(),
             (None, PoolKind::Addresses) => "address allocator".to_string(),
         }

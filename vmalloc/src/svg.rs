@@ -148,7 +148,8 @@ impl Colours {
         }
     }
 
-    /// The entries of the legend: (label, fill, outline).
+    /// The entries of the legend: (label, fill, outline); owners are
+    /// labelled by their shown names.
     fn entries(&self) -> Vec<(String, String, &'static str)> {
         let mut shown: Vec<(&String, &(String, u128))> = self.owners.iter().collect();
         let hidden = shown.len().saturating_sub(LEGEND_MAX);
@@ -160,7 +161,7 @@ impl Colours {
         }
         let mut entries: Vec<(String, String, &'static str)> = shown
             .into_iter()
-            .map(|(name, (colour, _))| (name.clone(), colour.clone(), "none"))
+            .map(|(name, (colour, _))| (human::name(name), colour.clone(), "none"))
             .collect();
         if hidden > 0 {
             entries.push((format!("+{hidden} more owners"), "white".into(), FREE_EDGE));
@@ -438,7 +439,7 @@ fn draw_bar(
     for b in &blocks {
         let colour = colours.of(b.owner);
         let block_w = b.x1 - b.x0;
-        let label = b.owner.unwrap_or("no owner");
+        let label = b.owner.map_or("no owner".to_string(), human::name);
         // A thin white edge between neighbours, unless it would hide the block.
         let edge = if block_w >= 4.0 {
             r#" stroke="white" stroke-width="0.75""#
@@ -450,7 +451,7 @@ fn draw_bar(
             r#"<rect x="{:.2}" y="{bar_y}" width="{:.2}" height="{bar_h}" fill="{colour}"{edge}><title>{} {} ({})</title></rect>"#,
             left + b.x0,
             block_w,
-            escape(label),
+            escape(&label),
             human::range(kind, b.start, b.end),
             human::amount(kind, b.end - b.start + 1),
         );
@@ -462,7 +463,7 @@ fn draw_bar(
                 left + (b.x0 + b.x1) / 2.0,
                 bar_y + bar_h / 2.0 + 4.0,
                 text_colour(colour),
-                escape(label),
+                escape(&label),
             );
         }
     }
@@ -510,14 +511,41 @@ fn text_colour(fill: &str) -> &'static str {
     }
 }
 
-/// At most `max` characters, with an ellipsis when cut.
-fn ellipsis(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max - 1).collect();
-        format!("{cut}…")
+/// At most `max` characters of a shown name, with an ellipsis when cut.
+/// The cut never splits an escape (`\\`, `\"`, `\u{2028}`): a label keeps
+/// its escapes whole or leaves them out.
+fn ellipsis(shown: &str, max: usize) -> String {
+    if shown.chars().count() <= max {
+        return shown.to_string();
     }
+    let mut cut = String::new();
+    let mut kept = 0;
+    for unit in escape_units(shown) {
+        let len = unit.chars().count();
+        if kept + len > max - 1 {
+            break;
+        }
+        cut.push_str(unit);
+        kept += len;
+    }
+    format!("{cut}…")
+}
+
+/// A shown name split into its characters, each escape one piece.
+fn escape_units(shown: &str) -> impl Iterator<Item = &str> {
+    let mut rest = shown;
+    std::iter::from_fn(move || {
+        let mut chars = rest.chars();
+        let first = chars.next()?;
+        let len = match (first, chars.next()) {
+            ('\\', Some('u')) => rest.find('}').map_or(rest.len(), |end| end + 1),
+            ('\\', Some(c)) => 1 + c.len_utf8(),
+            (c, _) => c.len_utf8(),
+        };
+        let (unit, tail) = rest.split_at(len);
+        rest = tail;
+        Some(unit)
+    })
 }
 
 /// Text for XML.
@@ -536,4 +564,34 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ellipsis_cuts_shown_names_between_escapes() {
+        assert_eq!(ellipsis("virtio-net0", 24), "virtio-net0");
+        // 20 characters, then an escape of 8 that would cross the cut.
+        let shown = human::name("abcdefghijklmnopqrst\u{2028}xyz");
+        assert_eq!(shown, r"abcdefghijklmnopqrst\u{2028}xyz");
+        assert_eq!(ellipsis(&shown, 24), "abcdefghijklmnopqrst…");
+        let shown = human::name("abcdefghijklmnopqrstuv\"xyz");
+        assert_eq!(ellipsis(&shown, 24), "abcdefghijklmnopqrstuv…");
+        let shown = human::name("ab\\cdefghijklmnopqrstuvwxyz");
+        assert_eq!(ellipsis(&shown, 24), r"ab\\cdefghijklmnopqrstu…");
+        assert_eq!(
+            ellipsis(&"é".repeat(30), 24),
+            format!("{}…", "é".repeat(23))
+        );
+        for name in ["\u{202e}x\u{a0}", "a\\\"b\u{feff}", "中\u{2066}文 ", "x"] {
+            let shown = human::name(name);
+            assert_eq!(escape_units(&shown).collect::<String>(), shown);
+            assert!(escape_units(&shown).all(|u| !u.starts_with('\\')
+                || u == r"\\"
+                || u == "\\\""
+                || (u.starts_with(r"\u{") && u.ends_with('}'))));
+        }
+    }
 }

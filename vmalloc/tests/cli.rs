@@ -14,7 +14,8 @@ use serde_json::Value;
 mod state_0_1_4;
 use vm_allocator::format::FileKind;
 use vm_allocator::{
-    AddressAllocator, AllocPolicy, ChangeKind, Delta, IdAllocator, Owner, Pool, ResourceSet,
+    escape_name, AddressAllocator, AllocPolicy, ChangeKind, Delta, IdAllocator, Owner, Pool,
+    ResourceSet,
 };
 
 /// Runs `vmalloc` with `args`, without colour settings from outside.
@@ -858,7 +859,9 @@ fn map_escapes_owner_names() {
     a.write_to_path(&file).unwrap();
     let out = dir.path().join("odd.svg");
     assert_status(&vmalloc(&["map", s(&file), "--svg", s(&out)]), 0);
-    assert!(svg_texts(&out).iter().any(|t| t == "<dev & \"x\" 'y'>"));
+    // XML-escaped in the file, and shown by the rule of names (a quote is
+    // `\"`) in the picture.
+    assert!(svg_texts(&out).iter().any(|t| t == r#"<dev & \"x\" 'y'>"#));
 }
 
 #[test]
@@ -1028,4 +1031,401 @@ fn a_closed_pipe_is_not_a_crash() {
         .unwrap();
     assert!(!err.contains("panicked"), "{err}");
     assert!(status.code().is_some(), "killed by a signal");
+}
+
+// ------------------------------------------------------ hostile names
+
+/// Owner names that try to fake a line, reorder text or hide, with how
+/// every table and message must show them (FORMAT.md 6.1.1).
+const HOSTILE_OWNERS: &[(&str, &str)] = &[
+    (
+        "x\u{2028}#1 0x0..=0xfff (0x1000) evil",
+        r"x\u{2028}#1 0x0..=0xfff (0x1000) evil",
+    ),
+    (
+        "net0\u{2029}+ mmio 0x2000..=0x2fff (4 KiB) y",
+        r"net0\u{2029}+ mmio 0x2000..=0x2fff (4 KiB) y",
+    ),
+    ("\u{202e}0txt.exe", r"\u{202e}0txt.exe"),
+    ("\u{2066}a\u{2069}\u{202a}b", r"\u{2066}a\u{2069}\u{202a}b"),
+    ("net0\u{a0}", r"net0\u{a0}"),
+    ("gpu\u{200b}0", r"gpu\u{200b}0"),
+    (" both ", r"\u{20}both\u{20}"),
+    ("say \"hi\" \\", r#"say \"hi\" \\"#),
+    ("serial0", "serial0"),
+];
+
+/// Pool names of the same kind: an id pool, then an address pool.
+const HOSTILE_POOLS: [(&str, &str); 2] = [
+    (
+        "gsi\u{2028}pool mmio: addresses",
+        r"gsi\u{2028}pool mmio: addresses",
+    ),
+    ("\u{202e}oim\u{a0}", r"\u{202e}oim\u{a0}"),
+];
+
+/// A set whose pools and owners have hostile names: in each pool, one
+/// allocation per owner and one without.
+fn hostile_set() -> ResourceSet {
+    let [(gsi, _), (mmio, _)] = HOSTILE_POOLS;
+    let mut vm = ResourceSet::new();
+    vm.add_id_pool(gsi, 0, 63).unwrap();
+    vm.add_address_pool(mmio, 0, 0x10_0000).unwrap();
+    for (i, (name, _)) in HOSTILE_OWNERS.iter().enumerate() {
+        let owner = Owner::new(name).unwrap();
+        vm.owned_by(&owner)
+            .allocate_id_at(gsi, 2 * i as u32)
+            .unwrap();
+        vm.owned_by(&owner)
+            .allocate(mmio, 0x1000, 1, AllocPolicy::ExactMatch(0x2000 * i as u64))
+            .unwrap();
+    }
+    vm.allocate_id_at(gsi, 40).unwrap();
+    vm.allocate(mmio, 0x1000, 1, AllocPolicy::ExactMatch(0x8_0000))
+        .unwrap();
+    vm
+}
+
+/// The set's pools, empty: the state `hostile_set` grew from.
+fn hostile_base() -> ResourceSet {
+    let [(gsi, _), (mmio, _)] = HOSTILE_POOLS;
+    let mut vm = ResourceSet::new();
+    vm.add_id_pool(gsi, 0, 63).unwrap();
+    vm.add_address_pool(mmio, 0, 0x10_0000).unwrap();
+    vm
+}
+
+/// Allocations per pool of `hostile_set`.
+const PER_POOL: usize = HOSTILE_OWNERS.len() + 1;
+
+/// A character that the rule shows escaped wherever it is (its own
+/// tests check the rule against FORMAT.md).
+fn is_hidden(c: char) -> bool {
+    !matches!(c, ' ' | '\\' | '"') && !escape_name(&format!("x{c}x")).is_plain()
+}
+
+/// `text` holds `lines` lines however a terminal breaks it, and nothing
+/// hidden (colours are off: no escape character either).
+#[track_caller]
+fn assert_plain_lines(text: &str, lines: usize) {
+    let breaks = text
+        .chars()
+        .filter(|c| {
+            matches!(
+                c,
+                '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            )
+        })
+        .count();
+    assert_eq!(breaks, lines, "{text}");
+    assert_eq!(text.lines().count(), lines, "{text}");
+    if let Some(c) = text.chars().find(|&c| c != '\n' && is_hidden(c)) {
+        panic!("U+{:04X} shows in:\n{text}", u32::from(c));
+    }
+}
+
+/// Lines that end with the shown name `shown`.
+fn lines_ending_with(text: &str, shown: &str) -> usize {
+    text.lines().filter(|l| l.ends_with(shown)).count()
+}
+
+#[test]
+fn inspect_and_dump_show_hostile_names_one_allocation_per_line() {
+    let dir = temp();
+    let file = dir.path().join("hostile.vmalloc");
+    hostile_set().write_to_path(&file).unwrap();
+
+    let o = vmalloc(&["inspect", "--color", "never", s(&file)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    // The header (7 lines), then per pool: a blank line, 3 lines of
+    // totals (4 for ids), a table head and one row per allocation.
+    assert_plain_lines(&out, 7 + (1 + 3 + 1 + PER_POOL) + (1 + 4 + 1 + PER_POOL));
+    let [(_, gsi), (_, mmio)] = HOSTILE_POOLS;
+    assert!(
+        out.contains(&format!("\npool {gsi}: ids 0..=63 (64 ids), generation ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "\npool {mmio}: addresses 0x0..=0xfffff (1 MiB), generation "
+        )),
+        "{out}"
+    );
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        // One row in each pool's table.
+        assert_eq!(lines_ending_with(&out, shown), 2, "{shown} in\n{out}");
+        let id = 2 * i;
+        assert!(
+            out.lines().any(
+                |l| l.starts_with(&format!("  {id:<5}  {id:<3}  1 id  ")) && l.ends_with(shown)
+            ),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!(
+            "\n  0x2000   0x2fff   4 KiB  {}\n",
+            HOSTILE_OWNERS[1].1
+        )),
+        "{out}"
+    );
+
+    let o = vmalloc(&["dump", s(&file)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        vm_allocator::format::dump(&std::fs::read(&file).unwrap()).unwrap()
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("  #")).count(),
+        2 * PER_POOL
+    );
+    assert_plain_lines(&out, out.lines().count());
+    for (_, shown) in HOSTILE_OWNERS {
+        assert_eq!(lines_ending_with(&out, &format!(") {shown}")), 2, "{shown}");
+    }
+
+    let o = vmalloc(&["verify", s(&file)]);
+    assert_status(&o, 0);
+    assert_plain_lines(&stdout(&o), 1);
+}
+
+#[test]
+fn dump_json_keeps_hostile_names_exactly() {
+    let dir = temp();
+    let file = dir.path().join("hostile.vmalloc");
+    hostile_set().write_to_path(&file).unwrap();
+    let o = vmalloc(&["dump", "--json", s(&file)]);
+    assert_status(&o, 0);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = json["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, HOSTILE_POOLS.map(|(name, _)| name));
+    for pool in json["pools"].as_array().unwrap() {
+        let owners: Vec<Option<&str>> = pool["allocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["owner"].as_str())
+            .collect();
+        let mut expected: Vec<Option<&str>> =
+            HOSTILE_OWNERS.iter().map(|(n, _)| Some(*n)).collect();
+        expected.push(None);
+        assert_eq!(owners, expected);
+    }
+
+    // A delta file's JSON too.
+    let delta = dir.path().join("hostile.delta");
+    Delta::between(&hostile_base(), &hostile_set())
+        .unwrap()
+        .write_to_path(&delta)
+        .unwrap();
+    let o = vmalloc(&["dump", "--json", s(&delta)]);
+    assert_status(&o, 0);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let allocated = json["allocated"].as_array().unwrap();
+    assert_eq!(allocated.len(), 2 * PER_POOL);
+    assert_eq!(allocated[0]["pool"], HOSTILE_POOLS[0].0);
+    assert_eq!(allocated[0]["owner"], HOSTILE_OWNERS[0].0);
+}
+
+#[test]
+fn diff_shows_hostile_names_escaped_and_json_keeps_them() {
+    let dir = temp();
+    let (a, b) = (dir.path().join("a.vmalloc"), dir.path().join("b.vmalloc"));
+    hostile_base().write_to_path(&a).unwrap();
+    hostile_set().write_to_path(&b).unwrap();
+
+    let o = vmalloc(&["diff", "--color", "never", s(&a), s(&b)]);
+    assert_status(&o, 1);
+    let out = stdout(&o);
+    // Two header lines, one per change, the id pool's next id, the totals.
+    assert_plain_lines(&out, 2 + 2 * PER_POOL + 1 + 1);
+    let [(_, gsi), (_, mmio)] = HOSTILE_POOLS;
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let id = 2 * i;
+        assert!(
+            out.contains(&format!("\n+ {gsi} {id}..={id} (1 id) {shown}\n")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "\n+ {mmio} {:#x}..={:#x} (4 KiB) {shown}\n",
+                0x2000 * i,
+                0x2000 * i + 0xfff
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!("\n  {gsi}: next never-allocated id 0 -> 41\n")),
+        "{out}"
+    );
+
+    let o = vmalloc(&["diff", "--json", s(&a), s(&b)]);
+    assert_status(&o, 1);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let allocated = json["allocated"].as_array().unwrap();
+    assert_eq!(allocated.len(), 2 * PER_POOL);
+    for (i, (name, _)) in HOSTILE_OWNERS.iter().enumerate() {
+        assert_eq!(allocated[i]["pool"], HOSTILE_POOLS[0].0);
+        assert_eq!(allocated[i]["owner"], *name);
+        assert_eq!(allocated[PER_POOL + i]["pool"], HOSTILE_POOLS[1].0);
+        assert_eq!(allocated[PER_POOL + i]["owner"], *name);
+    }
+
+    // Sets whose pools are named differently cannot be compared: the
+    // message names both, by the rule, between quotes, on one line.
+    let c = dir.path().join("c.vmalloc");
+    let mut other = ResourceSet::new();
+    other.add_id_pool("gsi ", 0, 63).unwrap();
+    other
+        .add_address_pool(HOSTILE_POOLS[1].0, 0, 0x10_0000)
+        .unwrap();
+    other.write_to_path(&c).unwrap();
+    let o = vmalloc(&["diff", s(&a), s(&c)]);
+    assert_status(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.ends_with(&format!(
+            "pool #0 is named \"{gsi}\" in one and \"gsi\\u{{20}}\" in the other\n"
+        )),
+        "{err}"
+    );
+    assert_plain_lines(&err, 1);
+}
+
+#[test]
+fn inspect_of_a_delta_and_apply_show_hostile_names_escaped() {
+    let dir = temp();
+    let delta = dir.path().join("hostile.delta");
+    Delta::between(&hostile_base(), &hostile_set())
+        .unwrap()
+        .write_to_path(&delta)
+        .unwrap();
+    let o = vmalloc(&["inspect", "--color", "never", s(&delta)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    let [(_, gsi), (_, mmio)] = HOSTILE_POOLS;
+    assert!(
+        out.contains(&format!("\nchanges of {gsi}, generation ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\nchanges of {mmio}, generation ")),
+        "{out}"
+    );
+    for (_, shown) in HOSTILE_OWNERS {
+        assert_eq!(lines_ending_with(&out, shown), 2, "{shown} in\n{out}");
+    }
+    // The header (8 lines), then per pool: a blank line, 2 lines, a
+    // table head and one row per change.
+    assert_plain_lines(&out, 8 + 2 * (1 + 2 + 1 + PER_POOL));
+
+    // The delta applies to its base; the result is the set, names exact.
+    let (base, out_file) = (
+        dir.path().join("base.vmalloc"),
+        dir.path().join("out.vmalloc"),
+    );
+    hostile_base().write_to_path(&base).unwrap();
+    let o = vmalloc(&["apply", s(&base), s(&delta), s(&out_file)]);
+    assert_status(&o, 0);
+    assert_plain_lines(&stdout(&o), 1);
+    assert_eq!(
+        ResourceSet::read_from_path(&out_file).unwrap(),
+        hostile_set()
+    );
+}
+
+#[test]
+fn convert_names_a_hostile_owner_by_the_rule() {
+    let dir = temp();
+    let file = dir.path().join("gsi.vmalloc");
+    let mut gsi = IdAllocator::new(5, 23).unwrap();
+    gsi.owned_by(&Owner::new("rtc\u{2028}+ 6..=6 (1 id) rtc ").unwrap())
+        .allocate_id()
+        .unwrap();
+    gsi.write_to_path(&file).unwrap();
+    let out = dir.path().join("v1.vmalloc");
+    let o = vmalloc(&["convert", s(&file), s(&out), "--format-version", "1"]);
+    assert_status(&o, 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(r#"the allocation 5..=5 is owned by "rtc\u{2028}+ 6..=6 (1 id) rtc\u{20}" (--drop-owners"#),
+        "{err}"
+    );
+    assert_plain_lines(&err, 1);
+}
+
+#[test]
+fn map_shows_hostile_names_escaped_in_labels_and_tooltips() {
+    let dir = temp();
+    let file = dir.path().join("hostile.vmalloc");
+    hostile_set().write_to_path(&file).unwrap();
+    let out = dir.path().join("hostile.svg");
+    assert_status(&vmalloc(&["map", s(&file), "--svg", s(&out)]), 0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let shown: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") || n.has_tag_name("tspan") || n.has_tag_name("title"))
+        .filter_map(|n| n.text().map(str::to_string))
+        .collect();
+    for t in &shown {
+        assert!(!t.chars().any(is_hidden), "hidden character in {t:?}");
+    }
+    let [(_, gsi), (_, mmio)] = HOSTILE_POOLS;
+    for pool in [gsi, mmio] {
+        assert!(
+            shown.iter().any(|t| t == pool),
+            "pool label {pool} in {shown:?}"
+        );
+    }
+    for (i, (_, name)) in HOSTILE_OWNERS.iter().enumerate() {
+        // The legend (cut at 24 characters, never inside an escape).
+        let legend: String = if name.chars().count() <= 24 {
+            name.to_string()
+        } else {
+            let mut cut = String::new();
+            for unit in escape_units(name) {
+                if cut.chars().count() + unit.chars().count() > 23 {
+                    break;
+                }
+                cut.push_str(unit);
+            }
+            format!("{cut}…")
+        };
+        assert!(shown.contains(&legend), "legend {legend} in {shown:?}");
+        // The tooltip of the block in the address pool.
+        let tooltip = format!(
+            "{name} {:#x}..={:#x} (4 KiB)",
+            0x2000 * i,
+            0x2000 * i + 0xfff
+        );
+        assert!(shown.contains(&tooltip), "tooltip {tooltip} in {shown:?}");
+    }
+}
+
+/// A shown name in its pieces, an escape being one piece.
+fn escape_units(shown: &str) -> Vec<&str> {
+    let mut units = Vec::new();
+    let mut rest = shown;
+    while !rest.is_empty() {
+        let len = if rest.starts_with(r"\u{") {
+            rest.find('}').unwrap() + 1
+        } else if rest.starts_with('\\') {
+            2
+        } else {
+            rest.chars().next().unwrap().len_utf8()
+        };
+        units.push(&rest[..len]);
+        rest = &rest[len..];
+    }
+    units
 }

@@ -32,6 +32,7 @@ use serde::ser::{SerializeStruct, Serializer};
 
 use super::tree_export::{tiles, TreeOut};
 use super::tree_import::{InOrder, Tree};
+use crate::escape::quoted;
 use crate::serde_impl::{next_field, FieldSeed, RawRange, Seen};
 use crate::AddressAllocator;
 
@@ -77,11 +78,11 @@ pub fn serialize<S: Serializer>(
     if let Some(owned) = owned.flatten() {
         let r = owned.range();
         return Err(serde::ser::Error::custom(format_args!(
-            "the allocation {:#x}..={:#x} has the owner {:?}, which vm-allocator 0.1.x cannot \
+            "the allocation {:#x}..={:#x} has the owner {}, which vm-allocator 0.1.x cannot \
              hold; call without_owners() first to drop owners explicitly",
             r.start(),
             r.end(),
-            owned.owner().map(|o| o.as_str()).unwrap_or_default()
+            quoted(owned.owner().map(|o| o.as_str()).unwrap_or_default())
         )));
     }
     let tiles = tiles(allocator);

@@ -33,6 +33,7 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
+use crate::escape::quoted;
 use crate::serde_impl::{build_ids, next_field, FieldSeed, Seen};
 use crate::IdAllocator;
 
@@ -70,10 +71,10 @@ pub fn serialize<S: Serializer>(allocator: &IdAllocator, serializer: S) -> Resul
         .then(|| allocator.allocations().find(|a| a.owner().is_some()));
     if let Some(owned) = owned.flatten() {
         return Err(serde::ser::Error::custom(format_args!(
-            "ids {:?} have the owner {:?}, which vm-allocator 0.1.x cannot hold; \
+            "ids {:?} have the owner {}, which vm-allocator 0.1.x cannot hold; \
              call without_owners() first to drop owners explicitly",
             owned.ids(),
-            owned.owner().map(|o| o.as_str()).unwrap_or_default()
+            quoted(owned.owner().map(|o| o.as_str()).unwrap_or_default())
         )));
     }
     let mut st = serializer.serialize_struct("IdAllocator", 4)?;
