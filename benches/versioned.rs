@@ -16,66 +16,12 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use vm_allocator::layout::x86_64 as fc;
 use vm_allocator::{AllocPolicy, Delta, Diff, Owner, ResourceSet};
 
+mod common;
+
+use common::set_with;
+
 const PAGE: u64 = 0x1000;
 const SIZES: [u64; 3] = [1_000, 10_000, 100_000];
-
-/// Firecracker's six pools, without the PIO pool of `ResourceSet::x86_64`.
-fn six_pools() -> ResourceSet {
-    let mut set = ResourceSet::new();
-    set.add_id_pool(fc::LEGACY_GSI, fc::LEGACY_GSI_FIRST, fc::LEGACY_GSI_LAST)
-        .unwrap();
-    set.add_id_pool(fc::MSI_GSI, fc::MSI_GSI_FIRST, u32::MAX - 1)
-        .unwrap();
-    set.add_address_pool(fc::MMIO32, fc::MMIO32_START, fc::MMIO32_SIZE)
-        .unwrap();
-    set.add_address_pool(fc::MMIO64, fc::MMIO64_START, fc::MMIO64_SIZE)
-        .unwrap();
-    set.add_address_pool(fc::PAST_MMIO64, fc::PAST_MMIO64_START, fc::PAST_MMIO64_SIZE)
-        .unwrap();
-    set.add_address_pool(
-        fc::SYSTEM_MEMORY,
-        fc::SYSTEM_MEMORY_START,
-        fc::SYSTEM_MEMORY_SIZE,
-    )
-    .unwrap();
-    set
-}
-
-/// The six pools with `n` allocations, owned by one of 16 devices when
-/// `tagged`.
-fn set_with(n: u64, tagged: bool) -> ResourceSet {
-    let mut set = six_pools();
-    let owners: Vec<Owner> = (0..16)
-        .map(|i| Owner::new(&format!("device{i}")).unwrap())
-        .collect();
-    for i in 0..n {
-        let pool = match i % 4 {
-            0 => fc::MMIO32,
-            1 => fc::MMIO64,
-            2 => fc::PAST_MMIO64,
-            _ => fc::MSI_GSI,
-        };
-        let owner = &owners[(i % 16) as usize];
-        let mut view = set.owned_by(owner);
-        match (pool, tagged) {
-            (fc::MSI_GSI, true) => {
-                view.allocate_id(pool).unwrap();
-            }
-            (fc::MSI_GSI, false) => {
-                set.allocate_id(pool).unwrap();
-            }
-            (_, true) => {
-                view.allocate(pool, PAGE, PAGE, AllocPolicy::FirstMatch)
-                    .unwrap();
-            }
-            (_, false) => {
-                set.allocate(pool, PAGE, PAGE, AllocPolicy::FirstMatch)
-                    .unwrap();
-            }
-        }
-    }
-    set
-}
 
 /// The same allocations as 0.1.4 allocators, one per pool.
 fn upstream_with(n: u64) -> Vec<UpstreamPool> {

@@ -26,6 +26,11 @@
 //!   mutation. [`Diff`] says what was allocated and freed between two
 //!   states, with owners; [`Delta`] is its file form, which names the state
 //!   it applies to; a [`Transaction`] takes effect entirely or not at all.
+//! - A [`History`] keeps versions of a state as it goes: each an O(1) clone
+//!   that shares every node the edits did not copy, bounded by count or
+//!   bytes ([`Retention`]). Any version reads back, any two diff, and
+//!   [`History::blame`] says which version (and owner) made the allocation
+//!   that holds an address or an id (see [below](#keeping-versions)).
 //!
 //! Everything sits on one persistent B+ tree of ranges whose nodes are
 //! shared copy-on-write: a `clone` is a snapshot that never changes, costs
@@ -129,6 +134,11 @@
 //! | [`Diff::between`] two states loaded independently | O(n) |
 //! | [`Diff::apply`] | O(k log n) |
 //! | starting, committing or rolling back a [`Transaction`] | O(1) |
+//! | [`History::record`] a state k changes after the latest version | O(k log n), and as much per version dropped |
+//! | [`History::get`], with V versions kept | O(log V) |
+//! | [`History::blame`] | O(log n) |
+//! | [`History::diff`] | as [`Diff::between`] |
+//! | [`History::retained_bytes`] | O(1) |
 //! | set operations (a pool is looked up by name) | O(p) more |
 //!
 //! # Example
@@ -217,6 +227,34 @@
 //! assert!(dm.mmio_allocator.is_empty());
 //! ```
 //!
+//! # Keeping versions
+//!
+//! ```rust
+//! use vm_allocator::{AllocPolicy, History, Made, Owner, ResourceSet, Retention};
+//!
+//! let mut vm = ResourceSet::x86_64();
+//! let mut history = History::with_retention(vm.clone(), Retention::unbounded().max_versions(1_000));
+//!
+//! let net0 = Owner::new("virtio-net0").unwrap();
+//! vm.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+//! history.record_labeled(&vm, "hot-plug virtio-net0").unwrap();
+//! let nvme0 = Owner::new("nvme0").unwrap();
+//! vm.owned_by(&nvme0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+//! vm.owned_by(&nvme0).allocate_ids("msi_gsi", 4, 4).unwrap();
+//! history.record_labeled(&vm, "hot-plug nvme0").unwrap();
+//!
+//! // Which hot-plug took this BAR, and when?
+//! let blame = history.blame(Some("mmio32"), 0xd000_4000).unwrap();
+//! assert_eq!((blame.owner(), blame.made()), (Some(&nvme0), Made::At(3)));
+//! assert_eq!(blame.label(), Some("hot-plug nvme0"));
+//! // The first BAR is older than the hot-plug of nvme0.
+//! assert_eq!(history.blame(Some("mmio32"), 0xd000_0000).unwrap().made(), Made::At(1));
+//!
+//! // Any kept version reads back; any two diff.
+//! assert_eq!(history.get(1).unwrap().ids("msi_gsi").unwrap().used(), 0);
+//! assert_eq!(history.diff(1, 3).unwrap().len(), 2);
+//! ```
+//!
 //! # Fuzzing a VMM's own state
 //!
 //! With the `arbitrary` feature, [`AddressAllocator`], [`IdAllocator`],
@@ -289,6 +327,8 @@ mod set;
 // Versions of a state: what changed (diff, delta) and all-or-nothing batches.
 mod diff;
 mod transaction;
+// Versions kept: a history of states, and blame.
+mod history;
 // The validating builders: every way state comes in goes through them.
 mod validate;
 // The stable, versioned file format and crash-safe files.
@@ -317,6 +357,7 @@ pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
 pub use diff::{Change, ChangeKind, ChangeRef, Delta, Diff, DiffError, PoolDiff, Size, Versioned};
 pub use error::{Error, NodeState, Result};
 pub use escape::{escape_name, EscapedName};
+pub use history::{Blame, History, HistoryError, Made, Retention, Version, Versions};
 pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
 pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;

@@ -193,6 +193,12 @@ impl Owner {
     pub fn ptr_eq(&self, other: &Owner) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// The heap block of the shared name: the `Arc` and the string it
+    /// points to, counted as one (a history's byte count).
+    pub(crate) fn heap_block(&self) -> crate::engine::Block {
+        crate::engine::Block::of_arc(&self.0, self.0.len())
+    }
 }
 
 impl Deref for Owner {

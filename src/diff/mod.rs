@@ -18,11 +18,13 @@ use crate::{AddressAllocator, IdAllocator, Owner, PoolKind, RangeInclusive, Reso
 pub use delta::Delta;
 pub use error::DiffError;
 
-/// A state that has a generation and can be diffed, saved and restored as
-/// a whole: [`IdAllocator`], [`AddressAllocator`] and [`ResourceSet`].
+/// A state that has a generation and can be diffed, saved, restored and
+/// kept in a [`History`](crate::History) as a whole: [`IdAllocator`],
+/// [`AddressAllocator`] and [`ResourceSet`].
 ///
 /// The trait is sealed; it lets generic code (such as
-/// [`Diff::between`] and [`Transaction`](crate::Transaction)) take any of
+/// [`Diff::between`], [`Transaction`](crate::Transaction) and
+/// [`History`](crate::History)) take any of
 /// them.
 ///
 /// # Examples
@@ -41,7 +43,9 @@ pub use error::DiffError;
 /// assert_eq!(changes_since(&ResourceSet::x86_64(), &ResourceSet::x86_64()), 0);
 /// # Ok::<(), vm_allocator::Error>(())
 /// ```
-pub trait Versioned: sealed::Sealed + Clone + PartialEq + fmt::Debug {
+pub trait Versioned:
+    sealed::Sealed + crate::history::Tracked + Clone + PartialEq + fmt::Debug
+{
     /// What its operations fail with ([`Error`](crate::Error) for the
     /// allocators, [`SetError`](crate::SetError) for a set).
     ///

@@ -367,6 +367,22 @@ impl Leaf {
         }
     }
 
+    /// The table of capacities as shared, if the leaf keeps one (a
+    /// history counts its bytes).
+    pub(crate) fn table_arc(&self) -> Option<&Arc<LeafTable>> {
+        self.table.as_ref()
+    }
+
+    /// True if some span has an owner.
+    pub(crate) fn has_tags(&self) -> bool {
+        self.tags.count() > 0
+    }
+
+    /// Bytes of the column of owners on the heap (0 without one).
+    pub(crate) fn tags_heap_bytes(&self) -> usize {
+        self.tags.heap_bytes()
+    }
+
     /// The table of capacities, if the leaf keeps one.
     #[cfg(any(test, fuzzing, vm_allocator_check))]
     pub(crate) fn table(&self) -> Option<&LeafTable> {
@@ -942,6 +958,12 @@ impl Branch {
 
     pub(crate) fn children(&self) -> &[Node] {
         &self.children
+    }
+
+    /// The table of capacities as shared, if the branch keeps one (a
+    /// history counts its bytes).
+    pub(crate) fn table_arc(&self) -> Option<&Arc<BranchTable>> {
+        self.table.as_ref()
     }
 
     /// The first value of each child.

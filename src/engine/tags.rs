@@ -48,6 +48,13 @@ impl Tags {
         self.0.as_ref().and_then(|c| c.owners[i].as_ref())
     }
 
+    /// Bytes of the column on the heap (0 without one).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |_| core::mem::size_of::<Column>())
+    }
+
     /// Number of spans with an owner.
     #[inline]
     pub(crate) fn count(&self) -> usize {

@@ -205,6 +205,11 @@ impl ResourceSet {
         &self.pools
     }
 
+    /// The pools as shared between clones (a history counts their bytes).
+    pub(crate) fn shared_entries(&self) -> &Arc<Vec<Entry>> {
+        &self.pools
+    }
+
     /// The pools, to edit (copied first if a snapshot shares them).
     pub(crate) fn entries_mut(&mut self) -> &mut [Entry] {
         Arc::make_mut(&mut self.pools).as_mut_slice()

@@ -45,6 +45,7 @@ mod config;
 mod diff;
 mod fit;
 mod flip;
+mod heap;
 mod iter;
 mod node;
 mod search;
