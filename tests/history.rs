@@ -318,7 +318,7 @@ fn blame_shows_names_and_labels_escaped() {
     let blame = history.blame(Some("mmio\u{2028}x"), 0).unwrap();
     assert_eq!(
         blame.to_string(),
-        r#"mmio\u{2028}x 0x0..=0xfff (4 KiB) net0\u{202e}: made at generation 2 "plug\u{a}+ fake line""#
+        r#"mmio\u{2028}x 0x0..=0xfff (4 KiB) net0\u{202e}: made at generation 1 "plug\u{a}+ fake line""#
     );
     // The exact strings stay available.
     assert_eq!(blame.label(), Some("plug\n+ fake line"));
