@@ -289,6 +289,8 @@ mod set;
 // Versions of a state: what changed (diff, delta) and all-or-nothing batches.
 mod diff;
 mod transaction;
+// Agreement with what the VM's devices claim: reconcile, adopt.
+mod reconcile;
 // The validating builders: every way state comes in goes through them.
 mod validate;
 // The stable, versioned file format and crash-safe files.
@@ -320,6 +322,7 @@ pub use escape::{escape_name, EscapedName};
 pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
 pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;
+pub use reconcile::{AdoptError, Allocated, Claim, Finding, FindingKind, OutsideReason, Report};
 pub use set::layout;
 pub use set::{Pool, PoolKind, ResourceSet, SetError};
 pub use transaction::{Transaction, TransactionError};
