@@ -2,6 +2,13 @@
 
 //! Acting on a report: the edits that make a pool hold exactly its
 //! claims, and the error of a refused adoption.
+//!
+//! All or nothing without a copy: every claim is checked (none outside,
+//! none in conflict) before anything changes, and once they are, the
+//! edits the findings call for cannot fail (they free allocations the
+//! sweep saw, and allocate disjoint claims inside the space into what
+//! the frees left). So the state is edited in place, and a state no
+//! snapshot shares copies no node. The asserts say so.
 
 use alloc::vec::Vec;
 use core::fmt;

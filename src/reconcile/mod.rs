@@ -19,14 +19,13 @@
 //! - this file: outside claims, pools, and the methods of the states.
 
 mod adopt;
+mod build;
 mod claim;
 mod report;
 mod sweep;
 
 use alloc::vec::Vec;
 
-use crate::engine::idset::IdSet;
-use crate::engine::SpanTree;
 use crate::set::Entry;
 use crate::{AddressAllocator, IdAllocator, Pool, PoolKind, ResourceSet};
 
@@ -101,6 +100,78 @@ impl<'a> Target<'a> {
     }
 }
 
+/// The pools of a state: their names (none for a lone allocator) and
+/// allocators, in the state's order.
+type Pools<'a> = Vec<(Option<&'a str>, Target<'a>)>;
+
+fn lone(target: Target<'_>) -> Pools<'_> {
+    alloc::vec![(None, target)]
+}
+
+fn pools_of(set: &ResourceSet) -> Pools<'_> {
+    set.entries()
+        .iter()
+        .map(|e| (Some(e.name.as_str()), Target::of(&e.pool)))
+        .collect()
+}
+
+/// The claims sorted out: the outside findings, in the order of the
+/// claims, and the claims of each pool.
+struct Sorted<'c> {
+    outside: Vec<Finding>,
+    inside: Vec<Vec<&'c Claim>>,
+}
+
+impl<'c> Sorted<'c> {
+    /// Sets the outside claims aside and gives each other claim to its
+    /// pool. A state whose one pool has no name is a lone allocator.
+    ///
+    /// Time: O(c p) at worst, O(c) when claims of one pool come together.
+    fn new(pools: &Pools<'_>, claims: &'c [Claim]) -> Sorted<'c> {
+        let is_lone = matches!(pools.as_slice(), [(None, _)]);
+        let mut outside = Vec::new();
+        let mut inside: Vec<Vec<&Claim>> = pools.iter().map(|_| Vec::new()).collect();
+        // Claims of one pool tend to come together: try the last one first.
+        let mut last = 0;
+        for claim in claims {
+            let found = match (claim.pool(), is_lone) {
+                (Some(_), true) => Err((None, OutsideReason::NamesPool)),
+                (None, true) => Ok(0),
+                (None, false) => Err((None, OutsideReason::NamesNoPool)),
+                (Some(name), false) => {
+                    if pools.get(last).is_some_and(|(n, _)| *n == Some(name)) {
+                        Ok(last)
+                    } else {
+                        pools
+                            .iter()
+                            .position(|(n, _)| *n == Some(name))
+                            .ok_or((None, OutsideReason::NoSuchPool))
+                    }
+                }
+            };
+            let found = found.and_then(|i| {
+                let target = pools[i].1;
+                match target.refuses(claim) {
+                    Some(why) => Err((Some(target.kind()), why)),
+                    None => Ok(i),
+                }
+            });
+            match found {
+                Ok(i) => {
+                    inside[i].push(claim);
+                    last = i;
+                }
+                Err((kind, why)) => {
+                    // The kind of a lone allocator is known.
+                    let kind = kind.or(is_lone.then(|| pools[0].1.kind()));
+                    outside.push(Finding::outside(claim, kind, why));
+                }
+            }
+        }
+        Sorted { outside, inside }
+    }
+}
+
 /// What reconciling found, before it becomes a flat report: the outside
 /// findings, then the findings of each pool in the state's order.
 struct Reconciled {
@@ -109,52 +180,17 @@ struct Reconciled {
 }
 
 impl Reconciled {
-    /// The claims of a lone allocator.
-    fn lone(target: Target<'_>, claims: &[Claim]) -> Reconciled {
-        let mut outside = Vec::new();
-        let mut inside = Vec::with_capacity(claims.len());
-        for claim in claims {
-            let why = match claim.pool() {
-                Some(_) => Some(OutsideReason::NamesPool),
-                None => target.refuses(claim),
-            };
-            match why {
-                Some(why) => outside.push(Finding::outside(claim, Some(target.kind()), why)),
-                None => inside.push(claim),
-            }
-        }
-        Reconciled {
-            outside,
-            pools: alloc::vec![target.check(None, inside)],
-        }
-    }
-
-    /// The claims of a set.
-    fn set(set: &ResourceSet, claims: &[Claim]) -> Reconciled {
-        let entries = set.entries();
-        let mut outside = Vec::new();
-        let mut inside: Vec<Vec<&Claim>> = entries.iter().map(|_| Vec::new()).collect();
-        for claim in claims {
-            let Some(name) = claim.pool() else {
-                outside.push(Finding::outside(claim, None, OutsideReason::NamesNoPool));
-                continue;
-            };
-            let Some(i) = entries.iter().position(|e| e.name.as_str() == name) else {
-                outside.push(Finding::outside(claim, None, OutsideReason::NoSuchPool));
-                continue;
-            };
-            let target = Target::of(&entries[i].pool);
-            match target.refuses(claim) {
-                Some(why) => outside.push(Finding::outside(claim, Some(target.kind()), why)),
-                None => inside[i].push(claim),
-            }
-        }
-        let pools = entries
+    fn new(pools: &Pools<'_>, claims: &[Claim]) -> Reconciled {
+        let sorted = Sorted::new(pools, claims);
+        let pools = pools
             .iter()
-            .zip(inside)
-            .map(|(e, claims)| Target::of(&e.pool).check(Some(e.name.as_str()), claims))
+            .zip(sorted.inside)
+            .map(|((name, target), claims)| target.check(*name, claims))
             .collect();
-        Reconciled { outside, pools }
+        Reconciled {
+            outside: sorted.outside,
+            pools,
+        }
     }
 
     /// The first finding that refuses adoption, in the report's order.
@@ -179,22 +215,33 @@ impl Reconciled {
     }
 }
 
-/// The same shape as `ids`, empty, at generation 0.
-fn empty_ids(ids: &IdAllocator) -> IdAllocator {
-    let base = ids.range_base();
-    IdAllocator::from_parts(
-        base,
-        ids.range_end(),
-        base.into(),
-        IdSet::new(),
-        SpanTree::new(),
-        0,
-    )
-}
-
-/// The same shape as `a`, empty, at generation 0.
-fn empty_addresses(a: &AddressAllocator) -> AddressAllocator {
-    AddressAllocator::from_parts(a.space(), SpanTree::new(), 0)
+/// The claims of each pool, sorted and disjoint, if none is outside or
+/// in conflict; else the first such finding in the report's order (the
+/// same that `adopt` names: it does not depend on what the pools hold).
+///
+/// Time: O(c log c + c p).
+fn valid_claims<'c>(
+    pools: &Pools<'_>,
+    claims: &'c [Claim],
+) -> Result<Vec<Vec<&'c Claim>>, AdoptError> {
+    let sorted = Sorted::new(pools, claims);
+    if let Some(first) = sorted.outside.into_iter().next() {
+        return Err(AdoptError::new(first));
+    }
+    let mut valid = Vec::with_capacity(pools.len());
+    for ((name, target), claims) in pools.iter().zip(sorted.inside) {
+        let pool = PoolRef {
+            name: *name,
+            kind: target.kind(),
+        };
+        let mut conflicts = Vec::new();
+        let remaining = sweep::split_conflicts(&pool, claims, &mut conflicts);
+        if let Some(first) = conflicts.into_iter().min_by_key(Finding::sort_key) {
+            return Err(AdoptError::new(first));
+        }
+        valid.push(remaining);
+    }
+    Ok(valid)
 }
 
 impl IdAllocator {
@@ -230,7 +277,7 @@ impl IdAllocator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reconcile(&self, claims: &[Claim]) -> Report {
-        Reconciled::lone(Target::Ids(self), claims).into_report()
+        Reconciled::new(&lone(Target::Ids(self)), claims).into_report()
     }
 
     /// Makes the allocator hold exactly `claims`, as
@@ -261,11 +308,9 @@ impl IdAllocator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn adopt(&mut self, claims: &[Claim]) -> Result<Report, AdoptError> {
-        let found = Reconciled::lone(Target::Ids(self), claims);
+        let found = Reconciled::new(&lone(Target::Ids(self)), claims);
         found.check_adoptable()?;
-        let mut next = self.clone();
-        adopt::apply_ids(&mut next, &found.pools[0]);
-        *self = next;
+        adopt::apply_ids(self, &found.pools[0]);
         Ok(found.into_report())
     }
 
@@ -276,7 +321,7 @@ impl IdAllocator {
     ///
     /// Fails with the first outside or conflicting claim.
     ///
-    /// Time: O(c log c + k log k), k = runs of claimed ids.
+    /// Time: O(c log c).
     ///
     /// # Examples
     ///
@@ -299,10 +344,8 @@ impl IdAllocator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_claims(layout: &IdAllocator, claims: &[Claim]) -> Result<IdAllocator, AdoptError> {
-        let mut built = empty_ids(layout);
-        built.adopt(claims)?;
-        built.set_generation(0);
-        Ok(built)
+        let valid = valid_claims(&lone(Target::Ids(layout)), claims)?;
+        Ok(build::ids(layout, &valid[0]))
     }
 }
 
@@ -332,7 +375,7 @@ impl AddressAllocator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reconcile(&self, claims: &[Claim]) -> Report {
-        Reconciled::lone(Target::Addresses(self), claims).into_report()
+        Reconciled::new(&lone(Target::Addresses(self)), claims).into_report()
     }
 
     /// Makes the allocator hold exactly `claims`, as
@@ -361,11 +404,9 @@ impl AddressAllocator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn adopt(&mut self, claims: &[Claim]) -> Result<Report, AdoptError> {
-        let found = Reconciled::lone(Target::Addresses(self), claims);
+        let found = Reconciled::new(&lone(Target::Addresses(self)), claims);
         found.check_adoptable()?;
-        let mut next = self.clone();
-        adopt::apply_addresses(&mut next, &found.pools[0]);
-        *self = next;
+        adopt::apply_addresses(self, &found.pools[0]);
         Ok(found.into_report())
     }
 
@@ -395,10 +436,8 @@ impl AddressAllocator {
         layout: &AddressAllocator,
         claims: &[Claim],
     ) -> Result<AddressAllocator, AdoptError> {
-        let mut built = empty_addresses(layout);
-        built.adopt(claims)?;
-        built.set_generation(0);
-        Ok(built)
+        let valid = valid_claims(&lone(Target::Addresses(layout)), claims)?;
+        Ok(build::addresses(layout, &valid[0]))
     }
 }
 
@@ -480,7 +519,7 @@ impl ResourceSet {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reconcile(&self, claims: &[Claim]) -> Report {
-        Reconciled::set(self, claims).into_report()
+        Reconciled::new(&pools_of(self), claims).into_report()
     }
 
     /// Makes the set hold exactly `claims` and returns the report it
@@ -528,20 +567,18 @@ impl ResourceSet {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn adopt(&mut self, claims: &[Claim]) -> Result<Report, AdoptError> {
-        let found = Reconciled::set(self, claims);
+        let found = Reconciled::new(&pools_of(self), claims);
         found.check_adoptable()?;
         if found.pools.iter().all(Vec::is_empty) {
             return Ok(found.into_report());
         }
-        let mut next = self.clone();
-        for (entry, findings) in next.entries_mut().iter_mut().zip(&found.pools) {
+        for (entry, findings) in self.entries_mut().iter_mut().zip(&found.pools) {
             match &mut entry.pool {
                 Pool::Ids(ids) => adopt::apply_ids(ids, findings),
                 Pool::Addresses(a) => adopt::apply_addresses(a, findings),
             }
         }
-        next.bump();
-        *self = next;
+        self.bump();
         Ok(found.into_report())
     }
 
@@ -582,26 +619,19 @@ impl ResourceSet {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_claims(layout: &ResourceSet, claims: &[Claim]) -> Result<ResourceSet, AdoptError> {
-        let empty = layout
+        let valid = valid_claims(&pools_of(layout), claims)?;
+        let pools = layout
             .entries()
             .iter()
-            .map(|e| Entry {
+            .zip(valid)
+            .map(|(e, claims)| Entry {
                 name: e.name.clone(),
                 pool: match &e.pool {
-                    Pool::Ids(ids) => Pool::Ids(empty_ids(ids)),
-                    Pool::Addresses(a) => Pool::Addresses(empty_addresses(a)),
+                    Pool::Ids(ids) => Pool::Ids(build::ids(ids, &claims)),
+                    Pool::Addresses(a) => Pool::Addresses(build::addresses(a, &claims)),
                 },
             })
             .collect();
-        let mut built = ResourceSet::from_parts(empty, 0);
-        built.adopt(claims)?;
-        built.set_generation(0);
-        for entry in built.entries_mut() {
-            match &mut entry.pool {
-                Pool::Ids(ids) => ids.set_generation(0),
-                Pool::Addresses(a) => a.set_generation(0),
-            }
-        }
-        Ok(built)
+        Ok(ResourceSet::from_parts(pools, 0))
     }
 }

@@ -24,21 +24,21 @@ use crate::{AddressAllocator, Allocation, Claim, IdAllocator, Owner};
 /// Time: O(c log c).
 pub(super) fn split_conflicts<'c>(
     pool: &PoolRef<'_>,
-    mut claims: Vec<&'c Claim>,
+    claims: Vec<&'c Claim>,
     out: &mut Vec<Finding>,
 ) -> Vec<&'c Claim> {
-    // A stable sort: claims with the same bounds keep the order given.
-    claims.sort_by_key(|c| (c.start(), c.end()));
+    let claims = sorted(claims);
     let mut remaining = Vec::with_capacity(claims.len());
     // reach[j]: the highest end among claims[..=j], which never decreases.
     let mut reach: Vec<u64> = Vec::with_capacity(claims.len());
-    for (i, &claim) in claims.iter().enumerate() {
+    for &claim in &claims {
         // Every earlier claim starts at or before this one, so it overlaps
         // this one exactly when it ends at or after this one's start; the
         // first such claim is the first whose reach gets there (its end is
-        // that reach).
-        let first = reach.partition_point(|&r| r < claim.start());
-        if first < i {
+        // that reach). Most claims overlap none: the last reach says so.
+        let overlapped = reach.last().is_some_and(|&r| r >= claim.start());
+        if overlapped {
+            let first = reach.partition_point(|&r| r < claim.start());
             let other = claims[first];
             let overlap = (claim.start(), claim.end().min(other.end()));
             out.push(
@@ -52,6 +52,23 @@ pub(super) fn split_conflicts<'c>(
         reach.push(highest);
     }
     remaining
+}
+
+/// `claims` sorted by `(start, end)`, claims with the same bounds in the
+/// order given. Time: O(c log c), O(c) if they are sorted already.
+fn sorted(claims: Vec<&Claim>) -> Vec<&Claim> {
+    if claims.is_sorted_by_key(|c| (c.start(), c.end())) {
+        return claims;
+    }
+    // Sorting the keys beside their positions touches no claim, and the
+    // position breaks ties as a stable sort would.
+    let mut keys: Vec<(u64, u64, usize)> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.start(), c.end(), i))
+        .collect();
+    keys.sort_unstable();
+    keys.into_iter().map(|(_, _, i)| claims[i]).collect()
 }
 
 /// The findings of an address pool for its remaining `claims` (disjoint,
