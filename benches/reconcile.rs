@@ -294,6 +294,61 @@ fn bench(c: &mut Criterion) {
                 BatchSize::LargeInput,
             )
         });
+        // The same by hand with vm-allocator 0.1.4, for the address
+        // claims (0.1.4 cannot allocate a given id).
+        let address_claims: Vec<&Claim> = claims
+            .iter()
+            .filter(|c| c.pool() != Some(fc::MSI_GSI))
+            .collect();
+        g.bench_with_input(
+            BenchmarkId::new("address claims by hand, 0.1.4", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    let mut pools = [
+                        (fc::MMIO32, fc::MMIO32_START, fc::MMIO32_SIZE),
+                        (fc::MMIO64, fc::MMIO64_START, fc::MMIO64_SIZE),
+                        (fc::PAST_MMIO64, fc::PAST_MMIO64_START, fc::PAST_MMIO64_SIZE),
+                    ]
+                    .map(|(name, base, size)| {
+                        (name, upstream::AddressAllocator::new(base, size).unwrap())
+                    });
+                    for c in &address_claims {
+                        let (_, a) = pools
+                            .iter_mut()
+                            .find(|(name, _)| Some(*name) == c.pool())
+                            .unwrap();
+                        a.allocate(
+                            c.end() - c.start() + 1,
+                            PAGE,
+                            upstream::AllocPolicy::ExactMatch(c.start()),
+                        )
+                        .unwrap();
+                    }
+                    black_box(pools)
+                })
+            },
+        );
+        g.bench_with_input(BenchmarkId::new("address claims by hand", n), &n, |b, _| {
+            b.iter_batched(
+                six_pools,
+                |mut s| {
+                    for c in &address_claims {
+                        let size = c.end() - c.start() + 1;
+                        s.owned_by(c.owner().unwrap())
+                            .allocate(
+                                c.pool().unwrap(),
+                                size,
+                                PAGE,
+                                AllocPolicy::ExactMatch(c.start()),
+                            )
+                            .unwrap();
+                    }
+                    s
+                },
+                BatchSize::LargeInput,
+            )
+        });
     }
     g.finish();
 }
