@@ -16,6 +16,7 @@
 //! - `sweep.rs`: the rules of one pool (conflicts, then one sweep over
 //!   claims and allocations);
 //! - `adopt.rs`: the edits that act on a pool's findings, [`AdoptError`];
+//! - `build.rs`: a pool built from its claims alone (`from_claims`);
 //! - this file: outside claims, pools, and the methods of the states.
 
 mod adopt;
