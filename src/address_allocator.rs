@@ -428,7 +428,7 @@ impl AddressAllocator {
 
     /// Counts one successful mutation (modulo 2^64).
     #[inline]
-    fn bump(&mut self) {
+    pub(crate) fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);
     }
 

@@ -546,7 +546,7 @@ impl IdAllocator {
 
     /// Counts one successful mutation (modulo 2^64).
     #[inline]
-    fn bump(&mut self) {
+    pub(crate) fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);
     }
 

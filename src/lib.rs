@@ -31,6 +31,12 @@
 //!   bytes ([`Retention`]). Any version reads back, any two diff, and
 //!   [`History::blame`] says which version (and owner) made the allocation
 //!   that holds an address or an id (see [below](#keeping-versions)).
+//! - A [`Claim`] is what one of the VM's devices says it holds. After a
+//!   restore, `reconcile` compares the state with the devices' claims and
+//!   lists every disagreement ([`Report`], [`Finding`]); `adopt` makes the
+//!   state hold exactly the claims, all or nothing; `from_claims` builds a
+//!   state from a layout and the claims alone (see
+//!   [below](#restoring-with-the-devices-claims)).
 //!
 //! Everything sits on one persistent B+ tree of ranges whose nodes are
 //! shared copy-on-write: a `clone` is a snapshot that never changes, costs
@@ -87,6 +93,9 @@
 //!   `--json` output. The pool's kind is one lookup away
 //!   ([`ResourceSet::pool`]), or in the change ([`ChangeRef::pool_kind`]).
 //!
+//! A [`Claim`] and a [`Finding`] are `start..=end` in `u64` for both
+//! kinds too ([`Claim::ids`] takes an id block).
+//!
 //! `TryFrom` converts between the two exactly: an id block into a
 //! [`RangeInclusive`] (refused only when empty), a [`RangeInclusive`] that
 //! ends at or below `u32::MAX` into an id block.
@@ -139,6 +148,9 @@
 //! | [`History::blame`] | O(log n) |
 //! | [`History::diff`] | as [`Diff::between`] |
 //! | [`History::retained_bytes`] | O(1) |
+//! | `reconcile` of c claims | O((n + c) log c) |
+//! | `adopt` of c claims | O((n + c) log c + k log n) |
+//! | `from_claims` of c claims | O(c log c) |
 //! | set operations (a pool is looked up by name) | O(p) more |
 //!
 //! # Example
@@ -253,6 +265,49 @@
 //! // Any kept version reads back; any two diff.
 //! assert_eq!(history.get(1).unwrap().ids("msi_gsi").unwrap().used(), 0);
 //! assert_eq!(history.diff(1, 3).unwrap().len(), 2);
+//! # Restoring with the devices' claims
+//!
+//! A restored state is valid in itself, but nothing says it agrees with
+//! the devices restored beside it. Each device says what it holds, as
+//! claims; the state is checked against them, and either refused or made
+//! to hold exactly them:
+//!
+//! ```rust
+//! use vm_allocator::{AllocPolicy, Claim, FindingKind, Owner, ResourceSet};
+//!
+//! // The state a snapshot restored: it still holds gpu0's BAR.
+//! let mut vm = ResourceSet::x86_64();
+//! let net0 = Owner::new("virtio-net0")?;
+//! let gpu0 = Owner::new("gpu0")?;
+//! vm.owned_by(&net0).allocate_id_at("legacy_gsi", 5)?;
+//! vm.owned_by(&gpu0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::ExactMatch(0xd000_0000))?;
+//!
+//! // What the restored devices hold: net0's GSI and BAR.
+//! let claims = [
+//!     Claim::new(5, 5)?.in_pool("legacy_gsi").with_owner(net0.clone()),
+//!     Claim::new(0xd000_4000, 0xd000_7fff)?.in_pool("mmio32").with_owner(net0.clone()),
+//! ];
+//! let report = vm.reconcile(&claims);
+//! assert!(!report.is_consistent());
+//! assert_eq!(
+//!     report.to_string(),
+//!     "unexpected mmio32 0xd0000000..=0xd0000fff (4 KiB): allocation 0xd0000000..=0xd0000fff of gpu0; no claim\n\
+//!      missing mmio32 0xd0004000..=0xd0007fff (16 KiB): claim 0xd0004000..=0xd0007fff by virtio-net0; not allocated\n"
+//! );
+//!
+//! // Refuse the snapshot, or adopt the claims: all or nothing.
+//! vm.adopt(&claims)?;
+//! assert!(vm.reconcile(&claims).is_consistent());
+//! assert_eq!(vm.allocations_of("gpu0").count(), 0);
+//!
+//! // Or build the state from the claims alone, validated: two devices on
+//! // one GSI are refused, naming them.
+//! let rebuilt = ResourceSet::from_claims(&ResourceSet::x86_64(), &claims)?;
+//! assert_eq!(rebuilt, vm);
+//! let twice = [claims[0].clone(), Claim::new(5, 5)?.in_pool("legacy_gsi").with_owner(gpu0)];
+//! let err = ResourceSet::from_claims(&ResourceSet::x86_64(), &twice).unwrap_err();
+//! assert_eq!(err.finding().kind(), FindingKind::Conflict);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Fuzzing a VMM's own state
@@ -329,6 +384,8 @@ mod diff;
 mod transaction;
 // Versions kept: a history of states, and blame.
 mod history;
+// Agreement with what the VM's devices claim: reconcile, adopt.
+mod reconcile;
 // The validating builders: every way state comes in goes through them.
 mod validate;
 // The stable, versioned file format and crash-safe files.
@@ -361,6 +418,7 @@ pub use history::{Blame, History, HistoryError, Made, Retention, Version, Versio
 pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
 pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;
+pub use reconcile::{AdoptError, Allocated, Claim, Finding, FindingKind, OutsideReason, Report};
 pub use set::layout;
 pub use set::{Pool, PoolKind, ResourceSet, SetError};
 pub use transaction::{Transaction, TransactionError};

@@ -15,9 +15,9 @@
 //!   format;
 //! - `decode_v0_1`: the selector byte, then generated allocators (without
 //!   owners) in the 0.1.x shape under bincode and JSON;
-//! - `ops`, `round_trip`, `decode_mutated`, `apply_delta`, `history`
-//!   (which read their input through `Arbitrary`): noise of several
-//!   lengths, and the same golden files as raw input.
+//! - `ops`, `round_trip`, `decode_mutated`, `apply_delta`, `history`,
+//!   `reconcile` (which read their input through `Arbitrary`): noise of
+//!   several lengths, and the same golden files as raw input.
 //!
 //! Everything is deterministic (SplitMix64 from a fixed seed); running it
 //! again writes the same files.
@@ -159,7 +159,14 @@ fn main() {
         }
         // The targets that read through Arbitrary take any bytes.
         {
-            for target in ["round_trip", "decode_mutated", "apply_delta", "ops", "history"] {
+            for target in [
+                "round_trip",
+                "decode_mutated",
+                "apply_delta",
+                "ops",
+                "history",
+                "reconcile",
+            ] {
                 out.write(target, &name, &data);
             }
         }
@@ -249,7 +256,14 @@ fn main() {
     }
 
     // Noise for the targets that read their input through `Arbitrary`.
-    for target in ["round_trip", "decode_mutated", "apply_delta", "ops", "history"] {
+    for target in [
+        "round_trip",
+        "decode_mutated",
+        "apply_delta",
+        "ops",
+        "history",
+        "reconcile",
+    ] {
         for (i, len) in [16usize, 64, 256, 1024, 4096].into_iter().enumerate() {
             for j in 0..6 {
                 let data = noise(&mut rng, len);

@@ -849,7 +849,7 @@ impl ResourceSet {
     }
 
     /// Counts one successful mutation (modulo 2^64).
-    fn bump(&mut self) {
+    pub(crate) fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);
     }
 

@@ -7,12 +7,13 @@
 //! devices, hot-plugs one in a transaction, shows a hot-plug that does not
 //! fit rolling back, snapshots and saves the state (and, beside it, what
 //! it expects the destination to find, as `vmalloc dump --json` would
-//! print it). It then runs itself again as the destination
+//! print it, and the device list: what each device holds, as a claims
+//! file). It then runs itself again as the destination
 //! (`vmalloc demo-destination`, hidden), which loads the file, checks every
-//! assignment against the expectation, hot-plugs more and saves its
-//! state. The source diffs the two states, writes the delta file and a
+//! assignment against the expectation, reconciles the restored state with
+//! the device list, hot-plugs more and saves its state. The source diffs the two states, writes the delta file and a
 //! map. The exit status is 0 only if the destination restored the state
-//! exactly.
+//! exactly and found it consistent with the device list.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use vm_allocator::{
     AllocPolicy, ChangeKind, Delta, Diff, Owner, PoolKind, ResourceSet, SetError, TransactionError,
 };
 
+use crate::claims::{ClaimJson, ClaimsFile};
 use crate::dump::{self, ChangeJson};
 use crate::load::State;
 use crate::style::Style;
@@ -34,6 +36,8 @@ use crate::{human, pools, svg, ColorWhen, Failure, Outcome, EXIT_FAILURE};
 pub const SOURCE_FILE: &str = "source.vmalloc";
 /// What the source expects the destination to find (`dump --json`).
 pub const EXPECTED_FILE: &str = "source.json";
+/// What the devices hold, as a claims file (`vmalloc reconcile`).
+pub const DEVICES_FILE: &str = "devices.json";
 /// The destination's state after it hot-plugged more.
 pub const DESTINATION_FILE: &str = "destination.vmalloc";
 /// The delta from the source's state to the destination's.
@@ -49,7 +53,8 @@ pub const MAP_FILE: &str = "map.svg";
 /// then diff the two states and write the delta and a map.
 ///
 /// The exit status is 0 only if the destination restored every assignment
-/// exactly. The files stay in DIR for the other subcommands to look at.
+/// exactly and found it consistent with the device list the source sent.
+/// The files stay in DIR for the other subcommands to look at.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     vmalloc demo\n  \
@@ -212,6 +217,23 @@ pub fn holdings(vm: &ResourceSet, owner: &str) -> Vec<String> {
         .collect()
 }
 
+/// The device list: what each device of the VM holds, one claim per
+/// range, devices in the order they were plugged.
+pub fn device_claims(vm: &ResourceSet) -> ClaimsFile {
+    let devices = BOOT.iter().chain([&HOTPLUG]).chain(AFTER_MIGRATION);
+    let claims = devices
+        .flat_map(|(name, _)| {
+            vm.allocations_of(name).map(move |(pool, range)| ClaimJson {
+                pool: Some(pool.to_string()),
+                start: range.start(),
+                end: range.end(),
+                owner: Some(name.to_string()),
+            })
+        })
+        .collect();
+    ClaimsFile { claims }
+}
+
 /// Prints the steps of one process: a heading per role, a short line per
 /// step, continuation lines under it.
 pub struct Steps {
@@ -359,6 +381,10 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
     let expected_file = dir.join(EXPECTED_FILE);
     std::fs::write(&expected_file, dump::to_string(&expected) + "\n")
         .map_err(|e| Failure::new(format!("{}: cannot write: {e}", expected_file.display())))?;
+    let devices = device_claims(&snapshot);
+    let devices_file = dir.join(DEVICES_FILE);
+    std::fs::write(&devices_file, dump::to_string(&devices) + "\n")
+        .map_err(|e| Failure::new(format!("{}: cannot write: {e}", devices_file.display())))?;
     let bytes = std::fs::metadata(&source_file).map_or(0, |m| m.len());
     let assignments: usize = expected.pools.iter().map(|p| p.allocations.len()).sum();
     steps.step(
@@ -370,10 +396,12 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
         ),
     );
     steps.more(format!(
-        "saved {} ({}), expectations in {}",
+        "saved {} ({}), expectations in {},\nthe device list ({}) in {}",
         source_file.display(),
         human::count(bytes, "byte", "bytes"),
-        EXPECTED_FILE
+        EXPECTED_FILE,
+        human::count(devices.claims.len() as u64, "claim", "claims"),
+        DEVICES_FILE
     ));
 
     // The migration: a second process restores the state.
@@ -486,14 +514,17 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
     say!(
         "\n{}",
         style.good(format!(
-            "result: ok, the destination restored all {assignments} assignments exactly"
+            "result: ok, the destination restored all {assignments} assignments exactly,\n        \
+             and they agree with what the devices hold"
         ))
     );
     let d = dir.display();
     say!(
         "{}",
         style.dim(format!(
-            "try: vmalloc inspect {d}/{DESTINATION_FILE}\n     vmalloc diff {d}/{SOURCE_FILE} {d}/{DESTINATION_FILE}"
+            "try: vmalloc inspect {d}/{DESTINATION_FILE}\n     \
+             vmalloc diff {d}/{SOURCE_FILE} {d}/{DESTINATION_FILE}\n     \
+             vmalloc reconcile {d}/{SOURCE_FILE} {d}/{DEVICES_FILE}"
         ))
     );
     Ok(ExitCode::SUCCESS)

@@ -6,8 +6,10 @@
 //! It loads the state the source saved, checks every pool and every
 //! assignment (owners, generations and next ids included) against what the
 //! source expects (its own state, dumped as JSON from memory rather than
-//! through the file format), hot-plugs more devices and saves its state.
-//! Exit status 0 only if the restored state matched.
+//! through the file format), reconciles it with the device list the
+//! source sent (a claims file), hot-plugs more devices and saves its
+//! state. Exit status 0 only if the restored state matched and agrees
+//! with the devices.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,11 +17,13 @@ use std::process::ExitCode;
 use vm_allocator::format::FORMAT_VERSION;
 use vm_allocator::ResourceSet;
 
-use crate::demo::{self, Steps, AFTER_MIGRATION, DESTINATION_FILE, EXPECTED_FILE, SOURCE_FILE};
+use crate::demo::{
+    self, Steps, AFTER_MIGRATION, DESTINATION_FILE, DEVICES_FILE, EXPECTED_FILE, SOURCE_FILE,
+};
 use crate::dump::{self, AllocationJson, StateJson};
 use crate::load::State;
 use crate::style::Style;
-use crate::{human, ColorWhen, Failure, Outcome, EXIT_FAILURE};
+use crate::{claims, human, ColorWhen, Failure, Outcome, EXIT_FAILURE};
 
 /// The migration destination of `vmalloc demo` (started by it).
 #[derive(clap::Args)]
@@ -90,6 +94,37 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
             assignments.len(),
             owners.len(),
             found.pools.len()
+        ),
+    );
+
+    // The devices restored on this side say what they hold: does the
+    // state agree?
+    let devices_file = args.dir.join(DEVICES_FILE);
+    let devices = claims::read(&devices_file)?;
+    let report = vm.reconcile(&devices);
+    if !report.is_consistent() {
+        steps.step(
+            "reconcile",
+            style.bad(format!(
+                "the restored state disagrees with {DEVICES_FILE}: {}",
+                human::count(report.len() as u64, "finding", "findings")
+            )),
+        );
+        for finding in report.iter().take(MAX_LISTED) {
+            steps.more(style.bad(finding));
+        }
+        if report.len() > MAX_LISTED {
+            steps.more(format!("and {} more", report.len() - MAX_LISTED));
+        }
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    steps.step(
+        "reconcile",
+        format!(
+            "{} the restored state and the device list ({}, {}) are consistent",
+            style.good("ok:"),
+            DEVICES_FILE,
+            human::count(devices.len() as u64, "claim", "claims")
         ),
     );
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 
 //! `vmalloc`: inspect, verify, dump, diff, convert and map vm-allocator
-//! state files, and a demo of a VMM's life with a live migration between
-//! two processes.
+//! state files, reconcile them with what the devices claim, and a demo
+//! of a VMM's life with a live migration between two processes.
 //!
 //! The workspace's `vmalloc` package (`cargo install --path vmalloc`): one
 //! file per subcommand, shared helpers beside them. It uses only the
@@ -19,7 +19,9 @@ macro_rules! say {
     };
 }
 
+mod adopt;
 mod apply;
+mod claims;
 mod convert;
 mod demo;
 mod demo_destination;
@@ -31,6 +33,7 @@ mod inspect;
 mod load;
 mod map;
 mod pools;
+mod reconcile;
 mod style;
 mod svg;
 mod verify;
@@ -86,15 +89,19 @@ pub fn say_line(args: std::fmt::Arguments<'_>) {
     about = "Inspect, verify, diff and convert vm-allocator state files, and run a VMM demo",
     long_about = "Inspect, verify, dump, diff, convert and map vm-allocator state files \
                   (allocators, resource sets and deltas of every format version), import \
-                  vm-allocator 0.1.x state, and run a demo of a VMM's life with a live \
+                  vm-allocator 0.1.x state, reconcile a state with what the devices claim \
+                  and adopt the claims, and run a demo of a VMM's life with a live \
                   migration between two processes.",
     after_help = "Examples:\n  \
                   vmalloc demo\n  \
                   vmalloc inspect snapshots/v2/x86_64_set.bin\n  \
                   vmalloc verify snapshots/v1/*.bin snapshots/v2/*.bin\n  \
-                  vmalloc diff old.vmalloc new.vmalloc\n\n\
-                  Exit status: 0 on success, 1 when a file is invalid or (for diff) the \
-                  files differ, 2 on a usage error (and when diff cannot compare)."
+                  vmalloc diff old.vmalloc new.vmalloc\n  \
+                  vmalloc reconcile vm.vmalloc devices.json\n\n\
+                  Exit status: 0 on success, 1 when a file is invalid, (for diff) the \
+                  files differ, (for reconcile) there are findings or (for adopt) the \
+                  claims are refused, 2 on a usage error (and when diff, reconcile or \
+                  adopt cannot read their files)."
 )]
 struct Cli {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is
@@ -124,6 +131,8 @@ enum Command {
     #[command(name = "import-v0-1")]
     ImportV01(import::Args),
     Map(map::Args),
+    Reconcile(reconcile::Args),
+    Adopt(adopt::Args),
     Demo(demo::Args),
     #[command(name = "demo-destination", hide = true)]
     DemoDestination(demo_destination::Args),
@@ -141,6 +150,8 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::ImportV01(args) => import::run(args),
         Command::Map(args) => map::run(args),
+        Command::Reconcile(args) => reconcile::run(args, color),
+        Command::Adopt(args) => adopt::run(args),
         Command::Demo(args) => demo::run(args, color),
         Command::DemoDestination(args) => demo_destination::run(args, color),
     };
