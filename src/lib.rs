@@ -265,6 +265,8 @@
 //! // Any kept version reads back; any two diff.
 //! assert_eq!(history.get(1).unwrap().ids("msi_gsi").unwrap().used(), 0);
 //! assert_eq!(history.diff(1, 3).unwrap().len(), 2);
+//! ```
+//!
 //! # Restoring with the devices' claims
 //!
 //! A restored state is valid in itself, but nothing says it agrees with
