@@ -10,7 +10,7 @@
 //! names through [`escape_name`], so that one allocation per line always
 //! holds and a reader can see that a name is strange.
 
-use core::fmt::{self, Write};
+use core::fmt;
 
 /// A name as every human-readable output shows it: see [`escape_name`].
 ///

@@ -274,6 +274,9 @@ pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
 pub use diff::{Change, ChangeKind, ChangeRef, Delta, Diff, DiffError, PoolDiff, Size, Versioned};
 pub use error::{Error, NodeState, Result};
 pub use escape::{escape_name, EscapedName};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use format::{Journal, JournalError};
 pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
 pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};
 pub use range::RangeInclusive;

@@ -56,9 +56,10 @@ mod delta;
 mod dump;
 mod error;
 #[cfg(feature = "std")]
-mod file;
+pub(crate) mod file;
 mod frame;
 mod id;
+mod journal;
 mod methods;
 mod owners;
 mod set;
@@ -68,6 +69,14 @@ mod varint;
 
 pub use dump::dump;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Field, Unfit};
+pub(crate) use journal::JournalState;
+pub use journal::{
+    replay, AppendError, Discard, DiscardCause, JournalHeader, JournalRecord, JournalWriter,
+    Recovery, Replay, JOURNAL_MAGIC, JOURNAL_VERSIONS,
+};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use journal::{Journal, JournalError};
 
 /// The former name of [`DecodeErrorKind`], renamed so that it is not taken
 /// for `std::io::ErrorKind`.
