@@ -451,7 +451,7 @@ impl fmt::Display for Discard {
             )?,
             DiscardCause::InvalidRecord => write!(
                 f,
-                "damage: record #{record} at byte {} is sound but does not apply",
+                "damage: record #{record} at byte {} is sound but invalid",
                 self.offset
             )?,
             DiscardCause::Damage { last_record } => write!(
