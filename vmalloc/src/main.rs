@@ -20,6 +20,7 @@ macro_rules! say {
 }
 
 mod apply;
+mod compact;
 mod convert;
 mod demo;
 mod demo_destination;
@@ -28,9 +29,12 @@ mod dump;
 mod human;
 mod import;
 mod inspect;
+mod journal;
 mod load;
+mod log;
 mod map;
 mod pools;
+mod replay;
 mod style;
 mod svg;
 mod verify;
@@ -83,16 +87,17 @@ pub fn say_line(args: std::fmt::Arguments<'_>) {
 #[command(
     name = "vmalloc",
     version,
-    about = "Inspect, verify, diff and convert vm-allocator state files, and run a VMM demo",
+    about = "Inspect, verify, diff and convert vm-allocator state files and journals, and run a VMM demo",
     long_about = "Inspect, verify, dump, diff, convert and map vm-allocator state files \
-                  (allocators, resource sets and deltas of every format version), import \
-                  vm-allocator 0.1.x state, and run a demo of a VMM's life with a live \
-                  migration between two processes.",
+                  (allocators, resource sets and deltas of every format version), show, \
+                  replay and compact journals, import vm-allocator 0.1.x state, and run a \
+                  demo of a VMM's life with a live migration between two processes.",
     after_help = "Examples:\n  \
                   vmalloc demo\n  \
                   vmalloc inspect snapshots/v2/x86_64_set.bin\n  \
                   vmalloc verify snapshots/v1/*.bin snapshots/v2/*.bin\n  \
-                  vmalloc diff old.vmalloc new.vmalloc\n\n\
+                  vmalloc diff old.vmalloc new.vmalloc\n  \
+                  vmalloc log vm.journal\n\n\
                   Exit status: 0 on success, 1 when a file is invalid or (for diff) the \
                   files differ, 2 on a usage error (and when diff cannot compare)."
 )]
@@ -124,6 +129,9 @@ enum Command {
     #[command(name = "import-v0-1")]
     ImportV01(import::Args),
     Map(map::Args),
+    Log(log::Args),
+    Replay(replay::Args),
+    Compact(compact::Args),
     Demo(demo::Args),
     #[command(name = "demo-destination", hide = true)]
     DemoDestination(demo_destination::Args),
@@ -141,6 +149,9 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::ImportV01(args) => import::run(args),
         Command::Map(args) => map::run(args),
+        Command::Log(args) => log::run(args, color),
+        Command::Replay(args) => replay::run(args),
+        Command::Compact(args) => compact::run(args),
         Command::Demo(args) => demo::run(args, color),
         Command::DemoDestination(args) => demo_destination::run(args, color),
     };
