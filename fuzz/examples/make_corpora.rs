@@ -15,9 +15,10 @@
 //!   format;
 //! - `decode_v0_1`: the selector byte, then generated allocators (without
 //!   owners) in the 0.1.x shape under bincode and JSON;
-//! - `ops`, `round_trip`, `decode_mutated`, `apply_delta` (which read their
-//!   input through `Arbitrary`): noise of several lengths, and the same
-//!   golden files as raw input.
+//! - `ops`, `round_trip`, `decode_mutated`, `apply_delta`,
+//!   `decode_journal` (which read their input through `Arbitrary`): noise
+//!   of several lengths, and the same golden files as raw input (journals
+//!   among them).
 //!
 //! Everything is deterministic (SplitMix64 from a fixed seed); running it
 //! again writes the same files.
@@ -159,7 +160,13 @@ fn main() {
         }
         // The targets that read through Arbitrary take any bytes.
         {
-            for target in ["round_trip", "decode_mutated", "apply_delta", "ops"] {
+            for target in [
+                "round_trip",
+                "decode_mutated",
+                "apply_delta",
+                "ops",
+                "decode_journal",
+            ] {
                 out.write(target, &name, &data);
             }
         }
@@ -249,7 +256,13 @@ fn main() {
     }
 
     // Noise for the targets that read their input through `Arbitrary`.
-    for target in ["round_trip", "decode_mutated", "apply_delta", "ops"] {
+    for target in [
+        "round_trip",
+        "decode_mutated",
+        "apply_delta",
+        "ops",
+        "decode_journal",
+    ] {
         for (i, len) in [16usize, 64, 256, 1024, 4096].into_iter().enumerate() {
             for j in 0..6 {
                 let data = noise(&mut rng, len);
