@@ -28,6 +28,12 @@
 //! new file after a crash, never a mix) and `read_from_path` loads one, with
 //! `ReadError` telling I/O failures from bad bytes.
 //!
+//! Journals (`FORMAT.md` section 13) keep a state incrementally: a header
+//! with the full state, then one chained record per change.
+//! [`JournalWriter`] makes their bytes and [`replay`] reads them back,
+//! record by record, with a [`Recovery`] report (both `no_std`);
+//! `Journal` (with `std`) keeps one in a file.
+//!
 //! ```rust
 //! use vm_allocator::format::{self, DecodeErrorKind, Field};
 //! use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator};

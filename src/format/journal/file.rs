@@ -108,7 +108,10 @@ impl<S: Versioned> Journal<S> {
     /// journal, never a mix), and opens it for appending. A new journal
     /// gets a new random id, so no record of another journal chains to
     /// it. Fails with [`JournalError::Locked`] while a writer holds a
-    /// journal at `path`.
+    /// journal at `path`. (The lock guards a journal that exists: two
+    /// processes creating the same path at once both succeed, and the one
+    /// that renames last holds the journal at `path`. Give each journal one
+    /// creator.)
     ///
     /// Time: O(n) plus the I/O (two flushes).
     ///
