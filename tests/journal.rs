@@ -431,6 +431,7 @@ fn every_single_bit_flip_stops_at_a_record_boundary_before_it_or_is_an_error() {
     let sets = set_history(13);
     let (bytes, ends) = journal_of(&sets[..8], 7);
     flips += every_bit_flip_stops_before_it(&sets[..8], &bytes, &ends);
+    eprintln!("{flips} single-bit flips");
     assert!(flips > 8_000, "{flips}");
 }
 
