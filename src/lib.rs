@@ -37,6 +37,10 @@
 //!   state hold exactly the claims, all or nothing; `from_claims` builds a
 //!   state from a layout and the claims alone (see
 //!   [below](#restoring-with-the-devices-claims)).
+//! - A `Journal` (with `std`) keeps a state in one file incrementally: the
+//!   full state once, then one small checksummed record per change, each
+//!   chained to the one before; after a crash it gives back exactly the
+//!   last change it acknowledged ([below](#keeping-a-journal)).
 //!
 //! Everything sits on one persistent B+ tree of ranges whose nodes are
 //! shared copy-on-write: a `clone` is a snapshot that never changes, costs
@@ -142,6 +146,8 @@
 //! | [`Diff::between`] two states that share history | O(k (log n + node size)) |
 //! | [`Diff::between`] two states loaded independently | O(n) |
 //! | [`Diff::apply`] | O(k log n) |
+//! | `Journal::append` of a state k edits after the last one | O(k log n) + a write and a flush |
+//! | `Journal::open`, [`format::replay`] | O(file size) + O(k log n) per record |
 //! | starting, committing or rolling back a [`Transaction`] | O(1) |
 //! | [`History::record`] a state k changes after the latest version | O(k log n), and as much per version dropped |
 //! | [`History::get`], with V versions kept | O(log V) |
@@ -312,6 +318,48 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Keeping a journal
+//!
+//! A VMM appends each change it commits to a journal instead of rewriting
+//! the whole state; `append` returns once the record is on disk
+//! (`fdatasync`). On restart, `Journal::open` replays the records, stops at
+//! the first one that fails, and reports what it kept and discarded: a
+//! torn tail (an append a crash cut short: normal, cut off) or damage
+//! (named by record and byte). [`format::replay`] walks the records, each
+//! with its label and the state after it; the bytes are specified in
+//! `FORMAT.md` section 13.
+//!
+#![cfg_attr(feature = "std", doc = "```rust")]
+#![cfg_attr(not(feature = "std"), doc = "```ignore")]
+//! use vm_allocator::{AllocPolicy, Journal, Owner, ResourceSet};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("vm.journal");
+//! let mut vm = ResourceSet::x86_64();
+//! let mut journal = Journal::create(&path, &vm).unwrap();
+//!
+//! let gpu = Owner::new("gpu0").unwrap();
+//! let mut tx = vm.transaction();
+//! tx.owned_by(&gpu).allocate_ids("msi_gsi", 8, 8).unwrap();
+//! tx.owned_by(&gpu).allocate("mmio64", 1 << 30, 1 << 30, AllocPolicy::FirstMatch).unwrap();
+//! tx.commit().unwrap();
+//! let before = journal.len();
+//! journal.append_labeled(&vm, "hot-plug gpu0").unwrap();
+//! assert!(journal.len() - before < 100); // two changes and a label, not the state
+//!
+//! // A crash cuts the next append short: the last acknowledged state stays.
+//! let acknowledged = vm.clone();
+//! vm.free_owner("gpu0");
+//! journal.append(&vm).unwrap();
+//! drop(journal);
+//! let len = std::fs::metadata(&path).unwrap().len();
+//! std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+//!
+//! let (journal, recovery) = Journal::<ResourceSet>::open(&path).unwrap();
+//! assert!(recovery.is_torn_tail());
+//! assert_eq!(journal.state(), &acknowledged);
+//! ```
+//!
 //! # Fuzzing a VMM's own state
 //!
 //! With the `arbitrary` feature, [`AddressAllocator`], [`IdAllocator`],
@@ -416,6 +464,9 @@ pub use constraint::{AllocPolicy, Constraint, DEFAULT_CONSTRAINT_ALIGN};
 pub use diff::{Change, ChangeKind, ChangeRef, Delta, Diff, DiffError, PoolDiff, Size, Versioned};
 pub use error::{Error, NodeState, Result};
 pub use escape::{escape_name, EscapedName};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use format::{Journal, JournalError};
 pub use history::{Blame, History, HistoryError, Made, Retention, Version, Versions};
 pub use id_allocator::{IdAllocation, IdAllocations, IdAllocator, IdRuns, Ids};
 pub use owner::{NameError, OwnedBy, Owner, MAX_NAME_LEN};

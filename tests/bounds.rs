@@ -7,7 +7,9 @@
 //!
 //! The decoders: the file format (`from_bytes`, `read_from` and
 //! `format::dump`) in versions 1 and 2 for every kind (id allocator, address
-//! allocator, resource set, delta); serde under postcard, bincode 1.3.3,
+//! allocator, resource set, delta); journals (`format::replay`,
+//! `format::dump`, `Journal::read`), whose headers and records claim huge
+//! counts and lengths, and the densest honest journals; serde under postcard, bincode 1.3.3,
 //! bitcode and serde_json for every state type with a `Deserialize`;
 //! `Versionize`; and the import of vm-allocator 0.1.x (`compat::v0_1`).
 //!
@@ -444,6 +446,180 @@ fn the_densest_valid_files_decode_within_the_bound() {
         let bytes = file(version, kind, &body);
         assert!(every_file_decoder(what, kind, &bytes), "{what}: accepted");
     }
+}
+
+// ---------------------------------------------------------------------
+// Journals (FORMAT.md section 13)
+// ---------------------------------------------------------------------
+
+const JOURNAL_MAGIC: [u8; 8] = [0x89, b'V', b'M', b'J', b'\r', b'\n', 0x1a, b'\n'];
+
+/// A journal header of `kind` around the state body `state` (journal id 1).
+fn journal_header(kind: u8, state: &[u8]) -> Vec<u8> {
+    let mut body = 1u64.to_le_bytes().to_vec();
+    body.extend_from_slice(state);
+    let mut out = JOURNAL_MAGIC.to_vec();
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.push(kind);
+    varint(body.len() as u64, &mut out);
+    out.extend_from_slice(&body);
+    let crc = crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Appends a record around `body`, chained to the 4 bytes before it.
+fn push_record(out: &mut Vec<u8>, body: &[u8]) {
+    let start = out.len();
+    let mut len = Vec::new();
+    varint(body.len() as u64, &mut len);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(body);
+    out.extend(len.iter().rev());
+    let crc = crc32c(&out[start - 4..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Reads `bytes` with every journal reader of `kind` (`format::replay`
+/// to its end, `format::dump`, `Journal::read` of a file), each within the
+/// bound; returns the records `replay` read, or `None` for a refused
+/// header.
+fn every_journal_decoder(what: &str, kind: u8, bytes: &[u8]) -> Option<u64> {
+    use vm_allocator::Journal;
+    fn records<S: vm_allocator::Versioned>(bytes: &[u8]) -> Option<u64> {
+        let replay = format::replay::<S>(bytes).ok()?;
+        Some(replay.finish().1.records)
+    }
+    let read = within_bound(&format!("{what}: replay"), bytes.len(), || {
+        Ok::<_, ()>(match kind {
+            ID => records::<IdAllocator>(bytes),
+            ADDRESS => records::<AddressAllocator>(bytes),
+            _ => records::<ResourceSet>(bytes),
+        })
+    })
+    .unwrap();
+    let dump = within_bound(&format!("{what}: format::dump"), bytes.len(), || {
+        format::dump(bytes)
+    });
+    assert_eq!(
+        dump.is_ok(),
+        read.is_some(),
+        "{what}: dump and replay agree"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    std::fs::write(&path, bytes).unwrap();
+    let file = within_bound(&format!("{what}: Journal::read"), bytes.len(), || {
+        Ok::<_, ()>(match kind {
+            ID => Journal::<IdAllocator>::read(&path)
+                .map(|r| r.1.records)
+                .ok(),
+            ADDRESS => Journal::<AddressAllocator>::read(&path)
+                .map(|r| r.1.records)
+                .ok(),
+            _ => Journal::<ResourceSet>::read(&path)
+                .map(|r| r.1.records)
+                .ok(),
+        })
+    })
+    .unwrap();
+    assert_eq!(file, read, "{what}: Journal::read and replay agree");
+    read
+}
+
+#[test]
+fn journals_claiming_huge_counts_are_refused_within_the_bound() {
+    // A base state that claims too much: the header is refused.
+    for (what, version, kind, body) in hostile_bodies() {
+        if version != 2 || kind == DELTA {
+            continue;
+        }
+        let bytes = journal_header(kind, &body);
+        let what = format!("journal header, {what}");
+        assert_eq!(every_journal_decoder(&what, kind, &bytes), None, "{what}");
+    }
+    // A sound record that claims too much: the journal ends before it.
+    let empty_ids = varints(&[0, 0, 0, u32::MAX.into(), 0, 0]);
+    let empty_set = varints(&[0, 0, 0]);
+    let records: Vec<(&str, u8, &[u8], Vec<u8>)> = vec![
+        ("a label of 2^60 bytes", ID, &empty_ids, varints(&[HUGE])),
+        (
+            "an owner table of 2^60 names",
+            ID,
+            &empty_ids,
+            varints(&[0, HUGE]),
+        ),
+        (
+            "2^60 freed ids",
+            ID,
+            &empty_ids,
+            varints(&[0, 0, 1, 0, 0, HUGE]),
+        ),
+        (
+            "2^60 allocated ids",
+            ID,
+            &empty_ids,
+            varints(&[0, 0, 1, 0, 0, 0, HUGE]),
+        ),
+        (
+            "2^60 changed pools",
+            SET,
+            &empty_set,
+            varints(&[0, 0, 1, HUGE]),
+        ),
+        (
+            "a pool name of 2^60 bytes",
+            SET,
+            &empty_set,
+            varints(&[0, 0, 1, 1, HUGE]),
+        ),
+    ];
+    for (what, kind, state, body) in records {
+        let mut bytes = journal_header(kind, state);
+        let mut body = body;
+        body.extend_from_slice(&TAIL);
+        push_record(&mut bytes, &body);
+        let what = format!("journal record, {what}");
+        assert_eq!(
+            every_journal_decoder(&what, kind, &bytes),
+            Some(0),
+            "{what}"
+        );
+    }
+    // A record whose length claims 2^30 bytes (or more) in a small file.
+    for claim in [1u64 << 30, (1 << 30) + 1, u64::MAX] {
+        let mut bytes = journal_header(ID, &empty_ids);
+        varint(claim, &mut bytes);
+        bytes.extend_from_slice(&[0x80; 64]);
+        let what = format!("journal record of {claim} bytes in 64");
+        assert_eq!(every_journal_decoder(&what, ID, &bytes), Some(0), "{what}");
+    }
+}
+
+/// The densest valid journals: a record per id or per page, many of them.
+#[test]
+fn the_densest_valid_journals_replay_within_the_bound() {
+    use vm_allocator::format::JournalWriter;
+    use vm_allocator::AllocPolicy;
+    const N: u64 = 50_000;
+    let mut ids = IdAllocator::new(0, u32::MAX - 1).unwrap();
+    let (mut writer, mut bytes) = JournalWriter::start(&ids, 1);
+    for _ in 0..N {
+        ids.allocate_id().unwrap();
+        writer.append_to(&ids, None, &mut bytes).unwrap();
+    }
+    let read = every_journal_decoder("a journal of 50,000 ids, one a record", ID, &bytes);
+    assert_eq!(read, Some(N));
+    let mut pages = AddressAllocator::new(1 << 32, 1 << 40).unwrap();
+    let (mut writer, mut bytes) = JournalWriter::start(&pages, 1);
+    for _ in 0..N {
+        pages
+            .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+            .unwrap();
+        writer.append_to(&pages, None, &mut bytes).unwrap();
+    }
+    let read = every_journal_decoder("a journal of 50,000 pages, one a record", ADDRESS, &bytes);
+    assert_eq!(read, Some(N));
 }
 
 // ---------------------------------------------------------------------

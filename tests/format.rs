@@ -29,6 +29,12 @@ use vm_allocator::{
 #[path = "support/spec_reader.rs"]
 mod spec;
 
+#[path = "support/rng.rs"]
+mod rng;
+
+#[path = "support/journals.rs"]
+mod journals;
+
 use spec::{crc32c, Slot};
 
 // ---------------------------------------------------------------------------
@@ -118,6 +124,7 @@ fn body(values: &[u64]) -> Vec<u8> {
 }
 
 /// A piece of a version 2 body.
+#[derive(Clone, Copy)]
 enum P<'a> {
     /// A varint.
     V(u64),
@@ -3754,5 +3761,769 @@ proptest! {
         raw in prop::collection::vec(any::<u8>(), 0..48),
     ) {
         agree(&seal_version(version, kind, &raw)).map_err(TestCaseError::fail)?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Journals (section 13): the examples of FORMAT.md, and the second reader's
+// agreement on forged and mutated journals.
+
+use vm_allocator::format::{DiscardCause, JournalWriter, JOURNAL_MAGIC};
+use vm_allocator::Versioned;
+
+/// The journal examples of FORMAT.md: each `journal-hex` block with the
+/// `journal-listing` or `journal-error` block after it.
+fn format_md_journal_examples() -> Vec<(Vec<u8>, String, String)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```") {
+            let mut content = String::new();
+            for inner in lines.by_ref() {
+                if inner.starts_with("```") {
+                    break;
+                }
+                content.push_str(inner);
+                content.push('\n');
+            }
+            blocks.push((info.trim().to_string(), content));
+        }
+    }
+    let mut examples = Vec::new();
+    for (i, (info, content)) in blocks.iter().enumerate() {
+        if info.starts_with("journal-") && info != "journal-hex" {
+            assert_eq!(
+                blocks[i - 1].0,
+                "journal-hex",
+                "{info} without a journal-hex block before it"
+            );
+            continue;
+        }
+        if info != "journal-hex" {
+            continue;
+        }
+        let bytes: Vec<u8> = content
+            .lines()
+            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
+            .map(|tok| u8::from_str_radix(tok, 16).unwrap())
+            .collect();
+        let (what, expected) = blocks
+            .get(i + 1)
+            .expect("a journal-hex block ends FORMAT.md")
+            .clone();
+        examples.push((bytes, what, expected));
+    }
+    examples
+}
+
+/// What the crate's state is, in the spec reader's terms.
+trait SpecState: Versioned {
+    fn same(&self, content: &spec::Content) -> bool;
+}
+
+impl SpecState for IdAllocator {
+    fn same(&self, content: &spec::Content) -> bool {
+        matches!(content, spec::Content::Ids(s) if same_ids(s, self, 2) && s.next_id == next_id_of(self))
+    }
+}
+
+/// The next id of an id allocator, from its file (the field is not public).
+fn next_id_of(a: &IdAllocator) -> u64 {
+    match spec::read(&a.to_bytes(), None).unwrap().content {
+        spec::Content::Ids(s) => s.next_id,
+        _ => unreachable!(),
+    }
+}
+
+impl SpecState for AddressAllocator {
+    fn same(&self, content: &spec::Content) -> bool {
+        *content == spec::Content::Addresses(addresses_content(self, 2))
+    }
+}
+
+impl SpecState for ResourceSet {
+    fn same(&self, content: &spec::Content) -> bool {
+        match content {
+            spec::Content::Set { generation, pools } => {
+                *generation == self.generation()
+                    && pools.len() == self.len()
+                    && pools.iter().zip(self.pools()).all(|((sn, sp), (n, p))| {
+                        sn == n && same_pool(sp, p) && next_ids_agree(sp, p)
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
+fn next_ids_agree(spec: &spec::Pool, pool: &Pool) -> bool {
+    match (spec, pool) {
+        (spec::Pool::Ids(s), Pool::Ids(a)) => s.next_id == next_id_of(a),
+        _ => true,
+    }
+}
+
+fn cause_of(cause: DiscardCause) -> spec::Cause {
+    match cause {
+        DiscardCause::TornTail => spec::Cause::TornTail,
+        DiscardCause::InvalidRecord => spec::Cause::InvalidRecord,
+        DiscardCause::Damage { last_record } => spec::Cause::Damage { last_record },
+        other => panic!("FORMAT.md names no cause {other:?}"),
+    }
+}
+
+/// The crate's journal reader of `S` and the spec reader on `bytes`: the
+/// same error, or the same base state, the same records (offset, size,
+/// label, generation, state after) and the same end (kept, discarded, the
+/// failed record's error and offset, the cause). Returns the records read.
+fn agree_journal_as<S: SpecState>(bytes: &[u8], kind: FileKind) -> Result<usize, String> {
+    let ours = format::replay::<S>(bytes);
+    let theirs = spec::read_journal(bytes, Some(kind));
+    let (mut replay, spec) = match (ours, theirs) {
+        (Err(a), Err(b)) if a == b => return Ok(0),
+        (Ok(r), Ok(s)) => (r, s),
+        (ours, theirs) => {
+            return Err(format!(
+                "{kind}: the crate says {:?}, the spec reader {:?}\njournal: {bytes:02x?}",
+                ours.err(),
+                theirs.map(|j| j.ended)
+            ))
+        }
+    };
+    let fail = |what: &str| format!("{kind}: {what} differ\njournal: {bytes:02x?}");
+    if !replay.base().same(&spec.base) || replay.header().id != spec.id {
+        return Err(fail("base states"));
+    }
+    let mut n = 0;
+    for (record, theirs) in replay.by_ref().zip(&spec.records) {
+        let same = record.offset == theirs.offset
+            && record.len == theirs.len
+            && record.label == theirs.label.as_deref()
+            && record.generation == theirs.generation
+            && record.state.same(&theirs.state);
+        if !same {
+            return Err(fail(&format!("record #{n}")));
+        }
+        n += 1;
+    }
+    let (_, recovery) = replay.finish();
+    let ended = recovery.discard.map(|d| spec::Ended {
+        error: d.error,
+        offset: d.offset,
+        cause: cause_of(d.cause),
+    });
+    if n != spec.records.len()
+        || recovery.records as usize != n
+        || recovery.len != spec.kept
+        || recovery.discarded != spec.discarded
+        || ended != spec.ended
+    {
+        return Err(format!(
+            "{kind}: the crate ends with {recovery:?}, the spec reader with {:?} after {} records\njournal: {bytes:02x?}",
+            spec.ended,
+            spec.records.len()
+        ));
+    }
+    Ok(n)
+}
+
+/// Both readers agree on `bytes` as a journal of every kind, and as what
+/// `format::dump` reads. Returns the records read.
+fn agree_journal(bytes: &[u8]) -> Result<usize, String> {
+    let mut n = agree_journal_as::<IdAllocator>(bytes, FileKind::IdAllocator)?;
+    n += agree_journal_as::<AddressAllocator>(bytes, FileKind::AddressAllocator)?;
+    n += agree_journal_as::<ResourceSet>(bytes, FileKind::ResourceSet)?;
+    match (format::dump(bytes), spec::read(bytes, None)) {
+        (Ok(_), Ok(_)) => {}
+        (Err(a), Err(b)) if a == b => {}
+        (a, b) => return Err(format!("listing: {a:?} / {:?}", b.map(|d| d.kind))),
+    }
+    Ok(n)
+}
+
+/// Writes a journal again from what a replay of `bytes` read (its id,
+/// base, states and labels): the bytes it kept.
+fn rewrite_journal<S: Versioned>(bytes: &[u8]) -> Vec<u8> {
+    let mut replay = format::replay::<S>(bytes).unwrap();
+    let (mut writer, mut out) = JournalWriter::start(replay.base(), replay.header().id);
+    for record in replay.by_ref() {
+        writer
+            .append_to(&record.state, record.label, &mut out)
+            .unwrap();
+    }
+    out
+}
+
+fn rewrite_any(bytes: &[u8]) -> Vec<u8> {
+    match bytes[10] {
+        1 => rewrite_journal::<IdAllocator>(bytes),
+        2 => rewrite_journal::<AddressAllocator>(bytes),
+        _ => rewrite_journal::<ResourceSet>(bytes),
+    }
+}
+
+#[test]
+fn format_md_journal_examples_read_as_stated() {
+    let examples = format_md_journal_examples();
+    let listed = examples.iter().filter(|e| e.1 == "journal-listing").count();
+    let refused = examples.iter().filter(|e| e.1 == "journal-error").count();
+    assert!(
+        listed >= 5 && refused >= 4,
+        "{listed} listings, {refused} errors"
+    );
+    let mut causes = std::collections::BTreeSet::new();
+    for (bytes, what, expected) in examples {
+        agree_journal(&bytes).unwrap();
+        match what.as_str() {
+            "journal-listing" => {
+                assert_eq!(format::dump(&bytes).unwrap(), expected);
+                let journal = spec::read_journal(&bytes, None).unwrap();
+                causes.insert(format!("{:?}", journal.ended.map(|e| e.cause)));
+                // Canonical: written again, the bytes kept.
+                assert_eq!(rewrite_any(&bytes), bytes[..journal.kept]);
+            }
+            "journal-error" => {
+                let e = if bytes.starts_with(&JOURNAL_MAGIC) {
+                    format::dump(&bytes).unwrap_err()
+                } else {
+                    format::replay::<IdAllocator>(&bytes).err().unwrap()
+                };
+                assert_eq!(format!("{e}\n"), expected);
+                assert_eq!(spec::read_journal(&bytes, None).unwrap_err(), e);
+            }
+            other => panic!("a journal-hex block followed by a {other:?} block"),
+        }
+    }
+    // A whole journal, a torn tail, damage, and an invalid record.
+    assert_eq!(causes.len(), 4, "{causes:?}");
+}
+
+#[test]
+fn format_md_journal_examples_are_the_bytes_of_the_writer() {
+    let examples = format_md_journal_examples();
+    let mut gsi = tagged_gsi();
+    let (mut writer, mut first) = JournalWriter::start(&gsi, 1);
+    gsi.owned_by(&owner("virtio-blk0")).allocate_id().unwrap();
+    writer
+        .append_to(&gsi, Some("virtio-blk0"), &mut first)
+        .unwrap();
+    gsi.free_id(8).unwrap();
+    writer.append_to(&gsi, None, &mut first).unwrap();
+    let mut set = small_set();
+    let (mut writer, mut second) = JournalWriter::start(&set, 2);
+    let nvme = owner("nvme0");
+    let mut tx = set.transaction();
+    tx.owned_by(&nvme).allocate_id("gsi").unwrap();
+    tx.owned_by(&nvme)
+        .allocate("mmio", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+        .unwrap();
+    tx.commit().unwrap();
+    writer
+        .append_to(&set, Some("hot-plug nvme0"), &mut second)
+        .unwrap();
+    for journal in [first, second] {
+        assert!(
+            examples.iter().any(|(bytes, _, _)| *bytes == journal),
+            "FORMAT.md lacks the journal {journal:02x?}"
+        );
+    }
+}
+
+/// Journals of small states of every kind, from seeded histories.
+fn sample_journals() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for seed in 1..=3 {
+        let ids = journals::history(
+            IdAllocator::new(5, 60).unwrap(),
+            6,
+            seed,
+            journals::edit_ids,
+        );
+        out.push(journals::journal_of(&ids, seed).0);
+        let a = journals::history(
+            AddressAllocator::new(0x1000, 0x10_0000).unwrap(),
+            6,
+            seed,
+            journals::edit_addresses,
+        );
+        out.push(journals::journal_of(&a, seed).0);
+        let sets = journals::history(ResourceSet::x86_64(), 4, seed, journals::edit_set);
+        out.push(journals::journal_of(&sets, seed).0);
+    }
+    out
+}
+
+/// The journal `bytes` (read whole by the spec reader) with its header
+/// body and its record bodies changed by `tamper`, every frame and checksum
+/// made again, so that what is under test is past the checksums.
+fn rebuild(bytes: &[u8], tamper: impl FnOnce(&mut Vec<u8>, &mut Vec<Vec<u8>>)) -> Vec<u8> {
+    let journal = spec::read_journal(bytes, None).unwrap();
+    let mut header_body =
+        bytes[journal.body_offset..journal.body_offset + journal.body_len].to_vec();
+    let mut bodies: Vec<Vec<u8>> = journal
+        .records
+        .iter()
+        .map(|r| {
+            let (len, at) = spec_varint(bytes, r.offset);
+            bytes[at..at + len as usize].to_vec()
+        })
+        .collect();
+    tamper(&mut header_body, &mut bodies);
+    let mut out = seal_journal_header(bytes[8], bytes[10], &header_body);
+    for body in &bodies {
+        push_record(&mut out, body);
+    }
+    out
+}
+
+fn spec_varint(bytes: &[u8], at: usize) -> (u64, usize) {
+    let mut value = 0;
+    let mut i = 0;
+    loop {
+        let b = bytes[at + i];
+        value |= u64::from(b & 0x7f) << (7 * i);
+        i += 1;
+        if b < 0x80 {
+            return (value, at + i);
+        }
+    }
+}
+
+fn seal_journal_header(version: u8, kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = JOURNAL_MAGIC.to_vec();
+    out.extend([version, 0, kind]);
+    out.extend(varint(body.len() as u64));
+    out.extend_from_slice(body);
+    let crc = crc32c(&out);
+    out.extend(crc.to_le_bytes());
+    out
+}
+
+/// Appends a record frame around `body`, chained to the 4 bytes before it.
+fn push_record(out: &mut Vec<u8>, body: &[u8]) {
+    let start = out.len();
+    let len = varint(body.len() as u64);
+    out.extend(&len);
+    out.extend_from_slice(body);
+    out.extend(len.iter().rev());
+    let crc = crc32c(&out[start - 4..]);
+    out.extend(crc.to_le_bytes());
+}
+
+/// `bytes` with field `field` of one record body forged by `forge` (one of
+/// the forges of state files), every checksum made again.
+fn forge_record_field(bytes: &[u8], field: usize, forge: &Forge) -> Vec<u8> {
+    let journal = spec::read_journal(bytes, None).unwrap();
+    if journal.spans.is_empty() {
+        return bytes.to_vec();
+    }
+    let (k, span) = journal.spans[field % journal.spans.len()];
+    let record = &journal.records[k as usize];
+    let (_, body_at) = spec_varint(bytes, record.offset);
+    let rel = span.offset - body_at;
+    rebuild(bytes, |_, bodies| {
+        let body = &mut bodies[k as usize];
+        let (from, to) = (rel, rel + span.len);
+        match forge {
+            Forge::Replace { sel, raw, .. } => {
+                let new = forged_field(span.slot, &body[from..to], *sel, *raw, None);
+                body.splice(from..to, new);
+            }
+            Forge::CutIn { keep, .. } => body.truncate((from + keep).min(to)),
+            Forge::Insert { bytes, .. } => {
+                body.splice(from..from, bytes.iter().copied());
+            }
+            Forge::Delete { .. } => {
+                body.drain(from..to);
+            }
+            Forge::Repeat { .. } => {
+                let copy = body[from..to].to_vec();
+                body.splice(to..to, copy);
+            }
+            _ => {}
+        }
+    })
+}
+
+#[test]
+fn spec_reader_agrees_on_every_forged_field_of_sample_journals() {
+    let (mut files, mut records) = (0usize, 0usize);
+    let mut seen = std::collections::BTreeMap::new();
+    for journal in sample_journals() {
+        records += agree_journal(&journal).unwrap();
+        let spans = spec::read_journal(&journal, None).unwrap().spans.len();
+        let mut forged: Vec<Vec<u8>> = Vec::new();
+        for field in 0..spans {
+            // Every variant of forged_field, with a small or a large raw
+            // value.
+            for sel in 0..34u8 {
+                let raw = if sel % 2 == 0 { 3 } else { 0x1_0000_0001 };
+                forged.push(forge_record_field(
+                    &journal,
+                    field,
+                    &Forge::Replace { field, sel, raw },
+                ));
+            }
+            for keep in 0..4 {
+                forged.push(forge_record_field(
+                    &journal,
+                    field,
+                    &Forge::CutIn { field, keep },
+                ));
+            }
+            forged.push(forge_record_field(
+                &journal,
+                field,
+                &Forge::Delete { field },
+            ));
+            forged.push(forge_record_field(
+                &journal,
+                field,
+                &Forge::Repeat { field },
+            ));
+            for byte in [0x00, 0x80, 0xff] {
+                forged.push(forge_record_field(
+                    &journal,
+                    field,
+                    &Forge::Insert {
+                        field,
+                        bytes: vec![byte],
+                    },
+                ));
+            }
+        }
+        // Whole records: left out, repeated, swapped; the header's version,
+        // kind and base state.
+        let n = spec::read_journal(&journal, None).unwrap().records.len();
+        for k in 0..n {
+            forged.push(rebuild(&journal, |_, b| {
+                b.remove(k);
+            }));
+            forged.push(rebuild(&journal, |_, b| {
+                let copy = b[k].clone();
+                b.insert(k, copy);
+            }));
+            if k + 1 < n {
+                forged.push(rebuild(&journal, |_, b| b.swap(k, k + 1)));
+            }
+        }
+        for cut in 0..journal.len() {
+            forged.push(journal[..cut].to_vec());
+        }
+        for at in 0..journal.len() {
+            let mut flipped = journal.clone();
+            flipped[at] ^= 1 << (at % 8);
+            forged.push(flipped);
+        }
+        for version in [1, 3] {
+            let mut other = journal.clone();
+            other[8] = version;
+            forged.push(other);
+        }
+        for kind in 0..5u8 {
+            let mut with_kind = journal.clone();
+            with_kind[10] = kind;
+            // Sealed again: the kind is checked after the checksum.
+            let (len, at) = spec_varint(&with_kind, 11);
+            let end = at + len as usize;
+            let crc = crc32c(&with_kind[..end]);
+            with_kind[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+            forged.push(with_kind);
+        }
+        forged.push(rebuild(&journal, |header, _| {
+            header.truncate(header.len() - 1)
+        }));
+        forged.push(rebuild(&journal, |header, _| header.push(0)));
+        for bytes in &forged {
+            records += agree_journal(bytes).unwrap_or_else(|e| panic!("{e}"));
+            files += 1;
+            let why = match spec::read_journal(bytes, None) {
+                Ok(j) => j.ended.map(|e| {
+                    let kind = format!("{:?}", e.error.kind);
+                    let kind = kind.split([' ', '(']).next().unwrap().to_string();
+                    format!("{:?} {kind}", e.cause)
+                        .split(" {")
+                        .next()
+                        .unwrap()
+                        .to_string()
+                        + ""
+                }),
+                Err(e) => Some(format!("header {:?}", e.field)),
+            };
+            *seen
+                .entry(why.unwrap_or_else(|| "whole".into()))
+                .or_insert(0usize) += 1;
+        }
+    }
+    eprintln!("spec reader sweep of journals: {files} forged journals, {records} records read");
+    eprintln!("how they ended: {seen:#?}");
+    assert!(files > 20_000, "{files}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Journals of random histories, mutated at random (and sealed again
+    /// or not): both readers agree.
+    #[test]
+    fn spec_reader_agrees_on_mutated_journals(
+        seed in any::<u64>(),
+        kind in 0u8..3,
+        steps in 1usize..8,
+        mutations in mutations(),
+        reseal_record in prop::option::of(any::<usize>()),
+    ) {
+        let journal = match kind {
+            0 => journals::journal_of(&journals::history(IdAllocator::new(0, 40).unwrap(), steps, seed, journals::edit_ids), seed).0,
+            1 => journals::journal_of(&journals::history(AddressAllocator::new(0, 0x4_0000).unwrap(), steps, seed, journals::edit_addresses), seed).0,
+            _ => journals::journal_of(&journals::history(ResourceSet::x86_64(), steps, seed, journals::edit_set), seed).0,
+        };
+        agree_journal(&journal).map_err(TestCaseError::fail)?;
+        let mutated = match reseal_record {
+            // A record's body mutated, every checksum made again.
+            Some(k) => rebuild(&journal, |_, bodies| {
+                let n = bodies.len();
+                mutate(&mut bodies[k % n], &mutations);
+            }),
+            None => {
+                let mut raw = journal.clone();
+                mutate(&mut raw, &mutations);
+                raw
+            }
+        };
+        agree_journal(&mutated).map_err(TestCaseError::fail)?;
+    }
+}
+
+#[test]
+fn journal_records_are_checked_against_the_set_as_the_spec_says() {
+    // The set of 12.2 (gsi: 5 for virtio-net0, next id 6, generation 1;
+    // mmio: 0xd0000000..=0xd0000fff for virtio-net0, generation 1; the
+    // set at generation 4), and one record after it.
+    let (_, header) = JournalWriter::start(&small_set(), 2);
+    let net = B(&[
+        0x01, 0x0b, b'v', b'i', b'r', b't', b'i', b'o', b'-', b'n', b'e', b't', b'0',
+    ]);
+    let gsi_moved = [N("gsi"), B(&[1]), V(1), V(2), V(6), V(6), V(0), V(0)];
+    let mmio_moved = [N("mmio"), B(&[2]), V(1), V(2), V(0), V(0)];
+    let page = [V(0xd000_0000), V(0xfff), V(1)];
+    type Case<'a> = (Vec<P<'a>>, usize, Field, Option<u64>, DecodeErrorKind);
+    let cases: Vec<Case> = vec![
+        // A1: the generation must move up.
+        (
+            vec![V(0), V(0), V(4), V(0)],
+            2,
+            Field::Generation,
+            None,
+            DecodeErrorKind::GenerationNotAbove { previous: 4 },
+        ),
+        // A2: a pool the set does not have.
+        (
+            vec![
+                V(0),
+                V(0),
+                V(5),
+                V(1),
+                N("pio"),
+                B(&[2]),
+                V(0),
+                V(1),
+                V(0),
+                V(0),
+            ],
+            4,
+            Field::PoolName { index: 0 },
+            None,
+            DecodeErrorKind::NoSuchPool,
+        ),
+        // A3: pools in the set's order.
+        (
+            [V(0), V(0), V(5), V(2)]
+                .into_iter()
+                .chain(mmio_moved.iter().copied())
+                .chain(gsi_moved.iter().copied())
+                .collect(),
+            4 + 10,
+            Field::PoolName { index: 1 },
+            None,
+            DecodeErrorKind::PoolOutOfOrder,
+        ),
+        // A4: of the pool's kind.
+        (
+            vec![
+                V(0),
+                V(0),
+                V(5),
+                V(1),
+                N("gsi"),
+                B(&[2]),
+                V(1),
+                V(2),
+                V(0),
+                V(0),
+            ],
+            8,
+            Field::PoolKind { index: 0 },
+            None,
+            DecodeErrorKind::WrongPoolKind {
+                expected: 1,
+                found: 2,
+            },
+        ),
+        // A5: from the pool's generation.
+        (
+            vec![
+                V(0),
+                V(0),
+                V(5),
+                V(1),
+                N("gsi"),
+                B(&[1]),
+                V(0),
+                V(2),
+                V(6),
+                V(6),
+                V(0),
+                V(0),
+            ],
+            9,
+            Field::BaseGeneration,
+            Some(0),
+            DecodeErrorKind::GenerationMismatch {
+                expected: 1,
+                found: 0,
+            },
+        ),
+        // A6: a pool listed changes.
+        (
+            vec![
+                V(0),
+                V(0),
+                V(5),
+                V(1),
+                N("gsi"),
+                B(&[1]),
+                V(1),
+                V(1),
+                V(6),
+                V(6),
+                V(0),
+                V(0),
+            ],
+            4,
+            Field::PoolName { index: 0 },
+            None,
+            DecodeErrorKind::UnchangedPool,
+        ),
+        // A7: from the pool's next id.
+        (
+            vec![
+                V(0),
+                V(0),
+                V(5),
+                V(1),
+                N("gsi"),
+                B(&[1]),
+                V(1),
+                V(2),
+                V(7),
+                V(7),
+                V(0),
+                V(0),
+            ],
+            11,
+            Field::NextId,
+            Some(0),
+            DecodeErrorKind::NextIdMismatch {
+                expected: 6,
+                found: 7,
+            },
+        ),
+        // A9: freed and allocated again as it was.
+        (
+            [V(0), net, V(5), V(1), N("mmio"), B(&[2]), V(1), V(2), V(1)]
+                .into_iter()
+                .chain(page.iter().copied())
+                .chain([V(1)])
+                .chain(page.iter().copied())
+                .collect(),
+            13 + 21,
+            Field::AllocatedStart { index: 0 },
+            Some(0),
+            DecodeErrorKind::NoOpChange,
+        ),
+        // A10: allocated where it is taken.
+        (
+            [
+                V(0),
+                net,
+                V(5),
+                V(1),
+                N("mmio"),
+                B(&[2]),
+                V(1),
+                V(2),
+                V(0),
+                V(1),
+            ]
+            .into_iter()
+            .chain([V(0xd000_0800), V(0xff), V(1)])
+            .collect(),
+            13 + 13,
+            Field::AllocatedStart { index: 0 },
+            Some(0),
+            DecodeErrorKind::NotFree,
+        ),
+        // A11: the next id must stay above every allocated id.
+        (
+            vec![
+                V(0),
+                V(0),
+                V(5),
+                V(1),
+                N("gsi"),
+                B(&[1]),
+                V(1),
+                V(2),
+                V(6),
+                V(5),
+                V(0),
+                V(0),
+            ],
+            12,
+            Field::NextIdAfter,
+            Some(0),
+            DecodeErrorKind::InvalidNextId,
+        ),
+        // B4: one pool twice.
+        (
+            [V(0), V(0), V(5), V(2)]
+                .into_iter()
+                .chain(gsi_moved.iter().copied())
+                .chain(gsi_moved.iter().copied())
+                .collect(),
+            4 + 11,
+            Field::PoolName { index: 1 },
+            None,
+            DecodeErrorKind::DuplicatePool { previous: 0 },
+        ),
+    ];
+    for (i, (pieces, at, field, pool, kind)) in cases.into_iter().enumerate() {
+        let body = parts(&pieces);
+        let mut journal = header.clone();
+        push_record(&mut journal, &body);
+        agree_journal(&journal).unwrap();
+        let (_, recovery) = format::replay::<ResourceSet>(&journal).unwrap().finish();
+        let discard = recovery
+            .discard
+            .unwrap_or_else(|| panic!("case {i}: accepted"));
+        let body_at = header.len() + varint(body.len() as u64).len();
+        let mut expected = err(body_at + at, field, kind).in_record(0);
+        if let Some(p) = pool {
+            expected = expected.in_pool(p);
+        }
+        assert_eq!(discard.error, expected, "case {i}: {}", discard.error);
+        assert_eq!(discard.cause, DiscardCause::InvalidRecord);
     }
 }

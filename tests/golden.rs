@@ -19,10 +19,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use vm_allocator::format::{self, DecodeError, FORMAT_VERSION, SUPPORTED_VERSIONS};
+use vm_allocator::format::{
+    self, DecodeError, JournalWriter, FORMAT_VERSION, JOURNAL_MAGIC, SUPPORTED_VERSIONS,
+};
 use vm_allocator::{
     AddressAllocator, AllocPolicy, Constraint, Delta, IdAllocator, Owner, RangeInclusive,
-    ResourceSet,
+    ResourceSet, Versioned,
 };
 
 #[path = "support/spec_reader.rs"]
@@ -81,6 +83,9 @@ fn hash_list() -> BTreeMap<String, String> {
 /// Decodes a file of any kind with the reader of its kind, and encodes the
 /// state again in `version`.
 fn reencode(bytes: &[u8], version: u16) -> Result<Vec<u8>, DecodeError> {
+    if bytes.starts_with(&JOURNAL_MAGIC) {
+        return reencode_journal(bytes);
+    }
     let again = |e| panic!("cannot write version {version} again: {e}");
     Ok(match bytes.get(10) {
         Some(1) => IdAllocator::from_bytes(bytes)?
@@ -96,6 +101,29 @@ fn reencode(bytes: &[u8], version: u16) -> Result<Vec<u8>, DecodeError> {
             .to_bytes_version(version)
             .unwrap_or_else(again),
     })
+}
+
+/// Reads a journal (FORMAT.md section 13) and writes again what it read:
+/// the same id, base state, states and labels; then the bytes it
+/// discarded, as they were.
+fn reencode_journal(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    fn again<S: Versioned>(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        let mut replay = format::replay::<S>(bytes)?;
+        let (mut writer, mut out) = JournalWriter::start(replay.base(), replay.header().id);
+        for record in replay.by_ref() {
+            writer
+                .append_to(&record.state, record.label, &mut out)
+                .expect("a record read is a record written");
+        }
+        let (_, recovery) = replay.finish();
+        out.extend_from_slice(&bytes[recovery.len..]);
+        Ok(out)
+    }
+    match bytes.get(10) {
+        Some(1) => again::<IdAllocator>(bytes),
+        Some(2) => again::<AddressAllocator>(bytes),
+        _ => again::<ResourceSet>(bytes),
+    }
 }
 
 #[test]
@@ -299,7 +327,125 @@ fn golden_files_v2() -> Vec<(&'static str, Vec<u8>)> {
         ("delta_address", address_delta().to_bytes()),
         ("delta_x86_64_set", set_delta(&x86).to_bytes()),
         ("delta_aarch64_set", set_delta(&arm).to_bytes()),
+        ("journal_id", id_journal()),
+        ("journal_address", address_journal()),
+        ("journal_x86_64_set", set_journal()),
+        ("journal_torn_tail", torn_journal()),
+        ("journal_damaged", damaged_journal()),
     ]
+}
+
+/// A journal of `base` then of each state `edits` makes from the one
+/// before, with its label, and the journal id `id`.
+/// A labelled edit of a state.
+type Step<'a, S> = (Option<&'a str>, &'a dyn Fn(&mut S));
+
+fn journal<S: Versioned>(base: S, id: u64, edits: &[Step<'_, S>]) -> Vec<u8> {
+    let (mut writer, mut out) = JournalWriter::start(&base, id);
+    let mut state = base;
+    for (label, edit) in edits {
+        edit(&mut state);
+        writer.append_to(&state, *label, &mut out).unwrap();
+    }
+    out
+}
+
+/// The tagged legacy GSIs' life: a device plugged, one unplugged, a line
+/// given an owner, a fixed line reserved.
+fn id_journal() -> Vec<u8> {
+    journal(
+        tagged_legacy_gsi(),
+        0x0123_4567_89ab_cdef,
+        &[
+            (Some("hot-plug virtio-vsock0"), &|a: &mut IdAllocator| {
+                a.owned_by(&owner("virtio-vsock0")).allocate_id().unwrap();
+            }),
+            (Some("unplug virtio-net0"), &|a| {
+                a.free_owner("virtio-net0");
+            }),
+            (None, &|a| {
+                a.set_owner(6..=6, Some(owner("virtio-rng0"))).unwrap()
+            }),
+            (None, &|a| {
+                a.allocate_id_at(9).unwrap();
+            }),
+        ],
+    )
+}
+
+/// The tagged port I/O space's life.
+fn address_journal() -> Vec<u8> {
+    journal(
+        tagged_pio(),
+        2,
+        &[
+            (Some("i8042 gone"), &|a: &mut AddressAllocator| {
+                a.free_owner("i8042");
+            }),
+            (None, &|a| {
+                a.owned_by(&owner("virtio-pci0"))
+                    .allocate(0x40, 0x40, AllocPolicy::LastMatch)
+                    .unwrap();
+            }),
+            (Some("serial1 renamed"), &|a| {
+                a.set_owner(&r(0x2f8, 0x2ff), Some(owner("ttyS1"))).unwrap();
+            }),
+        ],
+    )
+}
+
+/// An x86_64 VM's life: a hot-plug in one transaction, an unplug, a
+/// second device, memory.
+fn set_journal() -> Vec<u8> {
+    journal(
+        x86_64_set(),
+        3,
+        &[
+            (Some("hot-plug gpu0"), &|vm: &mut ResourceSet| {
+                let gpu = owner("gpu0");
+                let mut tx = vm.transaction();
+                tx.owned_by(&gpu).allocate_ids("msi_gsi", 8, 8).unwrap();
+                tx.owned_by(&gpu)
+                    .allocate("mmio32", 1 << 24, 1 << 24, AllocPolicy::FirstMatch)
+                    .unwrap();
+                tx.owned_by(&gpu)
+                    .allocate("mmio64", 1 << 30, 1 << 30, AllocPolicy::FirstMatch)
+                    .unwrap();
+                tx.commit().unwrap();
+            }),
+            (Some("unplug virtio-net0"), &|vm| {
+                vm.free_owner("virtio-net0");
+            }),
+            (None, &|vm| {
+                vm.owned_by(&owner("virtio-net1"))
+                    .allocate_id("legacy_gsi")
+                    .unwrap();
+            }),
+            (Some("balloon"), &|vm| {
+                vm.allocate("system_memory", 0x2000, 0x1000, AllocPolicy::FirstMatch)
+                    .unwrap();
+            }),
+        ],
+    )
+}
+
+/// The id journal, cut in the middle of its last record: a torn tail.
+fn torn_journal() -> Vec<u8> {
+    let mut bytes = id_journal();
+    bytes.truncate(bytes.len() - 5);
+    bytes
+}
+
+/// The address journal with a bit of its first record flipped: damage,
+/// shown by the sound records after it.
+fn damaged_journal() -> Vec<u8> {
+    let mut bytes = address_journal();
+    let header = format::replay::<AddressAllocator>(&bytes)
+        .unwrap()
+        .header()
+        .len;
+    bytes[header + 3] ^= 0x01;
+    bytes
 }
 
 /// Legacy GSIs 5..=23: four devices, one hot-unplugged, one fixed line.

@@ -3,7 +3,8 @@
 //! Saving to and loading from paths, and crash safety with real processes:
 //! a child process saves one state after another in a loop and is killed
 //! with SIGKILL at random moments; after every kill the file must hold a
-//! complete state, never a torn one. (Crashes after every single step and
+//! complete state, never a torn one. The same for a journal that a child
+//! appends to: no acknowledged append is lost. (Crashes after every single step and
 //! partial write are injected by the unit tests of `src/format/file.rs`.)
 //! Files of every kind are saved and loaded in both format versions.
 
@@ -17,7 +18,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use vm_allocator::format::{DecodeErrorKind, Field, FileKind, ReadError};
-use vm_allocator::{AddressAllocator, AllocPolicy, Delta, IdAllocator, Owner, ResourceSet};
+use vm_allocator::{
+    AddressAllocator, AllocPolicy, Delta, IdAllocator, Journal, JournalError, Owner, ResourceSet,
+};
 
 /// Set in the child process to the path it must keep saving to.
 const CHILD_ENV: &str = "VMALLOC_PERSIST_TEST_CHILD";
@@ -261,4 +264,218 @@ fn io_errors_are_reported_as_such() {
         AddressAllocator::read_from_path(dir.path()),
         Err(ReadError::Io(_))
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Journals: a child appends the states of a VM's life, flushing each (or a
+// batch), compacting now and then, and says which appends returned; it is
+// killed with SIGKILL at random moments. A reader then must find exactly a
+// state of that life, at or after the last acknowledged one: never a torn,
+// reordered or foreign state, and never damage.
+
+/// Set in the child process to the journal it must keep appending to.
+const JOURNAL_CHILD_ENV: &str = "VMALLOC_JOURNAL_TEST_CHILD";
+
+/// The VM the journal starts from.
+fn vm_base() -> ResourceSet {
+    let mut vm = ResourceSet::new();
+    vm.add_id_pool("gsi", 0, 1 << 20).unwrap();
+    vm.add_address_pool("mmio", 1 << 32, 1 << 40).unwrap();
+    vm
+}
+
+/// The edit that takes the VM from generation `g` to `g + 1`: allocate or
+/// free, in either pool, with an owner or without, decided by `g` alone.
+fn vm_step(vm: &mut ResourceSet, g: u64) {
+    let x = Rng(g.wrapping_mul(0x9e37_79b9) | 1).next();
+    let who = Owner::new(&format!("dev{}", x % 5)).unwrap();
+    let free = x.is_multiple_of(3);
+    if x & 8 == 0 {
+        match vm.ids("gsi").unwrap().iter().nth((x >> 8) as usize % 64) {
+            Some(id) if free => {
+                vm.free_id("gsi", id).unwrap();
+            }
+            _ => {
+                vm.owned_by(&who).allocate_id("gsi").unwrap();
+            }
+        }
+    } else {
+        let first = vm.addresses("mmio").unwrap().iter().next();
+        match first {
+            Some(r) if free => vm.free("mmio", &r).unwrap(),
+            _ => {
+                let size = 0x1000 << ((x >> 4) % 4);
+                vm.owned_by(&who)
+                    .allocate("mmio", size, 0x1000, AllocPolicy::FirstMatch)
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Not a test of its own: the body of the journal's child process.
+#[test]
+fn child_process_appends_in_a_loop() {
+    use std::io::Write;
+    let Ok(path) = std::env::var(JOURNAL_CHILD_ENV) else {
+        return;
+    };
+    let mut journal = match Journal::<ResourceSet>::open(&path) {
+        Ok((journal, recovery)) => {
+            assert!(!recovery.is_corrupt(), "the child found damage: {recovery}");
+            journal
+        }
+        Err(JournalError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            Journal::create(&path, &vm_base()).unwrap()
+        }
+        Err(e) => panic!("the child cannot open the journal: {e}"),
+    };
+    let mut vm = journal.state().clone();
+    let mut out = std::io::stdout();
+    loop {
+        let g = vm.generation();
+        vm_step(&mut vm, g);
+        let label = format!("step {}", g + 1);
+        match g % 10 {
+            // A batch of three, one flush.
+            0..=2 => {
+                journal.append_buffered_labeled(&vm, &label).unwrap();
+                if g % 10 == 2 {
+                    journal.sync().unwrap();
+                    writeln!(out, "acked {}", g + 1).unwrap();
+                }
+            }
+            _ => {
+                journal.append(&vm).unwrap();
+                writeln!(out, "acked {}", g + 1).unwrap();
+            }
+        }
+        out.flush().unwrap();
+        if g % 97 == 96 {
+            journal.compact().unwrap();
+            writeln!(out, "acked {}", g + 1).unwrap();
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn killed_journal_writers_lose_no_acknowledged_append() {
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.journal");
+    let seed = std::env::var("VMALLOC_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0x0a11_0c8e_d5ee)
+        | 1;
+    eprintln!("journal kill test seed: {seed} (set VMALLOC_KILL_SEED to replay another)");
+    let mut rng = Rng(seed);
+    let exe = std::env::current_exe().unwrap();
+    // The life of the VM: the state at each generation it went through.
+    let base = vm_base();
+    let mut life = std::collections::BTreeMap::from([(base.generation(), base)]);
+    let mut state_at = |g: u64| -> Option<ResourceSet> {
+        loop {
+            let (&last, state) = life.last_key_value().unwrap();
+            if last >= g {
+                return life.get(&g).cloned();
+            }
+            let mut next = state.clone();
+            vm_step(&mut next, last);
+            life.insert(next.generation(), next);
+        }
+    };
+    let mut last = 0;
+    let (mut torn, mut rounds) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for round in 0..40 {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "child_process_appends_in_a_loop",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(JOURNAL_CHILD_ENV, &path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let acked = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let acked = acked.clone();
+            let stdout = child.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(g) = line.strip_prefix("acked ") {
+                        acked.fetch_max(g.parse().unwrap(), Ordering::SeqCst);
+                    }
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(5 + rng.below(80)));
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        assert!(
+            !status.success(),
+            "round {round} (seed {seed}): the child stopped by itself: {status:?}"
+        );
+        let acked = acked.load(Ordering::SeqCst);
+        match Journal::<ResourceSet>::read(&path) {
+            Ok((state, recovery)) => {
+                assert!(
+                    !recovery.is_corrupt(),
+                    "round {round} (seed {seed}): damage after a kill: {recovery}"
+                );
+                torn += usize::from(recovery.is_torn_tail());
+                let g = state.generation();
+                assert!(
+                    g >= acked && g >= last,
+                    "round {round} (seed {seed}): generation {g}, acknowledged {acked}, before {last}"
+                );
+                assert_eq!(
+                    Some(state),
+                    state_at(g),
+                    "round {round} (seed {seed}): a state the VM never had at generation {g}"
+                );
+                last = g;
+            }
+            Err(JournalError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                assert_eq!(
+                    acked, 0,
+                    "round {round} (seed {seed}): the journal disappeared"
+                )
+            }
+            Err(e) => panic!("round {round} (seed {seed}): unreadable journal: {e}"),
+        }
+        rounds += 1;
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    eprintln!("{rounds} kills, {last} generations, {torn} torn tails found");
+    assert!(
+        last > 0,
+        "seed {seed}: no child ever acknowledged an append"
+    );
+    // The journal goes on: a writer opens it, appends and compacts.
+    let (mut journal, _) = Journal::<ResourceSet>::open(&path).unwrap();
+    let mut next = journal.state().clone();
+    vm_step(&mut next, journal.generation());
+    journal.append(&next).unwrap();
+    journal.compact().unwrap();
+    drop(journal);
+    assert_eq!(
+        Journal::<ResourceSet>::open_strict(&path).unwrap().state(),
+        &next
+    );
+    // Crashed compactions leave no pile of temporaries.
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count() - 1;
+    assert!(leftovers <= 1, "seed {seed}: {leftovers} leftovers");
 }

@@ -16,8 +16,9 @@
 //! - `decode_v0_1`: the selector byte, then generated allocators (without
 //!   owners) in the 0.1.x shape under bincode and JSON;
 //! - `ops`, `round_trip`, `decode_mutated`, `apply_delta`, `history`,
-//!   `reconcile` (which read their input through `Arbitrary`): noise of
-//!   several lengths, and the same golden files as raw input.
+//!   `reconcile`, `decode_journal` (which read their input through
+//!   `Arbitrary`): noise of several lengths, and the same golden files as
+//!   raw input (journals among them).
 //!
 //! Everything is deterministic (SplitMix64 from a fixed seed); running it
 //! again writes the same files.
@@ -166,6 +167,7 @@ fn main() {
                 "ops",
                 "history",
                 "reconcile",
+                "decode_journal",
             ] {
                 out.write(target, &name, &data);
             }
@@ -263,6 +265,7 @@ fn main() {
         "ops",
         "history",
         "reconcile",
+        "decode_journal",
     ] {
         for (i, len) in [16usize, 64, 256, 1024, 4096].into_iter().enumerate() {
             for j in 0..6 {

@@ -9,8 +9,10 @@
 pub mod codec;
 
 use arbitrary::Arbitrary;
-use vm_allocator::format::{self, DecodeError, DecodeErrorKind, Field, MAGIC};
-use vm_allocator::{AddressAllocator, Delta, IdAllocator, ResourceSet, StatePair};
+use vm_allocator::format::{
+    self, DecodeError, DecodeErrorKind, Field, JournalWriter, JOURNAL_MAGIC, MAGIC,
+};
+use vm_allocator::{AddressAllocator, Delta, Diff, IdAllocator, ResourceSet, StatePair, Versioned};
 
 // ---------------------------------------------------------------------------
 // Files, from FORMAT.md.
@@ -131,6 +133,16 @@ macro_rules! streamed {
 /// the same error; and the streaming readers (`read_from`) agree with
 /// `from_bytes`.
 pub fn check_file(data: &[u8]) {
+    if data.starts_with(&JOURNAL_MAGIC) {
+        // A journal: no reader of state files takes it (`BadMagic`), and
+        // the listing reads it as a journal.
+        assert!(IdAllocator::from_bytes(data).is_err());
+        assert!(AddressAllocator::from_bytes(data).is_err());
+        assert!(ResourceSet::from_bytes(data).is_err());
+        assert!(Delta::from_bytes(data).is_err());
+        check_journal(data);
+        return;
+    }
     streamed!(data, IdAllocator);
     streamed!(data, AddressAllocator);
     streamed!(data, ResourceSet);
@@ -373,4 +385,160 @@ pub fn mutate(bytes: &mut Vec<u8>, mutations: &[Mutation]) {
             _ => {}
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Journals (FORMAT.md section 13).
+
+/// Runs the journal reader of every kind on `data`: each refuses its header
+/// or reads records whose states are valid, whose generations move up, whose
+/// diffs are those between the states, and which, written again with the
+/// same id and labels, give exactly the bytes the reader kept (journals are
+/// canonical); what it discarded, read alone after them, changes nothing;
+/// and the listing (`format::dump`) agrees about the header.
+pub fn check_journal(data: &[u8]) {
+    let kinds = [
+        check_journal_as::<IdAllocator>(data, |s| s.check_invariants().unwrap()),
+        check_journal_as::<AddressAllocator>(data, |s| s.check_invariants().unwrap()),
+        check_journal_as::<ResourceSet>(data, |s| s.check_invariants().unwrap()),
+    ];
+    let read = kinds.iter().filter(|r| r.is_ok()).count();
+    assert!(read <= 1, "a journal of two kinds: {kinds:?}");
+    if data.starts_with(&JOURNAL_MAGIC) {
+        match format::dump(data) {
+            Ok(_) => assert_eq!(read, 1, "listed but no journal reader reads it"),
+            Err(e) => {
+                assert_eq!(read, 0, "a journal reader reads what the listing refuses");
+                if e.field != Field::Kind {
+                    assert!(
+                        kinds.iter().any(|r| r.as_ref().err() == Some(&e)),
+                        "{e:?} / {kinds:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The journal reader of `S` on `data`; checks what it reads (see
+/// [`check_journal`]) and returns the number of records.
+fn check_journal_as<S: Versioned>(data: &[u8], check: fn(&S)) -> Result<u64, DecodeError> {
+    let mut replay = format::replay::<S>(data)?;
+    let base = replay.base().clone();
+    check(&base);
+    let header = *replay.header();
+    let (mut writer, mut again) = JournalWriter::start(&base, header.id);
+    assert_eq!(again.len(), header.len);
+    let mut previous = base;
+    let mut n = 0;
+    for record in replay.by_ref() {
+        check(&record.state);
+        assert_eq!(record.index, n);
+        assert_eq!(record.state.generation(), record.generation);
+        assert!(record.generation > previous.generation());
+        assert_eq!(
+            Diff::between(&previous, &record.state).unwrap(),
+            record.diff
+        );
+        writer
+            .append_to(&record.state, record.label, &mut again)
+            .expect("a record read can be written");
+        assert_eq!(again.len(), record.offset + record.len);
+        previous = record.state;
+        n += 1;
+    }
+    let (end, recovery) = replay.finish();
+    assert_eq!(recovery.records, n);
+    assert_eq!(recovery.len + recovery.discarded, data.len());
+    assert_eq!(
+        again,
+        data[..recovery.len],
+        "accepted a non-canonical journal"
+    );
+    assert_eq!(end.state(), &previous);
+    assert_eq!(recovery.is_clean(), recovery.discarded == 0);
+    if let Some(discard) = recovery.discard {
+        assert_eq!(discard.offset, recovery.len);
+        assert_eq!(discard.error.record, Some(n));
+        // The journal without what was discarded reads whole.
+        let (_, kept) = format::replay::<S>(&data[..recovery.len]).unwrap().finish();
+        assert!(kept.is_clean() && kept.records == n);
+    }
+    Ok(n)
+}
+
+/// A journal of `pair`: the older state, then the newer one if it is at
+/// a later generation, with a label if `label`.
+pub fn journal_of_pair<S: Versioned>(pair: &StatePair<S>, id: u64, label: bool) -> Vec<u8> {
+    let (mut writer, mut out) = JournalWriter::start(&pair.older, id);
+    if pair.newer.generation() > pair.older.generation() {
+        let label = label.then_some("fuzz");
+        writer.append_to(&pair.newer, label, &mut out).unwrap();
+    }
+    out
+}
+
+/// The journal `data` (read record by record as FORMAT.md says, checksums
+/// not checked) with the body of record `k` (modulo the records) edited by
+/// `mutations`, and every record's frame and checksum made again; `data`
+/// unchanged if it has no record.
+pub fn edit_record(data: &[u8], k: usize, mutations: &[Mutation]) -> Vec<u8> {
+    let Some((_, _, header_body)) = unseal_journal(data) else {
+        return data.to_vec();
+    };
+    let header_end = header_body.as_ptr() as usize - data.as_ptr() as usize + header_body.len() + 4;
+    let mut bodies = Vec::new();
+    let mut at = header_end;
+    while let Some((len, body_at)) = read_varint(data, at) {
+        let n = body_at - at;
+        let Some(end) = body_at.checked_add(len as usize) else {
+            break;
+        };
+        if end + n + 4 > data.len() {
+            break;
+        }
+        bodies.push(data[body_at..end].to_vec());
+        at = end + n + 4;
+    }
+    if bodies.is_empty() {
+        return data.to_vec();
+    }
+    let k = k % bodies.len();
+    mutate(&mut bodies[k], mutations);
+    let mut out = data[..header_end].to_vec();
+    for body in &bodies {
+        let start = out.len();
+        let len = varint(body.len() as u64);
+        out.extend_from_slice(&len);
+        out.extend_from_slice(body);
+        out.extend(len.iter().rev());
+        let crc = crc32c(&out[start - 4..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+    }
+    out
+}
+
+/// The version, kind and header body of a journal (checksum not checked).
+fn unseal_journal(data: &[u8]) -> Option<(u16, u8, &[u8])> {
+    if !data.starts_with(&JOURNAL_MAGIC) {
+        return None;
+    }
+    let mut file = MAGIC.to_vec();
+    file.extend_from_slice(data.get(8..)?);
+    let (version, kind, body) = unseal(&file)?;
+    let start = body.as_ptr() as usize - file.as_ptr() as usize;
+    Some((version, kind, &data[start..start + body.len()]))
+}
+
+/// A varint at `at`: its value and the offset after it.
+fn read_varint(data: &[u8], at: usize) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let b = *data.get(at + i)?;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((value, at + i + 1));
+        }
+    }
+    None
 }

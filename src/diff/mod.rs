@@ -87,8 +87,9 @@ pub trait Versioned:
 pub(crate) mod sealed {
     use super::{Diff, DiffError};
 
-    /// What the diff layer needs of a state; not nameable outside.
-    pub trait Sealed: Sized {
+    /// What the diff layer (and a journal) needs of a state; not nameable
+    /// outside.
+    pub trait Sealed: Sized + crate::format::JournalState {
         /// What its files hold.
         const KIND: crate::format::FileKind;
         /// The diff from `self` (older) to `newer`.

@@ -39,32 +39,14 @@ impl FileState for Delta {
 
     fn encode_body<S: Sink>(&self, _version: u16, out: &mut S) {
         let diff = self.diff();
-        let owners = diff.pools().iter().flat_map(|p| {
-            p.freed()
-                .iter()
-                .chain(p.allocated())
-                .filter_map(Change::owner)
-        });
-        let mut table = OwnerTable::new(owners);
+        let mut table = owner_table(diff);
         table.write(out);
         out.byte(diff.kind().byte());
         varint::write(out, self.base_generation());
         out.put(&self.base_checksum().to_le_bytes());
         varint::write(out, self.target_generation());
         out.put(&self.target_checksum().to_le_bytes());
-        if diff.kind() == FileKind::ResourceSet {
-            varint::write(out, diff.pools().len() as u64);
-            for pool in diff.pools() {
-                let name = pool.name().unwrap_or_default();
-                varint::write(out, name.len() as u64);
-                out.put(name.as_bytes());
-                out.byte(pool_kind_byte(pool.kind()));
-                write_record(pool, true, &mut table, out);
-            }
-        } else {
-            let pool = &diff.pools()[0];
-            write_record(pool, false, &mut table, out);
-        }
+        write_changes(diff, &mut table, out);
     }
 
     fn decode_body(_version: u16, mut r: Reader<'_>) -> Result<Self, DecodeError> {
@@ -87,60 +69,11 @@ impl FileState for Delta {
         let base_checksum = r.u32_le(Field::BaseChecksum)?;
         let target_generation = r.varint(Field::TargetGeneration)?;
         let target_checksum = r.u32_le(Field::TargetChecksum)?;
-        let mut pools = Vec::new();
-        match kind {
-            FileKind::ResourceSet => {
-                let count = r.count_of(Field::ChangedPoolCount, MIN_NAME_BYTES)?;
-                let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
-                for index in 0..count {
-                    let name_offset = r.pos();
-                    let name_field = Field::PoolName { index };
-                    let name = r.name(name_field)?;
-                    if let Some(&previous) = seen.get(name) {
-                        return Err(DecodeError::new(
-                            name_offset,
-                            name_field,
-                            DecodeErrorKind::DuplicatePool { previous },
-                        ));
-                    }
-                    seen.insert(name, index);
-                    let kind_offset = r.pos();
-                    let pool_kind = match r.byte(Field::PoolKind { index })? {
-                        IDS => PoolKind::Ids,
-                        ADDRESSES => PoolKind::Addresses,
-                        found => {
-                            return Err(DecodeError::new(
-                                kind_offset,
-                                Field::PoolKind { index },
-                                DecodeErrorKind::UnknownPoolKind { found },
-                            ))
-                        }
-                    };
-                    let name = Owner::new(name).expect("the reader checked the name");
-                    let pool = read_record(&mut r, &mut owners, Some(name), pool_kind, None)
-                        .map_err(|e| e.in_pool(index))?;
-                    pools.push(pool);
-                }
-            }
-            single => {
-                let pool_kind = if single == FileKind::IdAllocator {
-                    PoolKind::Ids
-                } else {
-                    PoolKind::Addresses
-                };
-                let generations = (base_generation, target_generation);
-                pools.push(read_record(
-                    &mut r,
-                    &mut owners,
-                    None,
-                    pool_kind,
-                    Some(generations),
-                )?);
-            }
-        }
+        let generations = (base_generation, target_generation);
+        let pools = read_changes_of(kind, &mut r, &mut owners, generations, None)?;
         r.finish(Field::EndOfBody)?;
         owners.finish()?;
-        let diff = Diff::from_parts(kind, (base_generation, target_generation), pools);
+        let diff = Diff::from_parts(kind, generations, pools);
         Ok(Delta::from_parts(diff, base_checksum, target_checksum))
     }
 
@@ -161,27 +94,159 @@ impl FileState for Delta {
             self.target_checksum()
         )?;
         writeln!(f, "changes: {}", diff.len())?;
+        list_changes(diff, f)
+    }
+}
+
+/// Lists the changes of a diff: a line per allocator, then a line per
+/// change, indented.
+pub(super) fn list_changes(diff: &Diff, f: &mut dyn fmt::Write) -> fmt::Result {
+    for pool in diff.pools() {
+        match pool.name() {
+            Some(name) => write!(f, "pool {}: {} pool", escape_name(name), pool.kind())?,
+            None => write!(f, "{} allocator", pool.kind())?,
+        }
+        let (before, after) = pool.generations();
+        write!(f, ", generation {before} -> {after}")?;
+        if let Some((before, after)) = pool.next_ids() {
+            write!(f, ", next id {before} -> {after}")?;
+        }
+        writeln!(f)?;
+        let mut indented = Indented {
+            out: &mut *f,
+            line_start: true,
+        };
+        for change in diff.changes().filter(|c| c.pool == pool.name()) {
+            writeln!(indented, "{change}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The owner table of the ranges a diff lists.
+pub(super) fn owner_table(diff: &Diff) -> OwnerTable<'_> {
+    let owners = diff.pools().iter().flat_map(|p| {
+        p.freed()
+            .iter()
+            .chain(p.allocated())
+            .filter_map(Change::owner)
+    });
+    OwnerTable::new(owners)
+}
+
+/// Writes the changes of a diff: one change record for a lone allocator;
+/// for a set, the count of changed pools, then each one's name, kind,
+/// generations and change record.
+pub(super) fn write_changes<'a>(diff: &'a Diff, table: &mut OwnerTable<'a>, out: &mut impl Sink) {
+    if diff.kind() == FileKind::ResourceSet {
+        varint::write(out, diff.pools().len() as u64);
         for pool in diff.pools() {
-            match pool.name() {
-                Some(name) => write!(f, "pool {}: {} pool", escape_name(name), pool.kind())?,
-                None => write!(f, "{} allocator", pool.kind())?,
-            }
-            let (before, after) = pool.generations();
-            write!(f, ", generation {before} -> {after}")?;
-            if let Some((before, after)) = pool.next_ids() {
-                write!(f, ", next id {before} -> {after}")?;
-            }
-            writeln!(f)?;
-            let mut indented = Indented {
-                out: &mut *f,
-                line_start: true,
-            };
-            for change in diff.changes().filter(|c| c.pool == pool.name()) {
-                writeln!(indented, "{change}")?;
+            let name = pool.name().unwrap_or_default();
+            varint::write(out, name.len() as u64);
+            out.put(name.as_bytes());
+            out.byte(pool_kind_byte(pool.kind()));
+            write_record(pool, true, table, out);
+        }
+    } else {
+        let pool = &diff.pools()[0];
+        write_record(pool, false, table, out);
+    }
+}
+
+/// Where the fields of one allocator's changes start: what the rules a
+/// journal checks when it applies a record point at.
+#[derive(Clone, Debug, Default)]
+pub struct PoolOffsets {
+    /// The pool's name (a set's pool).
+    pub name: usize,
+    /// The pool's kind byte (a set's pool).
+    pub kind: usize,
+    /// The pool's base generation (a set's pool).
+    pub base_generation: usize,
+    /// The next id before (ids).
+    pub next_id: usize,
+    /// The next id after (ids).
+    pub next_id_after: usize,
+    /// Each freed range.
+    pub freed: Vec<usize>,
+    /// Each allocated range.
+    pub allocated: Vec<usize>,
+}
+
+/// Reads the changes of a diff of `kind` (what [`write_changes`] writes);
+/// `generations` are those of a lone allocator. With `offsets`, notes
+/// where each pool's fields start.
+pub(super) fn read_changes_of(
+    kind: FileKind,
+    r: &mut Reader<'_>,
+    owners: &mut DecodedOwners,
+    generations: (u64, u64),
+    mut offsets: Option<&mut Vec<PoolOffsets>>,
+) -> Result<Vec<PoolDiff>, DecodeError> {
+    let mut pools = Vec::new();
+    match kind {
+        FileKind::ResourceSet => {
+            let count = r.count_of(Field::ChangedPoolCount, MIN_NAME_BYTES)?;
+            let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
+            for index in 0..count {
+                let mut at = PoolOffsets::default();
+                let name_offset = r.pos();
+                at.name = name_offset;
+                let name_field = Field::PoolName { index };
+                let name = r.name(name_field)?;
+                if let Some(&previous) = seen.get(name) {
+                    return Err(DecodeError::new(
+                        name_offset,
+                        name_field,
+                        DecodeErrorKind::DuplicatePool { previous },
+                    ));
+                }
+                seen.insert(name, index);
+                let kind_offset = r.pos();
+                at.kind = kind_offset;
+                let pool_kind = match r.byte(Field::PoolKind { index })? {
+                    IDS => PoolKind::Ids,
+                    ADDRESSES => PoolKind::Addresses,
+                    found => {
+                        return Err(DecodeError::new(
+                            kind_offset,
+                            Field::PoolKind { index },
+                            DecodeErrorKind::UnknownPoolKind { found },
+                        ))
+                    }
+                };
+                let name = Owner::new(name).expect("the reader checked the name");
+                let keep = offsets.is_some().then_some(&mut at);
+                let pool = read_record(r, owners, Some(name), pool_kind, None, keep)
+                    .map_err(|e| e.in_pool(index))?;
+                pools.push(pool);
+                if let Some(offsets) = offsets.as_deref_mut() {
+                    offsets.push(at);
+                }
             }
         }
-        Ok(())
+        single => {
+            let pool_kind = if single == FileKind::IdAllocator {
+                PoolKind::Ids
+            } else {
+                PoolKind::Addresses
+            };
+            let mut at = PoolOffsets::default();
+            let keep = offsets.is_some().then_some(&mut at);
+            pools.push(read_record(
+                r,
+                owners,
+                None,
+                pool_kind,
+                Some(generations),
+                keep,
+            )?);
+            if let Some(offsets) = offsets {
+                offsets.push(at);
+            }
+        }
     }
+    Ok(pools)
 }
 
 /// Writes the changes of one allocator; a pool of a set also gives its
@@ -221,23 +286,39 @@ fn read_record(
     name: Option<Owner>,
     kind: PoolKind,
     generations: Option<(u64, u64)>,
+    mut offsets: Option<&mut PoolOffsets>,
 ) -> Result<PoolDiff, DecodeError> {
+    let mut note = |set: fn(&mut PoolOffsets) -> &mut usize, at: usize| {
+        if let Some(o) = offsets.as_deref_mut() {
+            *set(o) = at;
+        }
+    };
     let generations = match generations {
         Some(g) => g,
-        None => (
-            r.varint(Field::BaseGeneration)?,
-            r.varint(Field::TargetGeneration)?,
-        ),
+        None => {
+            note(|o| &mut o.base_generation, r.pos());
+            (
+                r.varint(Field::BaseGeneration)?,
+                r.varint(Field::TargetGeneration)?,
+            )
+        }
     };
     let next_ids = match kind {
-        PoolKind::Ids => Some((
-            r.varint_at_most(Field::NextId, U32_MAX + 1)?,
-            r.varint_at_most(Field::NextIdAfter, U32_MAX + 1)?,
-        )),
+        PoolKind::Ids => {
+            note(|o| &mut o.next_id, r.pos());
+            let before = r.varint_at_most(Field::NextId, U32_MAX + 1)?;
+            note(|o| &mut o.next_id_after, r.pos());
+            let after = r.varint_at_most(Field::NextIdAfter, U32_MAX + 1)?;
+            Some((before, after))
+        }
         PoolKind::Addresses => None,
     };
-    let freed = read_changes(r, owners, kind, ChangeFields::FREED)?;
-    let allocated = read_changes(r, owners, kind, ChangeFields::ALLOCATED)?;
+    let (freed_at, allocated_at) = match offsets {
+        Some(o) => (Some(&mut o.freed), Some(&mut o.allocated)),
+        None => (None, None),
+    };
+    let freed = read_changes(r, owners, kind, ChangeFields::FREED, freed_at)?;
+    let allocated = read_changes(r, owners, kind, ChangeFields::ALLOCATED, allocated_at)?;
     Ok(PoolDiff::from_parts(
         name,
         kind,
@@ -279,6 +360,7 @@ fn read_changes(
     owners: &mut DecodedOwners,
     kind: PoolKind,
     fields: ChangeFields,
+    mut starts: Option<&mut Vec<usize>>,
 ) -> Result<Vec<Change>, DecodeError> {
     let count = r.count_of(fields.count, MIN_OWNED_ITEM_BYTES)?;
     let mut changes: Vec<Change> = Vec::new();
@@ -286,6 +368,9 @@ fn read_changes(
     let mut cursor = Some(0u64);
     for index in 0..count {
         let item_offset = r.pos();
+        if let Some(starts) = starts.as_deref_mut() {
+            starts.push(item_offset);
+        }
         let start_field = (fields.start)(index);
         let gap = r.varint(start_field)?;
         let start = cursor

@@ -8,7 +8,7 @@ use core::fmt::Write;
 
 use super::frame::{self, Frame};
 use super::state::{decode_frame, FileState};
-use super::{DecodeError, FileKind};
+use super::{DecodeError, FileKind, JOURNAL_MAGIC};
 use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 
 /// Decodes `bytes` (of any kind and version) with full validation and
@@ -42,6 +42,9 @@ use crate::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 ///
 /// Time: O(len), len = `bytes.len()`.
 pub fn dump(bytes: &[u8]) -> Result<String, DecodeError> {
+    if bytes.starts_with(&JOURNAL_MAGIC) {
+        return super::journal::list(bytes);
+    }
     let frame = frame::open(bytes, None)?;
     let mut out = String::new();
     let w = &mut out;

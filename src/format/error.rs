@@ -10,8 +10,9 @@ use crate::{NameError, StateError};
 
 /// A file that could not be decoded: what was wrong ([`kind`](Self::kind)),
 /// in which field ([`field`](Self::field)), at which byte
-/// ([`offset`](Self::offset), counted from the start of the file) and, in a
-/// resource set or a delta, in which pool ([`pool`](Self::pool)).
+/// ([`offset`](Self::offset), counted from the start of the file), in a
+/// resource set or a delta, in which pool ([`pool`](Self::pool)) and, in a
+/// journal, in which record ([`record`](Self::record)).
 ///
 /// ```rust
 /// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
@@ -35,6 +36,9 @@ pub struct DecodeError {
     /// The position of the pool (of a resource set) or of the pool's
     /// changes (in a delta) that holds the field, counted from 0.
     pub pool: Option<u64>,
+    /// The record of a journal that holds the field, counted from 0 (the
+    /// first record after the base state is record #0).
+    pub record: Option<u64>,
 }
 
 impl DecodeError {
@@ -64,6 +68,7 @@ impl DecodeError {
             field,
             kind,
             pool: None,
+            record: None,
         }
     }
 
@@ -81,6 +86,24 @@ impl DecodeError {
     /// ```
     pub fn in_pool(mut self, pool: u64) -> Self {
         self.pool.get_or_insert(pool);
+        self
+    }
+
+    /// The same error, inside record `record` of a journal (unless it
+    /// names one already).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
+    ///
+    /// let err = DecodeError::new(40, Field::RecordChecksum, DecodeErrorKind::Truncated { needed: 4, available: 1 })
+    ///     .in_record(3);
+    /// assert_eq!(err.record, Some(3));
+    /// assert_eq!(err.to_string(), "record #3 checksum at byte 40: truncated: needs 4 bytes, only 1 available");
+    /// ```
+    pub fn in_record(mut self, record: u64) -> Self {
+        self.record.get_or_insert(record);
         self
     }
 }
@@ -232,6 +255,18 @@ pub enum Field {
         /// Position of the range.
         index: u64,
     },
+    /// The random id of a journal, in its header.
+    JournalId,
+    /// The length of a journal record's body, before the body.
+    RecordLength,
+    /// The body of a journal record as a whole.
+    RecordBody,
+    /// The length of a journal record's body again, after the body.
+    RecordTrailer,
+    /// The CRC-32C of a journal record.
+    RecordChecksum,
+    /// The label of a journal record.
+    Label,
 }
 
 impl fmt::Display for Field {
@@ -280,6 +315,12 @@ impl fmt::Display for Field {
             Field::AllocatedStart { index } => write!(f, "allocated #{index} start"),
             Field::AllocatedLength { index } => write!(f, "allocated #{index} length"),
             Field::AllocatedOwner { index } => write!(f, "allocated #{index} owner"),
+            Field::JournalId => f.write_str("journal id"),
+            Field::RecordLength => f.write_str("length"),
+            Field::RecordBody => f.write_str("body"),
+            Field::RecordTrailer => f.write_str("length after the body"),
+            Field::RecordChecksum => f.write_str("checksum"),
+            Field::Label => f.write_str("label"),
         }
     }
 }
@@ -407,6 +448,66 @@ pub enum DecodeErrorKind {
         /// Position of the earlier change of that pool.
         previous: u64,
     },
+    /// The input does not start with
+    /// [`JOURNAL_MAGIC`](super::JOURNAL_MAGIC): not a journal.
+    NotAJournal {
+        /// The bytes found, zero-padded when the input is shorter.
+        found: [u8; 8],
+        /// How many bytes of `found` were present.
+        found_len: u8,
+    },
+    /// The length of a journal record after its body is not the length
+    /// before it.
+    LengthMismatch,
+    /// A journal record's generation is not above the generation of the
+    /// state before it.
+    GenerationNotAbove {
+        /// The generation before the record.
+        previous: u64,
+    },
+    /// A journal record changes a pool the set does not have.
+    NoSuchPool,
+    /// A journal record's changed pool does not come after the one before
+    /// it in the set's order of pools.
+    PoolOutOfOrder,
+    /// A journal record's changed pool is of another kind than the set's
+    /// pool of that name.
+    WrongPoolKind {
+        /// The kind byte of the set's pool (1: ids, 2: addresses).
+        expected: u8,
+        /// The kind byte in the record.
+        found: u8,
+    },
+    /// A journal record's changed pool starts from another generation
+    /// than the pool's.
+    GenerationMismatch {
+        /// The pool's generation.
+        expected: u64,
+        /// The generation the record starts from.
+        found: u64,
+    },
+    /// A journal record lists a pool that it does not change (same
+    /// generation, same next id, no ranges).
+    UnchangedPool,
+    /// A journal record's next id before is not the allocator's next id.
+    NextIdMismatch {
+        /// The allocator's next id.
+        expected: u64,
+        /// The next id the record starts from.
+        found: u64,
+    },
+    /// A journal record frees a range that is not allocated with the
+    /// owner it names.
+    NotAllocated,
+    /// A journal record allocates a range that is not free, or not inside
+    /// the allocator's space or range.
+    NotFree,
+    /// A journal record frees a range and allocates it again with the same
+    /// owner: no change, which a record never lists.
+    NoOpChange,
+    /// A journal record's next id after does not fit the allocator: it
+    /// must be above every allocated id and at most one past the range.
+    InvalidNextId,
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -419,6 +520,9 @@ impl fmt::Display for DecodeErrorKind {
                 f.write_str("not a vm-allocator file: found")?;
                 // Clamped: a caller may build this with any length.
                 write_hex(f, &found[..usize::from(found_len).min(found.len())])?;
+                if found_len == 8 && found == super::JOURNAL_MAGIC {
+                    f.write_str(" (a journal)")?;
+                }
                 f.write_str(", expected")?;
                 write_hex(f, &MAGIC)
             }
@@ -491,6 +595,53 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::DuplicatePool { previous } => {
                 write!(f, "the pool was changed already by change #{previous}")
             }
+            DecodeErrorKind::NotAJournal { found, found_len } => {
+                f.write_str("not a vm-allocator journal: found")?;
+                let found = &found[..usize::from(found_len).min(found.len())];
+                write_hex(f, found)?;
+                if found == MAGIC {
+                    f.write_str(" (a state file)")?;
+                }
+                f.write_str(", expected")?;
+                write_hex(f, &super::JOURNAL_MAGIC)
+            }
+            DecodeErrorKind::LengthMismatch => {
+                f.write_str("the length after the body is not the length before it")
+            }
+            DecodeErrorKind::GenerationNotAbove { previous } => write!(
+                f,
+                "the generation is not above {previous}, the generation before the record"
+            ),
+            DecodeErrorKind::NoSuchPool => f.write_str("the set has no pool of this name"),
+            DecodeErrorKind::PoolOutOfOrder => f.write_str(
+                "the pool does not come after the previous changed pool in the set's order",
+            ),
+            DecodeErrorKind::WrongPoolKind { expected, found } => write!(
+                f,
+                "the set's pool of this name is of kind {expected}, not {found}"
+            ),
+            DecodeErrorKind::GenerationMismatch { expected, found } => {
+                write!(f, "the allocator is at generation {expected}, not {found}")
+            }
+            DecodeErrorKind::UnchangedPool => f.write_str(
+                "the pool's change changes nothing (same generation, same next id, no ranges)",
+            ),
+            DecodeErrorKind::NextIdMismatch { expected, found } => {
+                write!(f, "the allocator's next id is {expected}, not {found}")
+            }
+            DecodeErrorKind::NotAllocated => {
+                f.write_str("the range is not allocated with this owner")
+            }
+            DecodeErrorKind::NotFree => {
+                f.write_str("the range is not free, or not inside the allocator's space")
+            }
+            DecodeErrorKind::NoOpChange => f.write_str(
+                "the range is freed and allocated again with the same owner (no change)",
+            ),
+            DecodeErrorKind::InvalidNextId => f.write_str(
+                "the next id does not fit: it must be above every allocated id and at most \
+                 one past the range",
+            ),
         }
     }
 }
@@ -520,6 +671,9 @@ fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(record) = self.record {
+            write!(f, "record #{record} ")?;
+        }
         if let Some(pool) = self.pool {
             write!(f, "pool #{pool} ")?;
         }

@@ -107,7 +107,7 @@ pub(crate) fn read_from_path<T: FileState>(path: &Path) -> Result<T, ReadError> 
 
 /// Reads the whole file, refusing one over the format's size limit without
 /// reading it (or, if it grows meanwhile, past one byte over the limit).
-fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
     let too_large = |size: u64| {
         ReadError::Decode(DecodeError::new(
             0,
@@ -151,6 +151,28 @@ pub(crate) trait Steps {
     fn sync_dir(&mut self, dir: &Path) -> io::Result<()>;
     /// Removes a temporary file after a failure.
     fn remove(&mut self, path: &Path) -> io::Result<()>;
+
+    // The steps of a journal (defaults: not supported).
+
+    /// Opens the existing file `path` to read and append to, locked for
+    /// this writer alone: `WouldBlock` if another writer holds it.
+    fn open_locked(&mut self, _path: &Path) -> io::Result<Self::File> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads the whole file, at most one byte over
+    /// [`MAX_FILE_SIZE`]; writes then go to its end.
+    fn read_all(&mut self, _file: &mut Self::File) -> io::Result<Vec<u8>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Cuts the file to `len` bytes; writes then go to its end.
+    fn truncate(&mut self, _file: &mut Self::File, _len: u64) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Flushes the file's data, and the size needed to read it back, to
+    /// disk (`fdatasync`).
+    fn sync_data(&mut self, _file: &mut Self::File) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// The real file system.
@@ -203,6 +225,50 @@ impl Steps for RealSteps {
 
     fn remove(&mut self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+
+    fn open_locked(&mut self, path: &Path) -> io::Result<File> {
+        // A compaction may replace the file between the open and the
+        // lock: then the lock is on a file no longer at `path`, and the
+        // open is tried again.
+        for _ in 0..16 {
+            let file = OpenOptions::new().read(true).write(true).open(path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(io::ErrorKind::WouldBlock.into())
+                }
+                // A file system without locks: one writer by convention.
+                Err(std::fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                    return Ok(file)
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            if still_at(&file, path) {
+                return Ok(file);
+            }
+        }
+        Err(io::Error::other(format!(
+            "{} keeps being replaced",
+            path.display()
+        )))
+    }
+
+    fn read_all(&mut self, file: &mut File) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_SIZE as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn truncate(&mut self, file: &mut File, len: u64) -> io::Result<()> {
+        use std::io::Seek;
+        file.set_len(len)?;
+        file.seek(io::SeekFrom::End(0)).map(|_| ())
+    }
+
+    fn sync_data(&mut self, file: &mut File) -> io::Result<()> {
+        file.sync_data()
     }
 }
 
@@ -307,6 +373,26 @@ pub(crate) fn replace_atomically<S: Steps>(
     target: &Path,
     bytes: &[u8],
 ) -> io::Result<()> {
+    replace(steps, target, bytes, false).map(drop)
+}
+
+/// [`replace_atomically`], keeping the new file open (and locked, from
+/// its creation as a temporary) to write more to it: a journal.
+pub(crate) fn replace_keeping<S: Steps>(
+    steps: &mut S,
+    target: &Path,
+    bytes: &[u8],
+) -> io::Result<S::File> {
+    let file = replace(steps, target, bytes, true)?;
+    Ok(file.expect("kept"))
+}
+
+fn replace<S: Steps>(
+    steps: &mut S,
+    target: &Path,
+    bytes: &[u8],
+    keep: bool,
+) -> io::Result<Option<S::File>> {
     let name = target.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -320,13 +406,16 @@ pub(crate) fn replace_atomically<S: Steps>(
     };
     let (mut file, temp) = create_temp(steps, dir, name)?;
     let written = write_all(steps, &mut file, bytes).and_then(|()| steps.sync_file(&mut file));
-    drop(file);
+    // Kept open through the rename only when asked: some platforms do not
+    // rename an open file.
+    let kept = if keep { Some(file) } else { None };
     if let Err(e) = written.and_then(|()| steps.rename(&temp, target)) {
         // Best effort: the error that matters is the one above.
         let _ = steps.remove(&temp);
         return Err(e);
     }
-    steps.sync_dir(dir)
+    steps.sync_dir(dir)?;
+    Ok(kept)
 }
 
 /// Creates a temporary file beside the target under a name no other writer
@@ -351,7 +440,11 @@ fn create_temp<S: Steps>(
     }
 }
 
-fn write_all<S: Steps>(steps: &mut S, file: &mut S::File, mut bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_all<S: Steps>(
+    steps: &mut S,
+    file: &mut S::File,
+    mut bytes: &[u8],
+) -> io::Result<()> {
     while !bytes.is_empty() {
         match steps.write(file, bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -363,23 +456,30 @@ fn write_all<S: Steps>(steps: &mut S, file: &mut S::File, mut bytes: &[u8]) -> i
     Ok(())
 }
 
+/// Steps that crash, and a file system in memory, for the crash tests of
+/// saves and journals.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::AllocPolicy;
+pub(crate) mod testing {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::rc::Rc;
+
+    use super::Steps;
 
     /// `inner`'s steps, with a crash after `budget` of them: from then on
     /// every step fails and does nothing, clean-up included, as when the
     /// process is killed. Writes go `chunk` bytes at a time.
-    struct CrashAfter<S> {
-        inner: S,
+    pub(crate) struct CrashAfter<S> {
+        pub(crate) inner: S,
         budget: usize,
         chunk: usize,
-        done: Vec<&'static str>,
+        pub(crate) done: Vec<&'static str>,
     }
 
     impl<S> CrashAfter<S> {
-        fn new(inner: S, budget: usize, chunk: usize) -> Self {
+        pub(crate) fn new(inner: S, budget: usize, chunk: usize) -> Self {
             CrashAfter {
                 inner,
                 budget,
@@ -430,49 +530,137 @@ mod tests {
             self.step("remove")?;
             self.inner.remove(path)
         }
+
+        fn open_locked(&mut self, path: &Path) -> io::Result<S::File> {
+            self.step("open")?;
+            self.inner.open_locked(path)
+        }
+
+        fn read_all(&mut self, file: &mut S::File) -> io::Result<Vec<u8>> {
+            self.step("read")?;
+            self.inner.read_all(file)
+        }
+
+        fn truncate(&mut self, file: &mut S::File, len: u64) -> io::Result<()> {
+            self.step("truncate")?;
+            self.inner.truncate(file, len)
+        }
+
+        fn sync_data(&mut self, file: &mut S::File) -> io::Result<()> {
+            self.step("sync_data")?;
+            self.inner.sync_data(file)
+        }
     }
 
-    /// A file system in memory, for the tests where the crash points
-    /// matter and fsync does not: what was written stays (a killed
-    /// process, not a power cut), a rename replaces the target at once.
-    #[derive(Default)]
-    struct MemFs {
-        files: std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    /// One file: its bytes, and how many of them a flush made durable.
+    #[derive(Clone, Debug, Default)]
+    struct MemFile {
+        bytes: Vec<u8>,
+        durable: usize,
     }
+
+    #[derive(Clone, Debug, Default)]
+    struct Tree {
+        names: BTreeMap<PathBuf, usize>,
+        files: Vec<MemFile>,
+    }
+
+    /// A file system in memory. A handle is a file (an inode), so a file
+    /// keeps its handles through a rename. What was written stays (a
+    /// killed process); [`MemFs::power_losses`] gives what a power cut
+    /// could leave instead. A rename replaces the target at once and for
+    /// good. Clones share the files: a test keeps one to look at what a
+    /// crashed writer left.
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct MemFs(Rc<RefCell<Tree>>);
 
     impl MemFs {
-        fn temp_files(&self) -> usize {
-            self.files
+        /// The bytes of the file at `path`.
+        pub(crate) fn get(&self, path: &Path) -> Option<Vec<u8>> {
+            let tree = self.0.borrow();
+            let &inode = tree.names.get(path)?;
+            Some(tree.files[inode].bytes.clone())
+        }
+
+        /// Puts a file at `path`, flushed.
+        pub(crate) fn insert(&self, path: &Path, bytes: Vec<u8>) {
+            let mut tree = self.0.borrow_mut();
+            let durable = bytes.len();
+            tree.files.push(MemFile { bytes, durable });
+            let inode = tree.files.len() - 1;
+            tree.names.insert(path.to_path_buf(), inode);
+        }
+
+        /// How many temporary files of saves there are.
+        pub(crate) fn temp_files(&self) -> usize {
+            self.0
+                .borrow()
+                .names
                 .keys()
                 .filter(|p| p.to_string_lossy().ends_with(".tmp"))
                 .count()
         }
+
+        /// What a power cut could leave of the file at `path`, each a copy
+        /// of the file system: of what was written and not flushed, any
+        /// part (cut at every length), or zeros where it was.
+        pub(crate) fn power_losses(&self, path: &Path) -> Vec<MemFs> {
+            let tree = self.0.borrow();
+            let Some(&inode) = tree.names.get(path) else {
+                return vec![self.deep_copy()];
+            };
+            let file = &tree.files[inode];
+            let mut variants = Vec::new();
+            for cut in file.durable..=file.bytes.len() {
+                let mut copy = tree.clone();
+                copy.files[inode].bytes.truncate(cut);
+                variants.push(MemFs(Rc::new(RefCell::new(copy))));
+            }
+            if file.durable < file.bytes.len() {
+                let mut copy = tree.clone();
+                copy.files[inode].bytes[file.durable..].fill(0);
+                variants.push(MemFs(Rc::new(RefCell::new(copy))));
+            }
+            variants
+        }
+
+        fn deep_copy(&self) -> MemFs {
+            MemFs(Rc::new(RefCell::new(self.0.borrow().clone())))
+        }
     }
 
     impl Steps for MemFs {
-        type File = PathBuf;
+        type File = usize;
 
-        fn create_new(&mut self, path: &Path) -> io::Result<PathBuf> {
-            if self.files.contains_key(path) {
+        fn create_new(&mut self, path: &Path) -> io::Result<usize> {
+            let mut tree = self.0.borrow_mut();
+            if tree.names.contains_key(path) {
                 return Err(io::ErrorKind::AlreadyExists.into());
             }
-            self.files.insert(path.to_path_buf(), Vec::new());
-            Ok(path.to_path_buf())
+            tree.files.push(MemFile::default());
+            let inode = tree.files.len() - 1;
+            tree.names.insert(path.to_path_buf(), inode);
+            Ok(inode)
         }
 
-        fn write(&mut self, file: &mut PathBuf, bytes: &[u8]) -> io::Result<usize> {
-            let content = self.files.get_mut(file).ok_or(io::ErrorKind::NotFound)?;
-            content.extend_from_slice(bytes);
+        fn write(&mut self, file: &mut usize, bytes: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().files[*file]
+                .bytes
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
 
-        fn sync_file(&mut self, _: &mut PathBuf) -> io::Result<()> {
+        fn sync_file(&mut self, file: &mut usize) -> io::Result<()> {
+            let mut tree = self.0.borrow_mut();
+            let f = &mut tree.files[*file];
+            f.durable = f.bytes.len();
             Ok(())
         }
 
         fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
-            let content = self.files.remove(from).ok_or(io::ErrorKind::NotFound)?;
-            self.files.insert(to.to_path_buf(), content);
+            let mut tree = self.0.borrow_mut();
+            let inode = tree.names.remove(from).ok_or(io::ErrorKind::NotFound)?;
+            tree.names.insert(to.to_path_buf(), inode);
             Ok(())
         }
 
@@ -481,12 +669,45 @@ mod tests {
         }
 
         fn remove(&mut self, path: &Path) -> io::Result<()> {
-            self.files
+            self.0
+                .borrow_mut()
+                .names
                 .remove(path)
                 .map(|_| ())
                 .ok_or(io::ErrorKind::NotFound.into())
         }
+
+        fn open_locked(&mut self, path: &Path) -> io::Result<usize> {
+            let tree = self.0.borrow();
+            tree.names
+                .get(path)
+                .copied()
+                .ok_or(io::ErrorKind::NotFound.into())
+        }
+
+        fn read_all(&mut self, file: &mut usize) -> io::Result<Vec<u8>> {
+            Ok(self.0.borrow().files[*file].bytes.clone())
+        }
+
+        fn truncate(&mut self, file: &mut usize, len: u64) -> io::Result<()> {
+            let mut tree = self.0.borrow_mut();
+            let f = &mut tree.files[*file];
+            f.bytes.truncate(len as usize);
+            f.durable = f.durable.min(f.bytes.len());
+            Ok(())
+        }
+
+        fn sync_data(&mut self, file: &mut usize) -> io::Result<()> {
+            self.sync_file(file)
+        }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{CrashAfter, MemFs};
+    use super::*;
+    use crate::AllocPolicy;
 
     /// Crashes a save in memory after every step and every partial write,
     /// with and without an old file, and checks what a reader then finds.
@@ -496,19 +717,19 @@ mod tests {
         let path = Path::new("/vm/state");
         let mut budget = 0;
         loop {
-            let mut fs = MemFs::default();
+            let fs = MemFs::default();
             if with_old {
-                fs.files.insert(path.to_path_buf(), old.clone());
+                fs.insert(path, old.clone());
             }
             let mut steps = CrashAfter::new(fs, budget, chunk);
             let result = replace_atomically(&mut steps, path, &new);
             let renamed = steps.done.contains(&"rename");
             let fs = steps.inner;
-            match fs.files.get(path) {
-                Some(found) if renamed => assert_eq!(found, &new, "after {:?}", steps.done),
+            match fs.get(path) {
+                Some(found) if renamed => assert_eq!(found, new, "after {:?}", steps.done),
                 Some(found) => {
                     assert!(with_old, "a file appeared before the rename");
-                    assert_eq!(found, &old, "after {:?}", steps.done);
+                    assert_eq!(found, old, "after {:?}", steps.done);
                 }
                 None => assert!(
                     !with_old && !renamed,

@@ -33,7 +33,6 @@ pub(super) fn crc32c(bytes: &[u8]) -> u32 {
 }
 
 /// A running CRC-32C, for files written as a stream.
-#[cfg(feature = "std")]
 pub(super) fn crc32c_digest() -> crc::Digest<'static, u32, Table<16>> {
     CRC32C.digest()
 }
@@ -63,9 +62,20 @@ pub(super) fn seal(
     body_hint: usize,
     write_body: impl FnOnce(&mut Vec<u8>),
 ) -> Vec<u8> {
+    seal_with(&MAGIC, kind, version, body_hint, write_body)
+}
+
+/// [`seal`] with another magic (a journal's header).
+pub(super) fn seal_with(
+    magic: &[u8; 8],
+    kind: FileKind,
+    version: u16,
+    body_hint: usize,
+    write_body: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(BODY_LENGTH_OFFSET + MAX_VARINT_LEN + body_hint + CHECKSUM_LEN);
-    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
     out.push(kind.byte());
     // The length is known only once the body is written: keep room for the
@@ -92,7 +102,33 @@ pub(super) struct Frame<'a> {
     pub(super) checksum: u32,
     /// Reads the body; the end of the body is the end of its input.
     pub(super) body: Reader<'a>,
+    /// The offset right after the checksum.
+    pub(super) end: usize,
 }
+
+/// What a kind of frame requires: the state files of FORMAT.md section 2,
+/// or the header of a journal (section 13).
+pub(super) struct FrameRules {
+    /// The first eight bytes.
+    pub(super) magic: [u8; 8],
+    /// The error for input that does not start with the magic.
+    pub(super) bad_magic: fn([u8; 8], u8) -> DecodeErrorKind,
+    /// The format versions read.
+    pub(super) versions: &'static [u16],
+    /// Whether bytes may follow the checksum (a journal's records).
+    pub(super) more_after: bool,
+    /// Whether a file of `version` can hold the kind.
+    pub(super) holds: fn(FileKind, u16) -> bool,
+}
+
+/// The frame of a state file.
+const STATE_FILE: FrameRules = FrameRules {
+    magic: MAGIC,
+    bad_magic: |found, found_len| DecodeErrorKind::BadMagic { found, found_len },
+    versions: SUPPORTED_VERSIONS,
+    more_after: false,
+    holds: FileKind::in_version,
+};
 
 /// Checks the frame of `bytes`: size limit, magic, version, length,
 /// trailing bytes, checksum, then the kind (`expected`, or any known kind).
@@ -100,6 +136,15 @@ pub(super) struct Frame<'a> {
 /// The kind is checked after the checksum so that a damaged kind byte is
 /// reported as damage, and a sound file of another kind as the wrong kind.
 pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>, DecodeError> {
+    open_with(&STATE_FILE, bytes, expected)
+}
+
+/// [`open`] by the given rules.
+pub(super) fn open_with<'a>(
+    rules: &FrameRules,
+    bytes: &'a [u8],
+    expected: Option<FileKind>,
+) -> Result<Frame<'a>, DecodeError> {
     if bytes.len() > MAX_FILE_SIZE {
         return Err(DecodeError::new(
             0,
@@ -110,17 +155,17 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
             },
         ));
     }
-    check_magic(bytes)?;
+    check_magic(rules, bytes)?;
     let mut r = Reader::new(bytes, VERSION_OFFSET);
     let version_bytes = r.take(2, Field::Version)?;
     let version = u16::from_le_bytes([version_bytes[0], version_bytes[1]]);
-    if !SUPPORTED_VERSIONS.contains(&version) {
+    if !rules.versions.contains(&version) {
         return Err(DecodeError::new(
             VERSION_OFFSET,
             Field::Version,
             DecodeErrorKind::UnsupportedVersion {
                 found: version,
-                supported: SUPPORTED_VERSIONS,
+                supported: rules.versions,
             },
         ));
     }
@@ -150,7 +195,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
             },
         ));
     }
-    if after_body > CHECKSUM_LEN {
+    if after_body > CHECKSUM_LEN && !rules.more_after {
         return Err(DecodeError::new(
             body_end + CHECKSUM_LEN,
             Field::EndOfFile,
@@ -173,7 +218,7 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
             DecodeErrorKind::ChecksumMismatch { stored, computed },
         ));
     }
-    let kind = check_kind(kind_byte, version, expected)?;
+    let kind = check_kind(rules, kind_byte, version, expected)?;
     Ok(Frame {
         version,
         kind,
@@ -181,29 +226,28 @@ pub(super) fn open(bytes: &[u8], expected: Option<FileKind>) -> Result<Frame<'_>
         body_len,
         checksum: stored,
         body: Reader::new(&bytes[..body_end], body_offset),
+        end: body_end + CHECKSUM_LEN,
     })
 }
 
-fn check_magic(bytes: &[u8]) -> Result<(), DecodeError> {
-    let present = bytes.len().min(MAGIC.len());
-    if bytes[..present] != MAGIC[..present] {
+fn check_magic(rules: &FrameRules, bytes: &[u8]) -> Result<(), DecodeError> {
+    let magic = &rules.magic;
+    let present = bytes.len().min(magic.len());
+    if bytes[..present] != magic[..present] {
         let mut found = [0; 8];
         found[..present].copy_from_slice(&bytes[..present]);
         return Err(DecodeError::new(
             0,
             Field::Magic,
-            DecodeErrorKind::BadMagic {
-                found,
-                found_len: present as u8,
-            },
+            (rules.bad_magic)(found, present as u8),
         ));
     }
-    if present < MAGIC.len() {
+    if present < magic.len() {
         return Err(DecodeError::new(
             0,
             Field::Magic,
             DecodeErrorKind::Truncated {
-                needed: MAGIC.len() as u64,
+                needed: magic.len() as u64,
                 available: present as u64,
             },
         ));
@@ -214,12 +258,13 @@ fn check_magic(bytes: &[u8]) -> Result<(), DecodeError> {
 /// The kind a file of `version` holds: `expected`, or for a listing any
 /// kind that version knows.
 fn check_kind(
+    rules: &FrameRules,
     found: u8,
     version: u16,
     expected: Option<FileKind>,
 ) -> Result<FileKind, DecodeError> {
     let error = |kind| DecodeError::new(KIND_OFFSET, Field::Kind, kind);
-    let known = FileKind::from_byte(found).filter(|k| k.in_version(version));
+    let known = FileKind::from_byte(found).filter(|&k| (rules.holds)(k, version));
     match (expected, known) {
         (Some(expected), Some(kind)) if kind == expected => Ok(kind),
         (Some(expected), _) => Err(error(DecodeErrorKind::WrongKind { expected, found })),

@@ -28,6 +28,12 @@
 //! new file after a crash, never a mix) and `read_from_path` loads one, with
 //! `ReadError` telling I/O failures from bad bytes.
 //!
+//! Journals (`FORMAT.md` section 13) keep a state incrementally: a header
+//! with the full state, then one chained record per change.
+//! [`JournalWriter`] makes their bytes and [`replay`] reads them back,
+//! record by record, with a [`Recovery`] report (both `no_std`);
+//! `Journal` (with `std`) keeps one in a file.
+//!
 //! ```rust
 //! use vm_allocator::format::{self, DecodeErrorKind, Field};
 //! use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator};
@@ -56,9 +62,10 @@ mod delta;
 mod dump;
 mod error;
 #[cfg(feature = "std")]
-mod file;
+pub(crate) mod file;
 mod frame;
 mod id;
+mod journal;
 mod methods;
 mod owners;
 mod set;
@@ -68,6 +75,14 @@ mod varint;
 
 pub use dump::dump;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Field, Unfit};
+pub(crate) use journal::JournalState;
+pub use journal::{
+    replay, AppendError, Discard, DiscardCause, JournalHeader, JournalRecord, JournalWriter,
+    Recovery, Replay, JOURNAL_MAGIC, JOURNAL_VERSIONS,
+};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use journal::{Journal, JournalError};
 
 /// The former name of [`DecodeErrorKind`], renamed so that it is not taken
 /// for `std::io::ErrorKind`.

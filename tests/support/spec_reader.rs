@@ -94,6 +94,8 @@ pub enum Content {
         pools: Vec<(String, Pool)>,
     },
     Delta(DeltaFile),
+    /// A journal (section 13), read by a reader of any kind.
+    Journal(Box<Journal>),
 }
 
 /// How a body field is stored, for forging.
@@ -195,10 +197,29 @@ fn varint_at(input: &[u8], start: usize, field: Field) -> Result<(u64, usize), D
     }
 }
 
-/// Reads `bytes` as FORMAT.md says: a reader asked for kind `expected`, or
-/// with `None` a reader of any kind (`format::dump`).
-pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeError> {
+/// Section 13: the journal magic.
+pub const JOURNAL_MAGIC: [u8; 8] = [0x89, 0x56, 0x4d, 0x4a, 0x0d, 0x0a, 0x1a, 0x0a];
+/// Section 13: the versions of journals.
+pub const JOURNAL_VERSIONS: &[u16] = &[2];
+
+/// A frame that passed F1 to F11 (J1 to J10 for a journal's header).
+struct Frame {
+    version: u16,
+    kind: u8,
+    body_offset: usize,
+    body_len: usize,
+    checksum: u32,
+}
+
+/// Section 8.4, F1 to F11, or for a journal's header (`journal`) section
+/// 13.5, J1 to J10.
+fn frame(bytes: &[u8], journal: bool) -> Result<Frame, DecodeError> {
     let size = bytes.len();
+    let (magic, supported) = if journal {
+        (JOURNAL_MAGIC, JOURNAL_VERSIONS)
+    } else {
+        (MAGIC, SUPPORTED)
+    };
     // F1
     if size as u64 > MAX_SIZE {
         return Err(error(
@@ -212,17 +233,16 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
     }
     // F2, F3
     let present = size.min(8);
-    if bytes[..present] != MAGIC[..present] {
+    if bytes[..present] != magic[..present] {
         let mut found = [0u8; 8];
         found[..present].copy_from_slice(&bytes[..present]);
-        return Err(error(
-            0,
-            Field::Magic,
-            DecodeErrorKind::BadMagic {
-                found,
-                found_len: present as u8,
-            },
-        ));
+        let found_len = present as u8;
+        let kind = if journal {
+            DecodeErrorKind::NotAJournal { found, found_len }
+        } else {
+            DecodeErrorKind::BadMagic { found, found_len }
+        };
+        return Err(error(0, Field::Magic, kind));
     }
     if size < 8 {
         return Err(error(
@@ -246,13 +266,13 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         ));
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if !SUPPORTED.contains(&version) {
+    if !supported.contains(&version) {
         return Err(error(
             8,
             Field::Version,
             DecodeErrorKind::UnsupportedVersion {
                 found: version,
-                supported: SUPPORTED,
+                supported,
             },
         ));
     }
@@ -292,7 +312,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
             },
         ));
     }
-    // F9, F10
+    // F9, F10 (not in a journal: its records follow)
     let body_end = body_offset + body_len;
     let after = available - body_len;
     if after < 4 {
@@ -305,7 +325,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
             },
         ));
     }
-    if after > 4 {
+    if after > 4 && !journal {
         return Err(error(
             body_end + 4,
             Field::EndOfFile,
@@ -315,7 +335,7 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
         ));
     }
     // F11
-    let stored = u32::from_le_bytes(bytes[body_end..].try_into().unwrap());
+    let stored = u32::from_le_bytes(bytes[body_end..body_end + 4].try_into().unwrap());
     let computed = crc32c(&bytes[..body_end]);
     if stored != computed {
         return Err(error(
@@ -324,17 +344,55 @@ pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeE
             DecodeErrorKind::ChecksumMismatch { stored, computed },
         ));
     }
+    Ok(Frame {
+        version,
+        kind,
+        body_offset,
+        body_len,
+        checksum: stored,
+    })
+}
+
+/// The byte of a kind (section 2).
+fn kind_byte(k: FileKind) -> u8 {
+    match k {
+        FileKind::IdAllocator => 1,
+        FileKind::AddressAllocator => 2,
+        FileKind::ResourceSet => 3,
+        FileKind::Delta => 4,
+        other => panic!("FORMAT.md names no kind {other:?}"),
+    }
+}
+
+/// Reads `bytes` as FORMAT.md says: a reader asked for kind `expected`, or
+/// with `None` a reader of any kind (`format::dump`), which reads a file
+/// that starts with the journal magic as a journal (section 8.4).
+pub fn read(bytes: &[u8], expected: Option<FileKind>) -> Result<Decoded, DecodeError> {
+    if expected.is_none() && bytes.starts_with(&JOURNAL_MAGIC) {
+        let journal = read_journal(bytes, None)?;
+        return Ok(Decoded {
+            version: journal.version,
+            kind: journal.kind,
+            body_offset: journal.body_offset,
+            body_len: journal.body_len,
+            checksum: journal.checksum,
+            content: Content::Journal(Box::new(journal)),
+            spans: Vec::new(),
+        });
+    }
+    let Frame {
+        version,
+        kind,
+        body_offset,
+        body_len,
+        checksum: stored,
+    } = frame(bytes, false)?;
+    let body_end = body_offset + body_len;
     // F12
     let known = matches!(kind, 1 | 2) || (version == 2 && matches!(kind, 3 | 4));
     match expected {
         Some(k) => {
-            let wanted = match k {
-                FileKind::IdAllocator => 1,
-                FileKind::AddressAllocator => 2,
-                FileKind::ResourceSet => 3,
-                FileKind::Delta => 4,
-                other => panic!("FORMAT.md names no kind {other:?}"),
-            };
+            let wanted = kind_byte(k);
             if !known || kind != wanted {
                 return Err(error(
                     10,
@@ -958,24 +1016,51 @@ fn change_record(
     ids: bool,
     generations: (u64, u64),
 ) -> Result<Changes, DecodeError> {
+    change_record_at(b, owners, name, ids, generations).map(|(c, _)| c)
+}
+
+/// Where the fields of a change record start (for the steps A of a
+/// journal record, section 13.6).
+#[derive(Clone, Debug, Default)]
+struct ChangeAt {
+    name: usize,
+    kind: usize,
+    base_generation: usize,
+    next_id: usize,
+    next_id_after: usize,
+    freed: Vec<usize>,
+    allocated: Vec<usize>,
+}
+
+/// A change record, and where its fields start.
+fn change_record_at(
+    b: &mut Body<'_>,
+    owners: &mut Owners,
+    name: Option<String>,
+    ids: bool,
+    generations: (u64, u64),
+) -> Result<(Changes, ChangeAt), DecodeError> {
+    let mut at = ChangeAt::default();
     let next_ids = if ids {
-        Some((
-            b.bounded(Field::NextId, U32_MAX + 1)?,
-            b.bounded(Field::NextIdAfter, U32_MAX + 1)?,
-        ))
+        at.next_id = b.pos;
+        let before = b.bounded(Field::NextId, U32_MAX + 1)?;
+        at.next_id_after = b.pos;
+        let after = b.bounded(Field::NextIdAfter, U32_MAX + 1)?;
+        Some((before, after))
     } else {
         None
     };
-    let freed = change_list(b, owners, ids, true)?;
-    let allocated = change_list(b, owners, ids, false)?;
-    Ok(Changes {
+    let freed = change_list(b, owners, ids, true, &mut at.freed)?;
+    let allocated = change_list(b, owners, ids, false, &mut at.allocated)?;
+    let changes = Changes {
         name,
         ids,
         generations,
         next_ids,
         freed,
         allocated,
-    })
+    };
+    Ok((changes, at))
 }
 
 /// A list of ranges of a delta (section 8.5.7).
@@ -984,6 +1069,7 @@ fn change_list(
     owners: &mut Owners,
     ids: bool,
     freed: bool,
+    starts: &mut Vec<usize>,
 ) -> Result<Vec<Item>, DecodeError> {
     type Fields = (Field, fn(u64) -> Field, fn(u64) -> Field, fn(u64) -> Field);
     let (count_field, start_field, length_field, owner_field): Fields = if freed {
@@ -1006,6 +1092,7 @@ fn change_list(
     let mut cursor = Some(0u64);
     for i in 0..count {
         let at = b.pos;
+        starts.push(at);
         let gap = b.varint(start_field(i))?;
         let Some(start) = cursor.and_then(|c| c.checked_add(gap)) else {
             return Err(b.fail(at, start_field(i), DecodeErrorKind::Overflow { value: gap }));
@@ -1049,4 +1136,630 @@ fn change_list(
         items.push((start, end, owner));
     }
     Ok(items)
+}
+
+// ---------------------------------------------------------------------------
+// Section 13: journals.
+
+/// A record of a journal, as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalRecord {
+    pub offset: usize,
+    pub len: usize,
+    pub label: Option<String>,
+    pub generation: u64,
+    /// The state after the record.
+    pub state: Content,
+}
+
+/// Why a journal ended before its end (section 13.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    TornTail,
+    InvalidRecord,
+    Damage { last_record: usize },
+}
+
+/// The record that ended a journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub error: DecodeError,
+    pub offset: usize,
+    pub cause: Cause,
+}
+
+/// A journal as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journal {
+    pub version: u16,
+    pub kind: u8,
+    pub id: u64,
+    pub body_offset: usize,
+    pub body_len: usize,
+    pub checksum: u32,
+    /// The size of the header.
+    pub header_len: usize,
+    pub base: Content,
+    pub records: Vec<JournalRecord>,
+    /// Bytes kept: the header and the good records.
+    pub kept: usize,
+    pub discarded: usize,
+    pub ended: Option<Ended>,
+    /// Every field of every good record's body, and of the failed record's
+    /// body as far as it was read: (record, span).
+    pub spans: Vec<(u64, Span)>,
+}
+
+/// Reads `bytes` as a journal of kind `expected` (or of any kind).
+pub fn read_journal(bytes: &[u8], expected: Option<FileKind>) -> Result<Journal, DecodeError> {
+    // J1 to J10
+    let Frame {
+        version,
+        kind,
+        body_offset,
+        body_len,
+        checksum,
+    } = frame(bytes, true)?;
+    let body_end = body_offset + body_len;
+    // J11
+    let known = matches!(kind, 1..=3);
+    match expected {
+        Some(k) if !known || kind != kind_byte(k) => {
+            return Err(error(
+                10,
+                Field::Kind,
+                DecodeErrorKind::WrongKind {
+                    expected: k,
+                    found: kind,
+                },
+            ))
+        }
+        None if !known => {
+            return Err(error(
+                10,
+                Field::Kind,
+                DecodeErrorKind::UnknownKind { found: kind },
+            ))
+        }
+        _ => {}
+    }
+    // J12
+    let left = body_len;
+    if left < 8 {
+        return Err(error(
+            body_offset,
+            Field::JournalId,
+            DecodeErrorKind::Truncated {
+                needed: 8,
+                available: left as u64,
+            },
+        ));
+    }
+    let id = u64::from_le_bytes(bytes[body_offset..body_offset + 8].try_into().unwrap());
+    // J13: the base state, read as sections 8.5.5 and 8.5.6 say.
+    let mut body = Body {
+        input: &bytes[..body_end],
+        pos: body_offset + 8,
+        pool: None,
+        spans: Vec::new(),
+    };
+    let base = match kind {
+        3 => set_body(&mut body)?,
+        _ => {
+            let mut owners = Owners::read(&mut body)?;
+            let content = if kind == 1 {
+                Content::Ids(id_record(&mut body, Some(&mut owners))?)
+            } else {
+                Content::Addresses(address_record(&mut body, Some(&mut owners))?)
+            };
+            body.end()?;
+            owners.all_used()?;
+            content
+        }
+    };
+    let header_len = body_end + 4;
+    let mut journal = Journal {
+        version,
+        kind,
+        id,
+        body_offset,
+        body_len,
+        checksum,
+        header_len,
+        base: base.clone(),
+        records: Vec::new(),
+        kept: header_len,
+        discarded: 0,
+        ended: None,
+        spans: Vec::new(),
+    };
+    let mut state = base;
+    let mut p = header_len;
+    while p < bytes.len() {
+        let k = journal.records.len() as u64;
+        match record(bytes, p, kind, &state, k, &mut journal.spans) {
+            Ok((end, label, generation, after)) => {
+                state = after;
+                journal.records.push(JournalRecord {
+                    offset: p,
+                    len: end - p,
+                    label,
+                    generation,
+                    state: state.clone(),
+                });
+                p = end;
+            }
+            Err((e, frame_failed)) => {
+                let cause = if !frame_failed {
+                    Cause::InvalidRecord
+                } else {
+                    match sound_end(bytes, p) {
+                        Some(q) => Cause::Damage { last_record: q },
+                        None => Cause::TornTail,
+                    }
+                };
+                journal.ended = Some(Ended {
+                    error: e.in_record(k),
+                    offset: p,
+                    cause,
+                });
+                break;
+            }
+        }
+    }
+    journal.kept = p;
+    journal.discarded = bytes.len() - p;
+    Ok(journal)
+}
+
+/// Section 13.7: the offset of a sound record that ends `bytes` and
+/// starts after `p`, read backwards.
+fn sound_end(bytes: &[u8], p: usize) -> Option<usize> {
+    let e = bytes.len();
+    let checksum_at = e.checked_sub(4)?;
+    // The length again, from the byte at E - 5 down.
+    let mut groups = Vec::new();
+    loop {
+        let at = checksum_at.checked_sub(groups.len() + 1)?;
+        let byte = bytes[at];
+        groups.push(byte);
+        if groups.len() == 10 && byte > 0x01 {
+            return None;
+        }
+        if byte < 0x80 {
+            break;
+        }
+        if groups.len() == 10 {
+            return None;
+        }
+    }
+    let n = groups.len();
+    if n > 1 && groups[n - 1] == 0 {
+        return None;
+    }
+    let mut value = 0u64;
+    for (i, &g) in groups.iter().enumerate() {
+        value |= u64::from(g & 0x7f) << (7 * i);
+    }
+    if value > MAX_SIZE {
+        return None;
+    }
+    let body_start = checksum_at.checked_sub(n)?.checked_sub(value as usize)?;
+    let q = body_start.checked_sub(n)?;
+    if q <= p || q < 4 {
+        return None;
+    }
+    // The length before the body: the same varint, forward.
+    if bytes[q..body_start] != groups[..] {
+        return None;
+    }
+    let stored = u32::from_le_bytes(bytes[checksum_at..].try_into().unwrap());
+    (crc32c(&bytes[q - 4..checksum_at]) == stored).then_some(q)
+}
+
+/// What a good record gives: where it ends, its label, its generation,
+/// the state after it. An error says whether the frame failed.
+type RecordRead = (usize, Option<String>, u64, Content);
+
+/// Section 13.6: record k at `p`, applied to `state`.
+fn record(
+    bytes: &[u8],
+    p: usize,
+    kind: u8,
+    state: &Content,
+    k: u64,
+    spans: &mut Vec<(u64, Span)>,
+) -> Result<RecordRead, (DecodeError, bool)> {
+    let frame = |e| (e, true);
+    // R1
+    let (len, body_start) = varint_at(bytes, p, Field::RecordLength).map_err(frame)?;
+    if len > MAX_SIZE {
+        return Err(frame(error(
+            p,
+            Field::RecordLength,
+            DecodeErrorKind::ValueOutOfRange {
+                value: len,
+                max: MAX_SIZE,
+            },
+        )));
+    }
+    let n = body_start - p;
+    let len = len as usize;
+    // R2
+    let left = bytes.len() - body_start;
+    if left < len {
+        return Err(frame(error(
+            body_start,
+            Field::RecordBody,
+            DecodeErrorKind::Truncated {
+                needed: len as u64,
+                available: left as u64,
+            },
+        )));
+    }
+    let trailer = body_start + len;
+    // R3, R4
+    let left = bytes.len() - trailer;
+    if left < n {
+        return Err(frame(error(
+            trailer,
+            Field::RecordTrailer,
+            DecodeErrorKind::Truncated {
+                needed: n as u64,
+                available: left as u64,
+            },
+        )));
+    }
+    let forward: Vec<u8> = bytes[p..body_start].to_vec();
+    let backward: Vec<u8> = bytes[trailer..trailer + n].iter().rev().copied().collect();
+    if forward != backward {
+        return Err(frame(error(
+            trailer,
+            Field::RecordTrailer,
+            DecodeErrorKind::LengthMismatch,
+        )));
+    }
+    // R5, R6
+    let checksum_at = trailer + n;
+    let left = bytes.len() - checksum_at;
+    if left < 4 {
+        return Err(frame(error(
+            checksum_at,
+            Field::RecordChecksum,
+            DecodeErrorKind::Truncated {
+                needed: 4,
+                available: left as u64,
+            },
+        )));
+    }
+    let stored = u32::from_le_bytes(bytes[checksum_at..checksum_at + 4].try_into().unwrap());
+    let computed = crc32c(&bytes[p - 4..checksum_at]);
+    if stored != computed {
+        return Err(frame(error(
+            checksum_at,
+            Field::RecordChecksum,
+            DecodeErrorKind::ChecksumMismatch { stored, computed },
+        )));
+    }
+    // B1 to B6, then A1 to A12.
+    let content = |e| (e, false);
+    let mut b = Body {
+        input: &bytes[..trailer],
+        pos: body_start,
+        pool: None,
+        spans: Vec::new(),
+    };
+    let read = record_body(&mut b, kind, generation_of(state));
+    spans.extend(b.spans.iter().map(|&s| (k, s)));
+    let (label, generation, generation_at, changes) = read.map_err(content)?;
+    let mut after = state.clone();
+    apply(&mut after, generation, generation_at, &changes).map_err(content)?;
+    Ok((checksum_at + 4, label, generation, after))
+}
+
+fn generation_of(state: &Content) -> u64 {
+    match state {
+        Content::Ids(s) => s.generation,
+        Content::Addresses(s) => s.generation,
+        Content::Set { generation, .. } => *generation,
+        _ => unreachable!("a journal keeps a state"),
+    }
+}
+
+type Body4 = (Option<String>, u64, usize, Vec<(Changes, ChangeAt)>);
+
+/// Section 13.6, B1 to B6.
+fn record_body(b: &mut Body<'_>, kind: u8, previous: u64) -> Result<Body4, DecodeError> {
+    // B1
+    let label = if b.input.get(b.pos) == Some(&0) {
+        b.pos += 1;
+        None
+    } else {
+        Some(b.name(Field::Label)?)
+    };
+    // B2
+    let mut owners = Owners::read(b)?;
+    // B3
+    let generation_at = b.pos;
+    let generation = b.varint(Field::Generation)?;
+    // B4
+    let mut changes = Vec::new();
+    if kind == 3 {
+        let count = b.count(Field::ChangedPoolCount, 2)?;
+        for p in 0..count {
+            let name_at = b.pos;
+            let name_field = Field::PoolName { index: p };
+            let name = b.name(name_field)?;
+            if let Some(q) = changes
+                .iter()
+                .position(|(c, _): &(Changes, ChangeAt)| c.name.as_ref() == Some(&name))
+            {
+                return Err(error(
+                    name_at,
+                    name_field,
+                    DecodeErrorKind::DuplicatePool { previous: q as u64 },
+                ));
+            }
+            let kind_at = b.pos;
+            let kind_field = Field::PoolKind { index: p };
+            let pool_kind = b.byte(kind_field)?;
+            if pool_kind != 1 && pool_kind != 2 {
+                return Err(error(
+                    kind_at,
+                    kind_field,
+                    DecodeErrorKind::UnknownPoolKind { found: pool_kind },
+                ));
+            }
+            b.pool = Some(p);
+            let base_at = b.pos;
+            let generations = (
+                b.varint(Field::BaseGeneration)?,
+                b.varint(Field::TargetGeneration)?,
+            );
+            let (c, mut at) =
+                change_record_at(b, &mut owners, Some(name), pool_kind == 1, generations)?;
+            b.pool = None;
+            at.name = name_at;
+            at.kind = kind_at;
+            at.base_generation = base_at;
+            changes.push((c, at));
+        }
+    } else {
+        changes.push(change_record_at(
+            b,
+            &mut owners,
+            None,
+            kind == 1,
+            (previous, generation),
+        )?);
+    }
+    // B5, B6
+    b.end()?;
+    owners.all_used()?;
+    Ok((label, generation, generation_at, changes))
+}
+
+/// Section 13.6, A1 to A12.
+fn apply(
+    state: &mut Content,
+    generation: u64,
+    generation_at: usize,
+    changes: &[(Changes, ChangeAt)],
+) -> Result<(), DecodeError> {
+    // A1
+    let previous = generation_of(state);
+    if generation <= previous {
+        return Err(error(
+            generation_at,
+            Field::Generation,
+            DecodeErrorKind::GenerationNotAbove { previous },
+        ));
+    }
+    match state {
+        Content::Set {
+            generation: g,
+            pools,
+        } => {
+            let mut last: Option<usize> = None;
+            for (p, (c, at)) in changes.iter().enumerate() {
+                let p = p as u64;
+                let name_field = Field::PoolName { index: p };
+                let name = c.name.as_ref().unwrap();
+                // A2, A3
+                let Some(i) = pools.iter().position(|(n, _)| n == name) else {
+                    return Err(error(at.name, name_field, DecodeErrorKind::NoSuchPool));
+                };
+                if last.is_some_and(|l| l >= i) {
+                    return Err(error(at.name, name_field, DecodeErrorKind::PoolOutOfOrder));
+                }
+                last = Some(i);
+                // A4
+                let pool = &mut pools[i].1;
+                let expected = if matches!(pool, Pool::Ids(_)) { 1 } else { 2 };
+                let found = if c.ids { 1 } else { 2 };
+                if expected != found {
+                    return Err(error(
+                        at.kind,
+                        Field::PoolKind { index: p },
+                        DecodeErrorKind::WrongPoolKind { expected, found },
+                    ));
+                }
+                // A5
+                let pool_generation = match pool {
+                    Pool::Ids(s) => s.generation,
+                    Pool::Addresses(s) => s.generation,
+                };
+                if pool_generation != c.generations.0 {
+                    return Err(error(
+                        at.base_generation,
+                        Field::BaseGeneration,
+                        DecodeErrorKind::GenerationMismatch {
+                            expected: pool_generation,
+                            found: c.generations.0,
+                        },
+                    )
+                    .in_pool(p));
+                }
+                // A6
+                let moved = c.generations.0 != c.generations.1
+                    || c.next_ids.is_some_and(|(x, y)| x != y)
+                    || !c.freed.is_empty()
+                    || !c.allocated.is_empty();
+                if !moved {
+                    return Err(error(at.name, name_field, DecodeErrorKind::UnchangedPool));
+                }
+                // A7 to A11
+                match pool {
+                    Pool::Ids(s) => {
+                        apply_ids(s, c, at).map_err(|e| e.in_pool(p))?;
+                        s.generation = c.generations.1;
+                    }
+                    Pool::Addresses(s) => {
+                        apply_addresses(s, c, at).map_err(|e| e.in_pool(p))?;
+                        s.generation = c.generations.1;
+                    }
+                }
+            }
+            *g = generation;
+        }
+        Content::Ids(s) => {
+            let (c, at) = &changes[0];
+            apply_ids(s, c, at)?;
+            s.generation = generation;
+        }
+        Content::Addresses(s) => {
+            let (c, at) = &changes[0];
+            apply_addresses(s, c, at)?;
+            s.generation = generation;
+        }
+        _ => unreachable!("a journal keeps a state"),
+    }
+    Ok(())
+}
+
+/// A7 to A11 on the runs of an id allocator (maximal runs of one owner).
+fn apply_ids(s: &mut Ids, c: &Changes, at: &ChangeAt) -> Result<(), DecodeError> {
+    let (before, after) = c.next_ids.unwrap();
+    // A7
+    if before != s.next_id {
+        return Err(error(
+            at.next_id,
+            Field::NextId,
+            DecodeErrorKind::NextIdMismatch {
+                expected: s.next_id,
+                found: before,
+            },
+        ));
+    }
+    // A8: one run holds the whole range (runs of one owner never touch).
+    for (i, (first, last, owner)) in c.freed.iter().enumerate() {
+        let held = s
+            .runs
+            .iter()
+            .position(|(a, b, o)| a <= first && last <= b && o == owner);
+        let Some(r) = held else {
+            return Err(error(
+                at.freed[i],
+                Field::FreedStart { index: i as u64 },
+                DecodeErrorKind::NotAllocated,
+            ));
+        };
+        let (a, b, o) = s.runs.remove(r);
+        let mut pieces = Vec::new();
+        if a < *first {
+            pieces.push((a, first - 1, o.clone()));
+        }
+        if last < &b {
+            pieces.push((last + 1, b, o));
+        }
+        for (j, piece) in pieces.into_iter().enumerate() {
+            s.runs.insert(r + j, piece);
+        }
+    }
+    for (i, (first, last, owner)) in c.allocated.iter().enumerate() {
+        let at_item = at.allocated[i];
+        let field = Field::AllocatedStart { index: i as u64 };
+        // A9
+        let again = c
+            .freed
+            .iter()
+            .any(|(a, b, o)| o == owner && a <= last && first <= b);
+        if again {
+            return Err(error(at_item, field, DecodeErrorKind::NoOpChange));
+        }
+        // A10
+        let inside = s.base <= *first && *last <= s.end;
+        let overlaps = s.runs.iter().any(|(a, b, _)| a <= last && first <= b);
+        if !inside || overlaps {
+            return Err(error(at_item, field, DecodeErrorKind::NotFree));
+        }
+        let r = s
+            .runs
+            .iter()
+            .position(|(a, _, _)| a > first)
+            .unwrap_or(s.runs.len());
+        s.runs.insert(r, (*first, *last, owner.clone()));
+        // Keep the runs maximal: join neighbours of the same owner.
+        if r + 1 < s.runs.len()
+            && s.runs[r].1 + 1 == s.runs[r + 1].0
+            && s.runs[r].2 == s.runs[r + 1].2
+        {
+            let next = s.runs.remove(r + 1);
+            s.runs[r].1 = next.1;
+        }
+        if r > 0 && s.runs[r - 1].1 + 1 == s.runs[r].0 && s.runs[r - 1].2 == s.runs[r].2 {
+            let this = s.runs.remove(r);
+            s.runs[r - 1].1 = this.1;
+        }
+    }
+    // A11
+    let highest = s.runs.last().map(|r| r.1);
+    if after < s.base || after > s.end + 1 || highest.is_some_and(|h| h >= after) {
+        return Err(error(
+            at.next_id_after,
+            Field::NextIdAfter,
+            DecodeErrorKind::InvalidNextId,
+        ));
+    }
+    s.next_id = after;
+    Ok(())
+}
+
+/// A8 to A10 on the allocations of an address allocator.
+fn apply_addresses(s: &mut Addresses, c: &Changes, at: &ChangeAt) -> Result<(), DecodeError> {
+    // A8
+    for (i, item) in c.freed.iter().enumerate() {
+        let Some(r) = s.allocations.iter().position(|a| a == item) else {
+            return Err(error(
+                at.freed[i],
+                Field::FreedStart { index: i as u64 },
+                DecodeErrorKind::NotAllocated,
+            ));
+        };
+        s.allocations.remove(r);
+    }
+    for (i, item @ (first, last, _)) in c.allocated.iter().enumerate() {
+        let at_item = at.allocated[i];
+        let field = Field::AllocatedStart { index: i as u64 };
+        // A9
+        if c.freed.contains(item) {
+            return Err(error(at_item, field, DecodeErrorKind::NoOpChange));
+        }
+        // A10
+        let inside = s.start <= *first && *last <= s.end;
+        let overlaps = s
+            .allocations
+            .iter()
+            .any(|(a, b, _)| a <= last && first <= b);
+        if !inside || overlaps {
+            return Err(error(at_item, field, DecodeErrorKind::NotFree));
+        }
+        let r = s
+            .allocations
+            .iter()
+            .position(|(a, _, _)| a > first)
+            .unwrap_or(s.allocations.len());
+        s.allocations.insert(r, item.clone());
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use vm_allocator::{ChangeKind, Delta, PoolKind};
 
 use crate::human::{self, Table};
+use crate::journal::{self, JournalView};
 use crate::load::{self, Loaded, State};
 use crate::pools::{self, PoolView};
 use crate::style::Style;
@@ -21,15 +22,19 @@ use crate::{ColorWhen, Outcome};
 /// run of ids with one owner): start, end, size, owner. A delta file shows
 /// the state it applies to, the one it gives, and its changes.
 ///
+/// A journal shows its header, its records and how it ends (whole, a torn
+/// tail, or damage), then the pools of its last good state; `vmalloc log`
+/// lists its records.
+///
 /// An invalid file is refused with the reason, the field and the byte
-/// offset (exit status 1).
+/// offset (exit status 1), and so is a damaged journal (after its report).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     vmalloc inspect snapshots/v2/x86_64_set.bin\n  \
     vmalloc inspect --summary snapshots/v2/fragmented_address_10k_tagged.bin")]
 pub struct Args {
     /// The state file (an allocator, a resource set or a delta; any format
-    /// version).
+    /// version), or a journal.
     file: PathBuf,
     /// Only the header and each pool's totals, without the allocations.
     #[arg(long)]
@@ -37,10 +42,76 @@ pub struct Args {
 }
 
 pub fn run(args: Args, color: ColorWhen) -> Outcome {
-    let loaded = load::load(&args.file)?;
+    let bytes = load::read(&args.file)?;
     let style = Style::stdout(color);
+    if journal::is_journal(&bytes) {
+        let view = journal::read_bytes(&bytes, args.file.display().to_string(), None)?;
+        crate::dump::write_stdout(&render_journal(&view, args.summary, &style))?;
+        return Ok(if view.recovery.is_corrupt() {
+            ExitCode::from(crate::EXIT_FAILURE)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let loaded = load::from_bytes(&args.file, &bytes)?;
     crate::dump::write_stdout(&render(&loaded, args.summary, &style))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report of a journal: its header, how it ends, then its last good
+/// state's pools.
+fn render_journal(view: &JournalView, summary: bool, style: &Style) -> String {
+    let h = &view.header;
+    let records: usize = view.records.iter().map(|r| r.len).sum();
+    let ending = match &view.recovery.discard {
+        Some(d) if view.recovery.is_corrupt() => {
+            style.bad(format!("DAMAGED, {}", journal::ending(&view.recovery)))
+                + &format!(" (offset {})", d.offset)
+        }
+        _ => journal::ending(&view.recovery),
+    };
+    let mut head = vec![
+        ("file", view.path.clone()),
+        ("format version", h.version.to_string()),
+        (
+            "checksum",
+            format!(
+                "CRC-32C {:#010x} (header), {}",
+                h.checksum,
+                style.good("valid")
+            ),
+        ),
+        ("kind", format!("journal of {}", journal::of_kind(view))),
+        ("journal id", format!("{:#018x}", h.id)),
+        ("size", human::count(view.size as u64, "byte", "bytes")),
+        (
+            "base",
+            format!(
+                "generation {}, {}",
+                view.base_generation,
+                human::count(h.len as u64, "byte", "bytes")
+            ),
+        ),
+        (
+            "records",
+            format!(
+                "{}, {}",
+                view.records.len(),
+                human::count(records as u64, "byte", "bytes")
+            ),
+        ),
+        ("end", ending),
+        ("generation", view.last_generation().to_string()),
+    ];
+    if let State::Set(set) = &view.last {
+        head.push(("pools", set.len().to_string()));
+    }
+    let mut out = human::fields(&head);
+    for pool in pools::pools(&view.last) {
+        out.push('\n');
+        render_pool(&pool, summary, style, &mut out);
+    }
+    out
 }
 
 /// The whole report.

@@ -83,11 +83,16 @@ pub fn read(path: &Path) -> Result<Vec<u8>, Failure> {
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path) -> Result<Loaded, Failure> {
     let bytes = read(path)?;
-    let state = decode(&bytes).map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    from_bytes(path, &bytes)
+}
+
+/// Validates `bytes`, read from `path`.
+pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded, Failure> {
+    let state = decode(bytes).map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
     Ok(Loaded {
         path: path.display().to_string(),
         version: u16::from_le_bytes([bytes[8], bytes[9]]),
-        checksum: trailer(&bytes),
+        checksum: trailer(bytes),
         size: bytes.len(),
         state,
     })

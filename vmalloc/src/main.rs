@@ -22,6 +22,7 @@ macro_rules! say {
 mod adopt;
 mod apply;
 mod claims;
+mod compact;
 mod convert;
 mod demo;
 mod demo_destination;
@@ -30,10 +31,13 @@ mod dump;
 mod human;
 mod import;
 mod inspect;
+mod journal;
 mod load;
+mod log;
 mod map;
 mod pools;
 mod reconcile;
+mod replay;
 mod style;
 mod svg;
 mod verify;
@@ -86,18 +90,19 @@ pub fn say_line(args: std::fmt::Arguments<'_>) {
 #[command(
     name = "vmalloc",
     version,
-    about = "Inspect, verify, diff and convert vm-allocator state files, and run a VMM demo",
+    about = "Inspect, verify, diff and convert vm-allocator state files and journals, and run a VMM demo",
     long_about = "Inspect, verify, dump, diff, convert and map vm-allocator state files \
-                  (allocators, resource sets and deltas of every format version), import \
-                  vm-allocator 0.1.x state, reconcile a state with what the devices claim \
-                  and adopt the claims, and run a demo of a VMM's life with a live \
-                  migration between two processes.",
+                  (allocators, resource sets and deltas of every format version), show, \
+                  replay and compact journals, import vm-allocator 0.1.x state, reconcile \
+                  a state with what the devices claim and adopt the claims, and run a demo \
+                  of a VMM's life with a live migration between two processes.",
     after_help = "Examples:\n  \
                   vmalloc demo\n  \
                   vmalloc inspect snapshots/v2/x86_64_set.bin\n  \
                   vmalloc verify snapshots/v1/*.bin snapshots/v2/*.bin\n  \
                   vmalloc diff old.vmalloc new.vmalloc\n  \
-                  vmalloc reconcile vm.vmalloc devices.json\n\n\
+                  vmalloc reconcile vm.vmalloc devices.json\n  \
+                  vmalloc log vm.journal\n\n\
                   Exit status: 0 on success, 1 when a file is invalid, (for diff) the \
                   files differ, (for reconcile) there are findings or (for adopt) the \
                   claims are refused, 2 on a usage error (and when diff, reconcile or \
@@ -133,6 +138,9 @@ enum Command {
     Map(map::Args),
     Reconcile(reconcile::Args),
     Adopt(adopt::Args),
+    Log(log::Args),
+    Replay(replay::Args),
+    Compact(compact::Args),
     Demo(demo::Args),
     #[command(name = "demo-destination", hide = true)]
     DemoDestination(demo_destination::Args),
@@ -152,6 +160,9 @@ fn main() -> ExitCode {
         Command::Map(args) => map::run(args),
         Command::Reconcile(args) => reconcile::run(args, color),
         Command::Adopt(args) => adopt::run(args),
+        Command::Log(args) => log::run(args, color),
+        Command::Replay(args) => replay::run(args),
+        Command::Compact(args) => compact::run(args),
         Command::Demo(args) => demo::run(args, color),
         Command::DemoDestination(args) => demo_destination::run(args, color),
     };

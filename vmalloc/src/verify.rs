@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use vm_allocator::format::{DecodeError, FileKind};
 use vm_allocator::{AddressAllocator, Delta, IdAllocator, ResourceSet};
 
+use crate::journal;
 use crate::load::{self, State};
 use crate::pools;
 use crate::style::Style;
@@ -23,10 +24,16 @@ use crate::{ColorWhen, Outcome, EXIT_FAILURE};
 /// INVALID: FIELD at byte OFFSET: REASON" on standard error. The exit
 /// status is 0 when every file is valid, 1 when any is not (or cannot be
 /// read), 2 on a usage error.
+///
+/// A journal is valid when its header is and it reads to its end, or to a
+/// torn tail (an append a crash cut short, which the next writer cuts off:
+/// the line says so); a damaged journal is invalid, and the line names the
+/// record and the byte where the damage starts.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     vmalloc verify snapshots/v1/*.bin snapshots/v2/*.bin\n  \
-    vmalloc verify --kind resource-set vm.vmalloc && echo restorable")]
+    vmalloc verify --kind resource-set vm.vmalloc && echo restorable\n  \
+    vmalloc verify --kind journal vm.journal")]
 pub struct Args {
     /// The files to check.
     #[arg(required = true)]
@@ -47,6 +54,8 @@ pub enum KindArg {
     ResourceSet,
     /// A Delta.
     Delta,
+    /// A journal (of any kind of state).
+    Journal,
 }
 
 pub fn run(args: Args, color: ColorWhen) -> Outcome {
@@ -73,6 +82,10 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
 /// A one-line summary of a valid file, or why it is not valid.
 fn check(path: &std::path::Path, kind: Option<KindArg>) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let journal_wanted = kind == Some(KindArg::Journal);
+    if journal_wanted || (kind.is_none() && journal::is_journal(&bytes)) {
+        return check_journal(&bytes);
+    }
     let state = decode_as(&bytes, kind).map_err(|e| e.to_string())?;
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     Ok(summary(version, &state))
@@ -87,7 +100,33 @@ fn decode_as(bytes: &[u8], kind: Option<KindArg>) -> Result<State, DecodeError> 
         Some(KindArg::Address) => AddressAllocator::from_bytes(bytes).map(State::Addresses),
         Some(KindArg::ResourceSet) => ResourceSet::from_bytes(bytes).map(State::Set),
         Some(KindArg::Delta) => Delta::from_bytes(bytes).map(State::Delta),
+        Some(KindArg::Journal) => unreachable!("journals are checked by check_journal"),
     }
+}
+
+/// A journal is valid when it reads to its end, or to a torn tail (an
+/// append a crash cut short, which the next writer cuts off); damage is
+/// not.
+fn check_journal(bytes: &[u8]) -> Result<String, String> {
+    let view = journal::decode(bytes, None).map_err(|e| e.to_string())?;
+    if view.recovery.is_corrupt() {
+        return Err(format!("damaged: {}", journal::ending(&view.recovery)));
+    }
+    let mut text = format!(
+        "journal of {}, format version {}, {}, generation {}",
+        journal::of_kind(&view),
+        view.header.version,
+        crate::human::count(view.records.len() as u64, "record", "records"),
+        view.last_generation()
+    );
+    if let Some(d) = &view.recovery.discard {
+        text.push_str(&format!(
+            "; a torn tail of {} at byte {}, which the next writer cuts off",
+            crate::human::count(view.recovery.discarded as u64, "byte", "bytes"),
+            d.offset
+        ));
+    }
+    Ok(text)
 }
 
 fn summary(version: u16, state: &State) -> String {

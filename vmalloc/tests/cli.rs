@@ -56,13 +56,13 @@ fn snapshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots")
 }
 
-/// Every golden `.bin` file, sorted.
+/// Every golden `.bin` state or delta file (not the journals), sorted.
 fn golden() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for version in ["v1", "v2"] {
         for entry in std::fs::read_dir(snapshots().join(version)).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "bin") {
+            if path.extension().is_some_and(|e| e == "bin") && !is_journal(&path) {
                 files.push(path);
             }
         }
@@ -78,6 +78,12 @@ fn s(path: &Path) -> &str {
 
 fn kind_of(bytes: &[u8]) -> FileKind {
     FileKind::from_byte(bytes[10]).unwrap()
+}
+
+fn is_journal(path: &Path) -> bool {
+    std::fs::read(path)
+        .unwrap()
+        .starts_with(&vm_allocator::format::JOURNAL_MAGIC)
 }
 
 fn is_delta(path: &Path) -> bool {
@@ -995,6 +1001,9 @@ fn errors_name_the_file_on_stderr_without_debug_output() {
         vec!["map", s(&missing), "--svg", "x.svg"],
         vec!["convert", s(&missing), "x", "--format-version", "2"],
         vec!["import-v0-1", s(&missing), "x"],
+        vec!["log", s(&missing)],
+        vec!["replay", s(&missing), "--to", "1", "x"],
+        vec!["compact", s(&missing)],
     ] {
         let o = vmalloc(&args);
         assert_status(&o, 1);
@@ -1428,4 +1437,261 @@ fn escape_units(shown: &str) -> Vec<&str> {
         rest = &rest[len..];
     }
     units
+}
+
+// ---------------------------------------------------------------- journals
+
+/// Every golden journal, sorted.
+fn golden_journals() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(snapshots().join("v2"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin") && is_journal(p))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "the golden journals are there");
+    files
+}
+
+/// A journal of a small VM in `dir`: a hot-plug by a device whose name
+/// holds a line separator, an unplug, then a record that does not move
+/// the pools (a label only).
+fn small_journal(dir: &Path) -> (PathBuf, Vec<ResourceSet>) {
+    use vm_allocator::Journal;
+    let path = dir.join("vm.journal");
+    let mut vm = ResourceSet::x86_64();
+    let mut states = vec![vm.clone()];
+    let mut journal = Journal::create(&path, &vm).unwrap();
+    let odd = Owner::new("net0\u{2028}+ pio 0x0").unwrap();
+    vm.owned_by(&odd).allocate_id("legacy_gsi").unwrap();
+    vm.owned_by(&odd)
+        .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+        .unwrap();
+    journal.append_labeled(&vm, "hot-plug \"net0\"").unwrap();
+    states.push(vm.clone());
+    vm.free_owner(odd.as_str());
+    journal.append(&vm).unwrap();
+    states.push(vm.clone());
+    (path, states)
+}
+
+#[test]
+fn log_lists_every_record_with_names_escaped() {
+    let dir = temp();
+    let (path, _) = small_journal(dir.path());
+    let o = vmalloc(&["log", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    for line in [
+        "format version  2\n",
+        "keeps           a ResourceSet\n",
+        "records         2\n",
+        "end             whole: nothing discarded\n",
+        "generation      3\n",
+        "#0 generation 2 \"hot-plug \\\"net0\\\"\"",
+        "  + legacy_gsi 5..=5 (1 id) net0\\u{2028}+ pio 0x0\n",
+        "  + mmio32 0xd0000000..=0xd0003fff (16 KiB) net0\\u{2028}+ pio 0x0\n",
+        "#1 generation 3 (",
+        "  - legacy_gsi 5..=5 (1 id) net0\\u{2028}+ pio 0x0\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from\n{out}");
+    }
+    assert!(!out.contains('\u{2028}'), "a raw line separator in\n{out}");
+}
+
+#[test]
+fn log_json_keeps_exact_names_and_says_how_the_journal_ends() {
+    let dir = temp();
+    let (path, states) = small_journal(dir.path());
+    let o = vmalloc(&["log", "--json", s(&path)]);
+    assert_status(&o, 0);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The keys in their documented order.
+    let text = stdout(&o);
+    let at = |key: &str| text.find(&format!("\n  \"{key}\":")).unwrap();
+    let keys = [
+        "format_version",
+        "kind",
+        "state_kind",
+        "journal_id",
+        "base",
+        "records",
+        "end",
+        "generation",
+    ];
+    assert!(keys.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
+    assert_eq!(json.as_object().unwrap().len(), keys.len());
+    assert_eq!(json["kind"], "Journal");
+    assert_eq!(json["state_kind"], "ResourceSet");
+    assert_eq!(json["generation"], 3);
+    let records = json["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["label"], "hot-plug \"net0\"");
+    assert_eq!(records[0]["generation"], states[1].generation());
+    assert_eq!(records[0]["allocated"][0]["owner"], "net0\u{2028}+ pio 0x0");
+    assert_eq!(records[0]["allocated"][0]["pool"], "legacy_gsi");
+    assert_eq!(records[1]["label"], Value::Null);
+    assert_eq!(records[1]["freed"].as_array().unwrap().len(), 2);
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(
+        json["end"],
+        serde_json::json!({
+            "records": 2, "kept": len, "discarded": 0, "cause": null, "record": null,
+            "offset": null, "last_record": null, "error": null
+        })
+    );
+
+    // A torn tail: normal, exit status 0, and the JSON says where.
+    let bytes = std::fs::read(&path).unwrap();
+    let torn = dir.path().join("torn.journal");
+    std::fs::write(&torn, &bytes[..bytes.len() - 2]).unwrap();
+    let o = vmalloc(&["log", "--json", s(&torn)]);
+    assert_status(&o, 0);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["end"]["cause"], "torn-tail");
+    assert_eq!(json["end"]["record"], 1);
+    assert_eq!(json["records"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn log_of_a_damaged_journal_lists_what_it_can_and_exits_1() {
+    let file = snapshots().join("v2/journal_damaged.bin");
+    let o = vmalloc(&["log", s(&file)]);
+    assert_status(&o, 1);
+    let out = stdout(&o);
+    assert!(out.contains("DAMAGED: 109 bytes discarded: damage: record #0 at byte 78 is broken, and a sound record ends the journal at byte 139"), "{out}");
+    let o = vmalloc(&["log", "--json", s(&file)]);
+    assert_status(&o, 1);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["end"]["cause"], "damage");
+    assert_eq!(json["end"]["offset"], 78);
+    assert_eq!(json["end"]["last_record"], 139);
+    // Not a journal at all: nothing to list.
+    let o = vmalloc(&["log", s(&snapshots().join("v2/tagged_id.bin"))]);
+    assert_status(&o, 1);
+    assert!(
+        stderr(&o).contains("not a vm-allocator journal"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn verify_and_inspect_understand_journals() {
+    let files = golden_journals();
+    for file in &files {
+        let o = vmalloc(&["verify", s(file)]);
+        let damaged = file.ends_with("journal_damaged.bin");
+        assert_status(&o, i32::from(damaged));
+        if damaged {
+            assert!(
+                stderr(&o).contains(": INVALID: damaged: "),
+                "{}",
+                stderr(&o)
+            );
+        } else {
+            assert!(stdout(&o).starts_with(&format!("{}: ok (journal of ", s(file))));
+        }
+        let o = vmalloc(&["inspect", s(file)]);
+        assert_status(&o, i32::from(damaged));
+        let out = stdout(&o);
+        assert!(out.contains("kind            journal of "), "{out}");
+        assert!(out.contains(", valid\n"), "{out}");
+        assert!(out.contains("fragmentation: "), "{out}");
+    }
+    let torn = snapshots().join("v2/journal_torn_tail.bin");
+    let o = vmalloc(&["verify", s(&torn)]);
+    assert!(stdout(&o)
+        .contains("; a torn tail of 11 bytes at byte 203, which the next writer cuts off)"));
+    // --kind journal requires a journal; a state kind refuses one.
+    let o = vmalloc(&[
+        "verify",
+        "--kind",
+        "journal",
+        s(&torn),
+        s(&snapshots().join("v2/tagged_id.bin")),
+    ]);
+    assert_status(&o, 1);
+    assert!(
+        stderr(&o).contains("tagged_id.bin: INVALID: magic at byte 0: not a vm-allocator journal")
+    );
+    let o = vmalloc(&["verify", "--kind", "id", s(&torn)]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("(a journal)"), "{}", stderr(&o));
+}
+
+#[test]
+fn replay_writes_the_state_at_a_generation() {
+    let dir = temp();
+    let (path, states) = small_journal(dir.path());
+    for state in &states {
+        let out = dir.path().join(format!("g{}.vmalloc", state.generation()));
+        let g = state.generation().to_string();
+        let o = vmalloc(&["replay", s(&path), "--to", &g, s(&out)]);
+        assert_status(&o, 0);
+        assert_eq!(&ResourceSet::read_from_path(&out).unwrap(), state);
+        assert!(stdout(&o).contains(&format!("ResourceSet at generation {g} (")));
+    }
+    let o = vmalloc(&["replay", s(&path), "--to", "7", s(&dir.path().join("x"))]);
+    assert_status(&o, 1);
+    assert!(
+        stderr(&o).contains("holds no state at generation 7; its generations are 0, 2, 3"),
+        "{}",
+        stderr(&o)
+    );
+    // Past the damage, nothing; before it, the states it kept.
+    let damaged = snapshots().join("v2/journal_damaged.bin");
+    let o = vmalloc(&["replay", s(&damaged), "--to", "6", s(&dir.path().join("y"))]);
+    assert_status(&o, 0);
+    let o = vmalloc(&["replay", s(&damaged), "--to", "7", s(&dir.path().join("z"))]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("(it ends at byte 78, where record #0 was discarded)"));
+}
+
+#[test]
+fn compact_rewrites_a_journal_as_one_state() {
+    let dir = temp();
+    let (path, states) = small_journal(dir.path());
+    let o = vmalloc(&["compact", s(&path)]);
+    assert_status(&o, 0);
+    assert!(
+        stdout(&o).contains("2 records compacted into one state at generation 3"),
+        "{}",
+        stdout(&o)
+    );
+    let o = vmalloc(&["log", "--json", s(&path)]);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["records"].as_array().unwrap().len(), 0);
+    let out = dir.path().join("last.vmalloc");
+    assert_status(&vmalloc(&["replay", s(&path), "--to", "3", s(&out)]), 0);
+    assert_eq!(
+        &ResourceSet::read_from_path(&out).unwrap(),
+        states.last().unwrap()
+    );
+
+    // Damage is refused unless asked for.
+    let damaged = dir.path().join("damaged.journal");
+    std::fs::copy(snapshots().join("v2/journal_damaged.bin"), &damaged).unwrap();
+    let o = vmalloc(&["compact", s(&damaged)]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("--discard-damage"), "{}", stderr(&o));
+    let o = vmalloc(&["compact", "--discard-damage", s(&damaged)]);
+    assert_status(&o, 0);
+    assert!(
+        stdout(&o).contains("; 109 bytes dropped: damage: record #0"),
+        "{}",
+        stdout(&o)
+    );
+    assert_status(&vmalloc(&["verify", "--kind", "journal", s(&damaged)]), 0);
+
+    // Not while a writer holds it.
+    let held = dir.path().join("held.journal");
+    let _writer = vm_allocator::Journal::create(&held, &states[0]).unwrap();
+    let o = vmalloc(&["compact", s(&held)]);
+    assert_status(&o, 1);
+    assert!(
+        stderr(&o).contains("another writer holds the journal"),
+        "{}",
+        stderr(&o)
+    );
 }
