@@ -456,6 +456,11 @@ mod versionize_impl;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The Firecracker upgrade guide's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/firecracker.md")]
+struct FirecrackerGuideDoctests;
+
 pub use address_allocator::{AddressAllocator, Allocation, Allocations, AllocationsWithOwners};
 #[cfg(feature = "arbitrary")]
 #[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
