@@ -1441,6 +1441,106 @@ fn escape_units(shown: &str) -> Vec<&str> {
 
 // ---------------------------------------------------------------- journals
 
+/// Labels that try to fake a line or reorder text, with how they show.
+const HOSTILE_LABELS: [(&str, &str); 2] = [
+    (
+        "plug\u{2028}#9 generation 99 \"x\"",
+        r#"plug\u{2028}#9 generation 99 \"x\""#,
+    ),
+    ("\u{202e}gulpnu\u{a0}", r"\u{202e}gulpnu\u{a0}"),
+];
+
+/// A journal of `hostile_set`: its pools empty, then every allocation
+/// (a hostile label), then the first owner unplugged (another).
+fn hostile_journal(dir: &Path) -> PathBuf {
+    let path = dir.join("hostile.journal");
+    let mut journal = vm_allocator::Journal::create(&path, &hostile_base()).unwrap();
+    let mut vm = hostile_set();
+    journal.append_labeled(&vm, HOSTILE_LABELS[0].0).unwrap();
+    vm.free_owner(HOSTILE_OWNERS[0].0);
+    journal.append_labeled(&vm, HOSTILE_LABELS[1].0).unwrap();
+    path
+}
+
+#[test]
+fn log_dump_and_inspect_of_a_journal_show_hostile_names_one_change_per_line() {
+    let dir = temp();
+    let path = hostile_journal(dir.path());
+    let [(_, gsi), (_, mmio)] = HOSTILE_POOLS;
+
+    let o = vmalloc(&["log", "--color", "never", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    // The header (8 lines), then per record a blank line, its line and
+    // one line per change: every allocation, then the first owner's two.
+    assert_plain_lines(&out, 8 + (2 + 2 * PER_POOL) + (2 + 2));
+    let (first, second) = (HOSTILE_LABELS[0].1, HOSTILE_LABELS[1].1);
+    let g = hostile_set().generation();
+    assert!(
+        out.contains(&format!("\n#0 generation {g} \"{first}\" (")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\n#1 generation {} \"{second}\" (", g + 1)),
+        "{out}"
+    );
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let freed = if i == 0 { 2 } else { 0 };
+        assert_eq!(
+            lines_ending_with(&out, shown),
+            2 + freed,
+            "{shown} in\n{out}"
+        );
+        let id = 2 * i;
+        assert!(
+            out.contains(&format!("\n  + {gsi} {id}..={id} (1 id) {shown}\n")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!(
+            "\n  - {mmio} 0x0..=0xfff (4 KiB) {}\n",
+            HOSTILE_OWNERS[0].1
+        )),
+        "{out}"
+    );
+
+    // The library's listing, one record and one change per line.
+    let o = vmalloc(&["dump", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        vm_allocator::format::dump(&std::fs::read(&path).unwrap()).unwrap()
+    );
+    assert_plain_lines(&out, out.lines().count());
+    assert_eq!(out.lines().filter(|l| l.starts_with("record #")).count(), 2);
+    assert!(out.contains(&format!(", label \"{first}\"\n")), "{out}");
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let freed = if i == 0 { 2 } else { 0 };
+        let lines = lines_ending_with(&out, &format!(") {shown}"));
+        assert_eq!(lines, 2 + freed, "{shown} in\n{out}");
+    }
+
+    let o = vmalloc(&["inspect", "--color", "never", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    assert_plain_lines(&out, out.lines().count());
+    // The last state's tables: a row per allocation in each pool.
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let rows = if i == 0 { 0 } else { 2 };
+        assert_eq!(lines_ending_with(&out, shown), rows, "{shown} in\n{out}");
+    }
+
+    // JSON keeps them exactly.
+    let o = vmalloc(&["log", "--json", s(&path)]);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["records"][0]["label"], HOSTILE_LABELS[0].0);
+    assert_eq!(json["records"][1]["label"], HOSTILE_LABELS[1].0);
+    assert_eq!(json["records"][1]["freed"][0]["pool"], HOSTILE_POOLS[0].0);
+    assert_eq!(json["records"][1]["freed"][0]["owner"], HOSTILE_OWNERS[0].0);
+}
+
 /// Every golden journal, sorted.
 fn golden_journals() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(snapshots().join("v2"))
