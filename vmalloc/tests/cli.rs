@@ -974,6 +974,12 @@ fn every_subcommand_has_help_with_examples() {
         "convert",
         "import-v0-1",
         "map",
+        "reconcile",
+        "adopt",
+        "log",
+        "replay",
+        "compact",
+        "blame",
         "demo",
     ] {
         let o = vmalloc(&[command, "--help"]);
@@ -1004,6 +1010,7 @@ fn errors_name_the_file_on_stderr_without_debug_output() {
         vec!["log", s(&missing)],
         vec!["replay", s(&missing), "--to", "1", "x"],
         vec!["compact", s(&missing)],
+        vec!["blame", s(&missing), "5"],
     ] {
         let o = vmalloc(&args);
         assert_status(&o, 1);
