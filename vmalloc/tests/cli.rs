@@ -897,8 +897,14 @@ fn demo_migrates_to_a_second_process_and_passes() {
         "refused at step 3 of 3 (a 512 GiB 64-bit BAR)",
         "rolled back: steps 1 and 2 were undone, gpu0 holds nothing, generation still 16",
         "  check      ok: 16 assignments of 6 devices in 7 pools identical to the source's\n",
+        "  journal    ",
+        "/source.journal: 6 records (",
+        "), one per device plugged, none for gpu0\n\
+         \x20            read back as versions: generations 0, 2, 3, 6, 10, 13, 16, each exact\n\
+         \x20            blame: mmio32 0xd000c000..=0xd000ffff (16 KiB) nvme0: made at generation 16 \"hot-plug nvme0\"\n",
         "+ past_mmio64 0x8000000000..=0x807fffffff (2 GiB) virtio-mem0",
         "result: ok, the destination restored all 16 assignments exactly",
+        "     vmalloc blame ",
     ] {
         assert!(out.contains(expected), "{expected:?} not in\n{out}");
     }
@@ -939,6 +945,42 @@ fn demo_migrates_to_a_second_process_and_passes() {
     );
     let texts = svg_texts(&file("map.svg"));
     assert!(texts.iter().any(|t| t == "virtio-mem0"));
+
+    // The journal of the source's VM: one labelled record per device, the
+    // last one the source's state.
+    let journal = file("source.journal");
+    let o = vmalloc(&["log", "--json", s(&journal)]);
+    assert_status(&o, 0);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let labels: Vec<&str> = json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "boot serial0",
+            "boot acpi",
+            "boot virtio-blk0",
+            "boot virtio-net0",
+            "boot vsock0",
+            "hot-plug nvme0"
+        ]
+    );
+    let last = dir.path().join("last.vmalloc");
+    assert_status(
+        &vmalloc(&["replay", s(&journal), "--to", "16", s(&last)]),
+        0,
+    );
+    assert_status(&vmalloc(&["diff", s(&last), s(&file("source.vmalloc"))]), 0);
+    let o = vmalloc(&["blame", s(&journal), "pio", "0x3f8"]);
+    assert_status(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "pio 0x3f8..=0x3ff (8 B) serial0: made at generation 2 \"boot serial0\"\n"
+    );
 }
 
 #[test]
