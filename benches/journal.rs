@@ -2,7 +2,8 @@
 
 //! Journals: appending a one-change record to a journal of a state of
 //! 100k allocations (without the flush, which is the disk's time, not
-//! ours), and opening a journal of 10,000 records over such a state.
+//! ours), and opening a journal of 10,000 records over such a state (and
+//! reading it back as a `History` of its 10,001 versions).
 //! Run with `cargo bench --bench journal`.
 //!
 //! The states are those of `benches/common/mod.rs` (100k packed pages),
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use vm_allocator::format::{self, JournalWriter};
 use vm_allocator::layout::x86_64 as fc;
-use vm_allocator::{AddressAllocator, AllocPolicy, Journal, Owner, ResourceSet, Versioned};
+use vm_allocator::{
+    AddressAllocator, AllocPolicy, History, Journal, Owner, ResourceSet, Retention, Versioned,
+};
 
 use common::{ours_with, PAGE};
 
@@ -216,6 +219,22 @@ fn open(c: &mut Criterion) {
                 .finish()
         })
     });
+    group.bench_function("address/history_from_journal_bytes", |b| {
+        b.iter(|| {
+            History::<AddressAllocator>::from_journal_bytes(
+                black_box(&bytes),
+                Retention::unbounded(),
+            )
+            .unwrap()
+        })
+    });
+    let (history, _) =
+        History::<AddressAllocator>::from_journal_bytes(&bytes, Retention::unbounded()).unwrap();
+    eprintln!(
+        "address: the history of {} versions retains {} bytes",
+        history.versions().len(),
+        history.retained_bytes()
+    );
 
     let set = dir.path().join("set");
     let len = journal_file(&set, set_with(N), set_change);
@@ -223,6 +242,20 @@ fn open(c: &mut Criterion) {
     group.bench_function("set/open", |b| {
         b.iter(|| Journal::<ResourceSet>::open(&set).unwrap())
     });
+    let bytes = std::fs::read(&set).unwrap();
+    group.bench_function("set/history_from_journal_bytes", |b| {
+        b.iter(|| {
+            History::<ResourceSet>::from_journal_bytes(black_box(&bytes), Retention::unbounded())
+                .unwrap()
+        })
+    });
+    let (history, _) =
+        History::<ResourceSet>::from_journal_bytes(&bytes, Retention::unbounded()).unwrap();
+    eprintln!(
+        "set: the history of {} versions retains {} bytes",
+        history.versions().len(),
+        history.retained_bytes()
+    );
     group.finish();
 }
 

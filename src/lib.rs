@@ -41,6 +41,9 @@
 //!   full state once, then one small checksummed record per change, each
 //!   chained to the one before; after a crash it gives back exactly the
 //!   last change it acknowledged ([below](#keeping-a-journal)).
+//!   [`History::from_journal_bytes`] (and `History::from_journal` of a
+//!   path) reads a journal back as versions, so `blame` names the record
+//!   that made an allocation.
 //!
 //! Everything sits on one persistent B+ tree of ranges whose nodes are
 //! shared copy-on-write: a `clone` is a snapshot that never changes, costs
@@ -147,7 +150,7 @@
 //! | [`Diff::between`] two states loaded independently | O(n) |
 //! | [`Diff::apply`] | O(k log n) |
 //! | `Journal::append` of a state k edits after the last one | O(k log n) + a write and a flush |
-//! | `Journal::open`, [`format::replay`] | O(file size) + O(k log n) per record |
+//! | `Journal::open`, [`format::replay`], [`History::from_journal_bytes`] | O(file size) + O(k log n) per record |
 //! | starting, committing or rolling back a [`Transaction`] | O(1) |
 //! | [`History::record`] a state k changes after the latest version | O(k log n), and as much per version dropped |
 //! | [`History::get`], with V versions kept | O(log V) |
@@ -326,12 +329,13 @@
 //! the first one that fails, and reports what it kept and discarded: a
 //! torn tail (an append a crash cut short: normal, cut off) or damage
 //! (named by record and byte). [`format::replay`] walks the records, each
-//! with its label and the state after it; the bytes are specified in
-//! `FORMAT.md` section 13.
+//! with its label and the state after it, and `History::from_journal`
+//! keeps them as versions; the bytes are specified in `FORMAT.md` section
+//! 13.
 //!
 #![cfg_attr(feature = "std", doc = "```rust")]
 #![cfg_attr(not(feature = "std"), doc = "```ignore")]
-//! use vm_allocator::{AllocPolicy, Journal, Owner, ResourceSet};
+//! use vm_allocator::{AllocPolicy, History, Journal, Made, Owner, ResourceSet, Retention};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("vm.journal");
@@ -358,6 +362,12 @@
 //! let (journal, recovery) = Journal::<ResourceSet>::open(&path).unwrap();
 //! assert!(recovery.is_torn_tail());
 //! assert_eq!(journal.state(), &acknowledged);
+//! drop(journal);
+//!
+//! // The journal as versions: which record took these MSI vectors?
+//! let (history, _) = History::<ResourceSet>::from_journal(&path, Retention::unbounded()).unwrap();
+//! let blame = history.blame(Some("msi_gsi"), 26).unwrap();
+//! assert_eq!((blame.made(), blame.label()), (Made::At(2), Some("hot-plug gpu0")));
 //! ```
 //!
 //! # Fuzzing a VMM's own state

@@ -8,7 +8,8 @@
 //! The decoders: the file format (`from_bytes`, `read_from` and
 //! `format::dump`) in versions 1 and 2 for every kind (id allocator, address
 //! allocator, resource set, delta); journals (`format::replay`,
-//! `format::dump`, `Journal::read`), whose headers and records claim huge
+//! `format::dump`, `Journal::read`, and `History::from_journal_bytes` with
+//! a byte budget the size of the input), whose headers and records claim huge
 //! counts and lengths, and the densest honest journals; serde under postcard, bincode 1.3.3,
 //! bitcode and serde_json for every state type with a `Deserialize`;
 //! `Versionize`; and the import of vm-allocator 0.1.x (`compat::v0_1`).
@@ -43,7 +44,7 @@
 use std::fmt::Debug;
 
 use vm_allocator::format::{self, MAGIC};
-use vm_allocator::{AddressAllocator, Delta, IdAllocator, ResourceSet};
+use vm_allocator::{AddressAllocator, Delta, History, IdAllocator, ResourceSet, Retention};
 
 #[path = "support/counting.rs"]
 mod counting;
@@ -524,6 +525,31 @@ fn every_journal_decoder(what: &str, kind: u8, bytes: &[u8]) -> Option<u64> {
     })
     .unwrap();
     assert_eq!(file, read, "{what}: Journal::read and replay agree");
+    // Kept as versions, within a byte budget the size of the input: the
+    // versions it keeps stay within it, and the history's bookkeeping
+    // within the bound.
+    fn history<S: vm_allocator::Versioned>(bytes: &[u8]) -> Option<u64> {
+        let budget = Retention::unbounded().max_bytes(bytes.len());
+        let (history, recovery) = History::<S>::from_journal_bytes(bytes, budget).ok()?;
+        assert!(history.retained_bytes() <= bytes.len() || history.versions().len() == 1);
+        Some(recovery.records)
+    }
+    let versions = within_bound(
+        &format!("{what}: History::from_journal_bytes"),
+        bytes.len(),
+        || {
+            Ok::<_, ()>(match kind {
+                ID => history::<IdAllocator>(bytes),
+                ADDRESS => history::<AddressAllocator>(bytes),
+                _ => history::<ResourceSet>(bytes),
+            })
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        versions, read,
+        "{what}: History::from_journal_bytes and replay agree"
+    );
     read
 }
 

@@ -351,6 +351,7 @@ fn the_scenarios_reach_every_case() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
+    let mut all = Stats::default();
     for kind in [Kind::Ids, Kind::Addresses, Kind::Set] {
         let mut total = Stats::default();
         for _ in 0..32 {
@@ -368,5 +369,294 @@ fn the_scenarios_reach_every_case() {
         assert!(total.diffs > 50, "{kind:?}: {total:?}");
         assert!(total.most_versions > 10, "{kind:?}: {total:?}");
         assert!(total.most_allocations > 300, "{kind:?}: {total:?}");
+        assert!(total.journal_same_as_live > 5, "{kind:?}: {total:?}");
+        all.add(total);
+    }
+    // A byte budget that trims a journal's history is rarer (a set's
+    // state alone is often above the budget): counted over all kinds.
+    assert!(all.journal_byte_trims > 5, "{all:?}");
+}
+
+// ---------------------------------------------------------------------------
+// From a journal.
+// The journal's history against the same life recorded live: versions,
+// labels, generations, blame; with retention; torn and damaged journals;
+// the errors of `Journal::read`.
+
+#[cfg(feature = "std")]
+mod from_a_journal {
+    use super::*;
+
+    /// A VM's life: each step the state after it and its label (a journal
+    /// label is a name, so never empty), as a VMM would record it live and
+    /// append it to its journal. The set starts at generation 0; every step
+    /// moves it.
+    fn vm_life() -> Vec<(ResourceSet, Option<String>)> {
+        let mut vm = ResourceSet::x86_64();
+        let mut life = vec![(vm.clone(), None)];
+        let plug = |vm: &mut ResourceSet, name: &str, bar: u64| {
+            let owner = Owner::new(name).unwrap();
+            let mut tx = vm.transaction();
+            tx.owned_by(&owner).allocate_id("legacy_gsi").unwrap();
+            tx.owned_by(&owner).allocate_ids("msi_gsi", 4, 4).unwrap();
+            tx.owned_by(&owner)
+                .allocate("mmio32", bar, bar, AllocPolicy::FirstMatch)
+                .unwrap();
+            tx.commit().unwrap();
+        };
+        for (i, name) in ["serial0", "virtio-blk0", "virtio-net0", "nvme0"]
+            .iter()
+            .enumerate()
+        {
+            plug(&mut vm, name, PAGE << i);
+            life.push((vm.clone(), Some(format!("hot-plug {name}"))));
+        }
+        vm.free_owner("virtio-blk0");
+        life.push((vm.clone(), Some("unplug virtio-blk0".into())));
+        vm.allocate_id("legacy_gsi").unwrap(); // no owner, no label
+        life.push((vm.clone(), None));
+        plug(&mut vm, "gpu0", 2 * PAGE); // into virtio-blk0's BAR
+        life.push((vm.clone(), Some("hot-plug gpu0".into())));
+        let bar = vm
+            .addresses("mmio32")
+            .unwrap()
+            .allocation_containing(0xd000_2000);
+        vm.set_owner("mmio32", &bar.unwrap(), Some(Owner::new("gpu1").unwrap()))
+            .unwrap();
+        life.push((vm.clone(), Some("give the BAR to gpu1".into())));
+        life
+    }
+
+    /// The journal of `life`, in `dir`, appended with the file API.
+    fn journal_file(
+        dir: &std::path::Path,
+        life: &[(ResourceSet, Option<String>)],
+    ) -> std::path::PathBuf {
+        let path = dir.join("vm.journal");
+        let mut journal = vm_allocator::Journal::create(&path, &life[0].0).unwrap();
+        for (state, label) in &life[1..] {
+            match label {
+                Some(label) => journal.append_labeled(state, label).unwrap(),
+                None => journal.append(state).unwrap(),
+            }
+        }
+        path
+    }
+
+    /// `life` recorded live, version by version, as `retention` says.
+    fn recorded_live(
+        life: &[(ResourceSet, Option<String>)],
+        retention: Retention,
+    ) -> History<ResourceSet> {
+        let mut history = History::with_retention(life[0].0.clone(), retention);
+        for (state, label) in &life[1..] {
+            match label {
+                Some(label) => history.record_labeled(state, label).unwrap(),
+                None => history.record(state).unwrap(),
+            }
+        }
+        history
+    }
+
+    /// The same versions (generations, labels, changes, states) and the same
+    /// blame, shown and exact, for every value around every allocation.
+    #[track_caller]
+    fn assert_same_history(got: &History<ResourceSet>, want: &History<ResourceSet>) {
+        let show = |h: &History<ResourceSet>| -> Vec<_> {
+            h.versions()
+                .map(|v| (v.generation(), v.label().map(String::from), v.changes()))
+                .collect()
+        };
+        assert_eq!(show(got), show(want));
+        for (a, b) in got.versions().zip(want.versions()) {
+            assert_eq!(a.state(), b.state());
+            assert_eq!(a.state().generation(), b.state().generation());
+        }
+        let mut blamed = 0;
+        for (pool, p) in want.latest().pools() {
+            let ends: Vec<(u64, u64)> = match p {
+                vm_allocator::Pool::Ids(ids) => {
+                    ids.iter().map(|i| (u64::from(i), u64::from(i))).collect()
+                }
+                vm_allocator::Pool::Addresses(a) => {
+                    a.iter().map(|r| (r.start(), r.end())).collect()
+                }
+            };
+            for (first, last) in ends {
+                for value in [first.wrapping_sub(1), first, last, last.wrapping_add(1)] {
+                    let (a, b) = (got.blame(Some(pool), value), want.blame(Some(pool), value));
+                    assert_eq!(a, b, "blame({pool}, {value:#x})");
+                    assert_eq!(a.map(|b| b.to_string()), b.map(|b| b.to_string()));
+                    blamed += 1;
+                }
+            }
+        }
+        assert!(blamed > 20, "{blamed} blames");
+    }
+
+    #[test]
+    fn a_history_from_a_journal_is_the_history_recorded_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let life = vm_life();
+        let path = journal_file(dir.path(), &life);
+        let (history, recovery) =
+            History::<ResourceSet>::from_journal(&path, Retention::unbounded()).unwrap();
+        assert!(recovery.is_clean(), "{recovery}");
+        assert_eq!(recovery.records, life.len() as u64 - 1);
+        let live = recorded_live(&life, Retention::unbounded());
+        assert_same_history(&history, &live);
+        history.check_invariants().unwrap();
+        // The generations are the set's: 0, then one per mutation.
+        let generations: Vec<u64> = history.versions().map(|v| v.generation()).collect();
+        assert_eq!(generations, [0, 3, 6, 9, 12, 13, 14, 17, 18]);
+        // The questions the journal answers.
+        let blame = history.blame(Some("msi_gsi"), 30).unwrap();
+        assert_eq!(blame.owner().unwrap().as_str(), "gpu0");
+        assert_eq!(
+            (blame.made(), blame.label()),
+            (Made::At(17), Some("hot-plug gpu0"))
+        );
+        let blame = history.blame(Some("mmio32"), 0xd000_3fff).unwrap();
+        assert_eq!(blame.owner().unwrap().as_str(), "gpu1");
+        assert_eq!(
+            (blame.made(), blame.label()),
+            (Made::At(18), Some("give the BAR to gpu1"))
+        );
+        let gsi = history.latest().ids("legacy_gsi").unwrap();
+        let unowned = gsi.iter().find(|&id| gsi.owner_at(id).is_none()).unwrap();
+        let blame = history
+            .blame(Some("legacy_gsi"), u64::from(unowned))
+            .unwrap();
+        assert_eq!(
+            (blame.owner(), blame.made(), blame.label()),
+            (None, Made::At(14), None)
+        );
+        assert_eq!(
+            history.blame(Some("legacy_gsi"), 5).unwrap().to_string(),
+            r#"legacy_gsi 5 serial0: made at generation 3 "hot-plug serial0""#
+        );
+        // The bytes give the same history as the path.
+        let bytes = std::fs::read(&path).unwrap();
+        let (from_bytes, again) =
+            History::<ResourceSet>::from_journal_bytes(&bytes, Retention::unbounded()).unwrap();
+        assert_eq!(again, recovery);
+        assert_same_history(&from_bytes, &history);
+    }
+
+    #[test]
+    fn a_history_from_a_journal_keeps_what_its_retention_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let life = vm_life();
+        let path = journal_file(dir.path(), &life);
+        for versions in [1, 2, 3, 5, 9, 100] {
+            let retention = Retention::unbounded().max_versions(versions);
+            let (history, _) = History::<ResourceSet>::from_journal(&path, retention).unwrap();
+            assert_eq!(history.versions().len(), versions.min(life.len()));
+            assert_eq!(history.retention(), retention);
+            assert_same_history(&history, &recorded_live(&life, retention));
+            history.check_invariants().unwrap();
+        }
+        // Three versions: serial0's GSI is older than the oldest kept.
+        let (history, _) =
+            History::<ResourceSet>::from_journal(&path, Retention::unbounded().max_versions(3))
+                .unwrap();
+        assert_eq!(history.oldest().generation(), 14);
+        let blame = history.blame(Some("legacy_gsi"), 5).unwrap();
+        assert_eq!((blame.made(), blame.label()), (Made::AtOrBefore(14), None));
+        // A byte budget keeps the newest versions that fit, and the latest
+        // always.
+        let (all, _) = History::<ResourceSet>::from_journal(&path, Retention::unbounded()).unwrap();
+        let budget = all.retained_bytes() - 1;
+        let (history, _) =
+            History::<ResourceSet>::from_journal(&path, Retention::unbounded().max_bytes(budget))
+                .unwrap();
+        assert!(history.retained_bytes() <= budget);
+        assert_eq!(history.versions().len(), life.len() - 1);
+        history.check_invariants().unwrap();
+        let (history, _) =
+            History::<ResourceSet>::from_journal(&path, Retention::unbounded().max_bytes(1))
+                .unwrap();
+        assert_eq!(history.versions().len(), 1);
+        assert_eq!(history.latest(), &life.last().unwrap().0);
+    }
+
+    #[test]
+    fn a_history_from_a_torn_or_damaged_journal_stops_where_the_journal_does() {
+        use vm_allocator::Journal;
+        let dir = tempfile::tempdir().unwrap();
+        let life = vm_life();
+        let path = journal_file(dir.path(), &life);
+        let whole = std::fs::read(&path).unwrap();
+        // Where each record starts.
+        let starts: Vec<usize> = vm_allocator::format::replay::<ResourceSet>(&whole)
+            .unwrap()
+            .map(|r| r.offset)
+            .collect();
+
+        // A crash cut the last append short: every acknowledged version.
+        for cut in [1, 5, whole.len() - starts[starts.len() - 1] - 1] {
+            std::fs::write(&path, &whole[..whole.len() - cut]).unwrap();
+            let (history, recovery) =
+                History::<ResourceSet>::from_journal(&path, Retention::unbounded()).unwrap();
+            assert!(recovery.is_torn_tail(), "{recovery}");
+            // As `Journal::read` reports it, and without cutting the tail off.
+            let (state, read) = Journal::<ResourceSet>::read(&path).unwrap();
+            assert_eq!(recovery, read);
+            assert_eq!(history.latest(), &state);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().len() as usize,
+                whole.len() - cut
+            );
+            assert_same_history(
+                &history,
+                &recorded_live(&life[..life.len() - 1], Retention::unbounded()),
+            );
+        }
+
+        // Damage in the fourth record: the three before it, and the report.
+        let mut damaged = whole.clone();
+        damaged[starts[3] + 3] ^= 0x40;
+        std::fs::write(&path, &damaged).unwrap();
+        let (history, recovery) =
+            History::<ResourceSet>::from_journal(&path, Retention::unbounded()).unwrap();
+        assert!(recovery.is_corrupt(), "{recovery}");
+        assert_eq!(recovery.records, 3);
+        assert_eq!(recovery, Journal::<ResourceSet>::read(&path).unwrap().1);
+        assert_same_history(&history, &recorded_live(&life[..4], Retention::unbounded()));
+    }
+
+    #[test]
+    fn a_history_from_a_journal_fails_only_where_reading_the_journal_does() {
+        use vm_allocator::{Journal, JournalError};
+        let dir = tempfile::tempdir().unwrap();
+        let life = vm_life();
+        let path = journal_file(dir.path(), &life);
+        let from =
+            |p: &std::path::Path| History::<ResourceSet>::from_journal(p, Retention::unbounded());
+
+        // No file.
+        let missing = dir.path().join("none");
+        assert!(
+            matches!(from(&missing), Err(JournalError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound)
+        );
+        // A state file, a journal of another kind, a header cut short: the
+        // error `Journal::read` gives.
+        let state = dir.path().join("vm.vmalloc");
+        life[0].0.write_to_path(&state).unwrap();
+        let ids = dir.path().join("ids.journal");
+        Journal::create(&ids, &IdAllocator::new(0, 9).unwrap()).unwrap();
+        let cut = dir.path().join("cut.journal");
+        std::fs::write(&cut, &std::fs::read(&path).unwrap()[..40]).unwrap();
+        for file in [&state, &ids, &cut] {
+            let (Err(JournalError::Decode(got)), Err(JournalError::Decode(want))) =
+                (from(file), Journal::<ResourceSet>::read(file))
+            else {
+                panic!("{} is read", file.display());
+            };
+            assert_eq!(got, want);
+        }
+        // Held by a writer: read all the same, as `read` does.
+        let (_writer, _) = Journal::<ResourceSet>::open(&path).unwrap();
+        assert_eq!(from(&path).unwrap().0.latest(), &life.last().unwrap().0);
     }
 }

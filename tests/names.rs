@@ -2,12 +2,13 @@
 
 //! Output that names cannot spoof (FORMAT.md 6.1.1).
 //!
-//! A valid owner or pool name may hold a line separator, bidi controls or
-//! invisible characters. Every human-readable output (the `format::dump`
-//! listing, the `Display` of diffs, deltas and errors) shows such names by
-//! one rule, so that a listing keeps one allocation per line and nothing
-//! hidden reaches the reader; the files themselves are untouched: they
-//! load and re-encode byte for byte.
+//! A valid owner or pool name (or journal label) may hold a line
+//! separator, bidi controls or invisible characters. Every human-readable
+//! output (the `format::dump` listing of every kind of file, journals
+//! included, the `Display` of diffs, deltas, blame and errors) shows such
+//! names by one rule, so that a listing keeps one allocation (one record,
+//! one change) per line and nothing hidden reaches the reader; the files
+//! themselves are untouched: they load and re-encode byte for byte.
 //!
 //! The oracle of "hidden" is the table of FORMAT.md 6.1.1, parsed here: the
 //! first test proves that `escape_name` does exactly what that table says,
@@ -21,7 +22,7 @@ use std::ops::RangeInclusive as Span;
 use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
-use vm_allocator::format::{self, EncodeError, FileKind, Unfit};
+use vm_allocator::format::{self, EncodeError, FileKind, JournalWriter, Unfit};
 use vm_allocator::{
     escape_name, AddressAllocator, AllocPolicy, Delta, Diff, DiffError, Error, IdAllocator, Owner,
     RangeInclusive, ResourceSet, SetError,
@@ -469,6 +470,166 @@ fn diff_and_delta_show_one_change_per_line_with_names_shown() {
     assert!(delta
         .to_string()
         .contains("\n+ 20..=20 (1 id) \\u{20}both\\u{20}\n"));
+}
+
+// ---------------------------------------------------------------------------
+// Journals: their listing, and blame of the history they give.
+
+/// Journal labels (names too) of the same kinds, with how they must show.
+const LABELS: &[(&str, &str)] = &[
+    (
+        "plug\u{2028}record #9 at byte 0, 1 bytes: generation 1",
+        r"plug\u{2028}record #9 at byte 0, 1 bytes: generation 1",
+    ),
+    ("\u{202e}gulpnu\u{2069}", r"\u{202e}gulpnu\u{2069}"),
+    ("say \"hi\"\u{a0}", r#"say \"hi\"\u{a0}"#),
+];
+
+fn plain_label(i: usize) -> String {
+    format!("label-{i:02}")
+}
+
+/// A journal of `states.set`: its pools empty, then every allocation, then
+/// the first owner unplugged, then the first allocation of the second
+/// owner in the first pool given to the third: one label each, from
+/// `labels`.
+fn journal_of(states: &States, owners: &[String], pools: &[String], labels: &[String]) -> Vec<u8> {
+    let (mut writer, mut bytes) = JournalWriter::start(&states.empty_set, 1);
+    // Pools added to a set do not move its generation: an id taken and
+    // given back does.
+    let mut vm = states.set.clone();
+    let id = vm.allocate_id(&pools[0]).unwrap();
+    vm.free_ids(&pools[0], id..=id).unwrap();
+    bytes.extend(writer.append(&vm, Some(&labels[0])).unwrap());
+    vm.free_owner(&owners[0]);
+    bytes.extend(writer.append(&vm, Some(&labels[1])).unwrap());
+    let id = vm.allocations_of(&owners[1]).next().unwrap().1;
+    let third = Owner::new(&owners[2]).unwrap();
+    vm.set_id_owner(&pools[0], id.start() as u32..=id.end() as u32, Some(third))
+        .unwrap();
+    bytes.extend(writer.append(&vm, Some(&labels[2])).unwrap());
+    bytes
+}
+
+/// The numbers of a journal listing that depend on the lengths of the
+/// names (sizes and offsets), masked.
+fn masked_sizes(listing: &str) -> String {
+    listing
+        .lines()
+        .map(|l| {
+            let l = if l.starts_with("header: ") || l.starts_with("end: ") {
+                "(masked)".to_string()
+            } else if let (true, Some(at), Some(to)) = (
+                l.starts_with("record #"),
+                l.find(" at byte "),
+                l.find(": generation "),
+            ) {
+                format!("{}(masked){}", &l[..at], &l[to..])
+            } else {
+                l.to_string()
+            };
+            l + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn journal_listings_show_one_record_and_one_change_per_line_with_names_shown() {
+    let (hostile, plain) = (States::hostile(), States::plain());
+    let plain_owners: Vec<String> = (0..OWNERS.len()).map(plain_owner).collect();
+    let plain_pools: Vec<String> = (0..POOLS.len()).map(plain_pool).collect();
+    let plain_labels: Vec<String> = (0..LABELS.len()).map(plain_label).collect();
+    let hostile_journal = journal_of(&hostile, &names(OWNERS), &names(POOLS), &names(LABELS));
+    let plain_journal = journal_of(&plain, &plain_owners, &plain_pools, &plain_labels);
+
+    let listing = format::dump(&hostile_journal).unwrap();
+    let mut expected = masked_sizes(&format::dump(&plain_journal).unwrap());
+    for (i, (_, shown)) in LABELS.iter().enumerate() {
+        expected = expected.replace(&plain_label(i), shown);
+    }
+    assert_same_as_plain_with_names_shown(&masked_sizes(&listing), &expected);
+    assert_plainly_shown(&listing, expected.lines().count());
+    // One line per record, one per change.
+    let records: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.starts_with("record #"))
+        .collect();
+    assert_eq!(records.len(), 3, "{listing}");
+    for ((_, shown), line) in LABELS.iter().zip(&records) {
+        assert!(line.ends_with(&format!(", label \"{shown}\"")), "{line}");
+    }
+    let changes = listing
+        .lines()
+        .filter(|l| l.starts_with("    + ") || l.starts_with("    - "))
+        .count();
+    // Every allocation; the first owner's, freed; one id freed and made
+    // again with another owner.
+    assert_eq!(changes, hostile.set_items() + POOLS.len() + 2, "{listing}");
+    assert!(
+        listing.contains(&format!(
+            "\n    - {} 0x0..=0xfff (4 KiB) {}\n",
+            POOLS[1].1, OWNERS[0].1
+        )),
+        "{listing}"
+    );
+}
+
+#[test]
+fn blame_of_a_journal_history_shows_names_and_labels_by_the_rule() {
+    use vm_allocator::{History, Retention};
+    let (hostile, plain) = (States::hostile(), States::plain());
+    let plain_owners: Vec<String> = (0..OWNERS.len()).map(plain_owner).collect();
+    let plain_pools: Vec<String> = (0..POOLS.len()).map(plain_pool).collect();
+    let plain_labels: Vec<String> = (0..LABELS.len()).map(plain_label).collect();
+    let bytes = journal_of(&hostile, &names(OWNERS), &names(POOLS), &names(LABELS));
+    let (history, _) =
+        History::<ResourceSet>::from_journal_bytes(&bytes, Retention::unbounded()).unwrap();
+    let bytes = journal_of(&plain, &plain_owners, &plain_pools, &plain_labels);
+    let (plain_history, _) =
+        History::<ResourceSet>::from_journal_bytes(&bytes, Retention::unbounded()).unwrap();
+    let mut blamed = 0;
+    for ((pool, p), plain_name) in history.latest().pools().zip(&plain_pools) {
+        for item in p_items(p) {
+            let blame = history.blame(Some(pool), item).unwrap().to_string();
+            let mut expected = plain_history
+                .blame(Some(plain_name), item)
+                .unwrap()
+                .to_string();
+            for (i, (_, shown)) in OWNERS.iter().enumerate() {
+                expected = expected.replace(&plain_owner(i), shown);
+            }
+            for (i, (_, shown)) in POOLS.iter().enumerate() {
+                expected = expected.replace(&plain_pool(i), shown);
+            }
+            for (i, (_, shown)) in LABELS.iter().enumerate() {
+                expected = expected.replace(&plain_label(i), shown);
+            }
+            assert_eq!(blame, expected);
+            assert_plainly_shown(&blame, 1);
+            blamed += 1;
+        }
+    }
+    assert_eq!(blamed, hostile.set_items() - POOLS.len());
+    // The exact label stays available.
+    let id = history
+        .latest()
+        .allocations_of(OWNERS[2].0)
+        .next()
+        .unwrap()
+        .1;
+    let blame = history.blame(Some(POOLS[0].0), id.start()).unwrap();
+    assert_eq!(blame.label(), Some(LABELS[2].0));
+}
+
+/// The first value of every allocation of a pool.
+fn p_items(pool: &vm_allocator::Pool) -> Vec<u64> {
+    match pool {
+        vm_allocator::Pool::Ids(ids) => ids
+            .allocations()
+            .map(|a| u64::from(*a.ids().start()))
+            .collect(),
+        vm_allocator::Pool::Addresses(a) => a.allocations().map(|a| a.range().start()).collect(),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,9 @@ use arbitrary::Arbitrary;
 use vm_allocator::format::{
     self, DecodeError, DecodeErrorKind, Field, JournalWriter, JOURNAL_MAGIC, MAGIC,
 };
-use vm_allocator::{AddressAllocator, Delta, Diff, IdAllocator, ResourceSet, StatePair, Versioned};
+use vm_allocator::{
+    AddressAllocator, Delta, Diff, History, IdAllocator, ResourceSet, Retention, StatePair, Versioned,
+};
 
 // ---------------------------------------------------------------------------
 // Files, from FORMAT.md.
@@ -395,7 +397,9 @@ pub fn mutate(bytes: &mut Vec<u8>, mutations: &[Mutation]) {
 /// diffs are those between the states, and which, written again with the
 /// same id and labels, give exactly the bytes the reader kept (journals are
 /// canonical); what it discarded, read alone after them, changes nothing;
-/// and the listing (`format::dump`) agrees about the header.
+/// `History::from_journal_bytes` keeps exactly the states it read, with
+/// their labels, and reports the same; and the listing (`format::dump`)
+/// agrees about the header.
 pub fn check_journal(data: &[u8]) {
     let kinds = [
         check_journal_as::<IdAllocator>(data, |s| s.check_invariants().unwrap()),
@@ -429,6 +433,7 @@ fn check_journal_as<S: Versioned>(data: &[u8], check: fn(&S)) -> Result<u64, Dec
     let header = *replay.header();
     let (mut writer, mut again) = JournalWriter::start(&base, header.id);
     assert_eq!(again.len(), header.len);
+    let mut versions = vec![(base.clone(), None)];
     let mut previous = base;
     let mut n = 0;
     for record in replay.by_ref() {
@@ -444,10 +449,18 @@ fn check_journal_as<S: Versioned>(data: &[u8], check: fn(&S)) -> Result<u64, Dec
             .append_to(&record.state, record.label, &mut again)
             .expect("a record read can be written");
         assert_eq!(again.len(), record.offset + record.len);
+        versions.push((record.state.clone(), record.label));
         previous = record.state;
         n += 1;
     }
     let (end, recovery) = replay.finish();
+    let (history, reported) = History::<S>::from_journal_bytes(data, Retention::unbounded())
+        .expect("a history reads what the replay reads");
+    assert_eq!(reported, recovery);
+    history.check_invariants().unwrap();
+    let kept: Vec<_> = history.versions().map(|v| (v.state(), v.label())).collect();
+    let read: Vec<_> = versions.iter().map(|(s, l)| (s, *l)).collect();
+    assert!(kept == read, "the history does not keep the states read");
     assert_eq!(recovery.records, n);
     assert_eq!(recovery.len + recovery.discarded, data.len());
     assert_eq!(

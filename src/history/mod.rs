@@ -155,7 +155,10 @@ impl Retention {
 /// Any kept version can be read back ([`get`](Self::get)) and diffed with
 /// any other ([`diff`](Self::diff)), and [`blame`](Self::blame) says which
 /// version made the allocation that holds an address or an id now.
-/// A [`Retention`] bounds what is kept, by count or by bytes.
+/// A [`Retention`] bounds what is kept, by count or by bytes. A journal
+/// gives a history too: its base state, then the state after each record
+/// with the record's label ([`from_journal_bytes`](Self::from_journal_bytes),
+/// and with `std`, `from_journal` of a path).
 ///
 /// Generations are strictly increasing: a state whose generation is not
 /// above the latest version's is refused. Versions need not be one
@@ -263,7 +266,8 @@ impl<S: Versioned> History<S> {
     }
 
     /// A history of `versions`, oldest first, each with its label, kept as
-    /// `retention` says: what replaying a journal gives.
+    /// `retention` says. ([`from_journal_bytes`](Self::from_journal_bytes)
+    /// and, with `std`, `from_journal` build one from a journal's records.)
     ///
     /// Fails with [`HistoryError::Empty`] if there is none, and otherwise
     /// as [`record`](Self::record) fails for the first version it refuses.

@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 use arbitrary::Arbitrary;
+use vm_allocator::format::{self, JournalWriter};
 use vm_allocator::{
     AddressAllocator, AllocPolicy, Diff, History, HistoryError, IdAllocator, Made, Owner, PoolKind,
     RangeInclusive, ResourceSet, Retention, Versioned,
@@ -508,6 +509,10 @@ pub struct Stats {
     pub most_versions: usize,
     /// The most allocations in one pool of the latest version.
     pub most_allocations: usize,
+    /// Histories from a journal that the byte budget made drop versions.
+    pub journal_byte_trims: usize,
+    /// Histories from a journal compared with the scenario's own history.
+    pub journal_same_as_live: usize,
 }
 
 impl Stats {
@@ -523,6 +528,8 @@ impl Stats {
         self.diffs += other.diffs;
         self.most_versions = self.most_versions.max(other.most_versions);
         self.most_allocations = self.most_allocations.max(other.most_allocations);
+        self.journal_byte_trims += other.journal_byte_trims;
+        self.journal_same_as_live += other.journal_same_as_live;
     }
 }
 
@@ -557,6 +564,12 @@ struct Runner<S: Subject> {
     /// The model: the kept versions and their labels, oldest first.
     model: Vec<(S, Option<String>)>,
     retention: RetentionSel,
+    /// Every version recorded, from the first, with its label: what a
+    /// journal of the scenario holds.
+    recorded: Vec<(S, Option<String>)>,
+    /// The scenario's first retention, and whether it ever changed.
+    first_retention: RetentionSel,
+    retention_changed: bool,
     owners: Vec<Owner>,
     stats: std::cell::Cell<Stats>,
 }
@@ -567,8 +580,11 @@ impl<S: Subject> Runner<S> {
         let mut runner = Runner {
             history: History::with_retention(live.clone(), scenario.retention.retention()),
             model: vec![(live.clone(), None)],
+            recorded: vec![(live.clone(), None)],
             live,
             retention: scenario.retention,
+            first_retention: scenario.retention,
+            retention_changed: false,
             owners: owners(),
             stats: Default::default(),
         };
@@ -582,6 +598,9 @@ impl<S: Subject> Runner<S> {
         runner
             .rebuild()
             .map_err(|e| format!("at the end, rebuilt from the versions: {e}"))?;
+        runner
+            .read_back_from_a_journal()
+            .map_err(|e| format!("at the end, from a journal of the versions: {e}"))?;
         Ok(runner.stats.get())
     }
 
@@ -613,6 +632,133 @@ impl<S: Subject> Runner<S> {
                     )?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `History::from_journal_bytes` of a journal of every version
+    /// recorded (written by `JournalWriter`, with the first retention)
+    /// keeps the last versions, as many as the retention allows, and
+    /// answers as a history that recorded those versions live, and as the
+    /// scenario's own history when that keeps the same versions (as it
+    /// must with the retention unchanged and no byte budget). Then the
+    /// same journal with its last record torn.
+    fn read_back_from_a_journal(&self) -> Result<(), String> {
+        // The journal, and what it holds: a label it cannot hold (the
+        // empty one: a label is a name) is left out.
+        let (mut writer, mut bytes) = JournalWriter::start(&self.recorded[0].0, 0x5eed);
+        let mut journaled = vec![self.recorded[0].clone()];
+        let mut ends = Vec::new();
+        for (state, label) in &self.recorded[1..] {
+            let label = label.clone().filter(|l| Owner::new(l).is_ok());
+            ends.push(bytes.len());
+            writer
+                .append_to(state, label.as_deref(), &mut bytes)
+                .map_err(|e| format!("the journal refused version {}: {e}", state.generation()))?;
+            journaled.push((state.clone(), label));
+        }
+        let retention = self.first_retention.retention();
+        let (got, recovery) = History::<S>::from_journal_bytes(&bytes, retention)
+            .map_err(|e| format!("from_journal_bytes: {e}"))?;
+        same("recovery", recovery.is_clean(), true)?;
+        got.check_invariants()?;
+        let first = journaled.len() - got.versions().len();
+        let oldest = |i: usize| journaled[i].0.generation();
+        same(
+            "the oldest version",
+            got.oldest().generation(),
+            oldest(first),
+        )?;
+
+        // As many as the retention allows: one more would break it.
+        let count_over = retention
+            .version_limit()
+            .is_some_and(|max| journaled.len() - first + 1 > max);
+        if first > 0 && !count_over {
+            let Some(max) = retention.byte_limit() else {
+                return Err(format!("dropped {first} versions with room for more"));
+            };
+            let decoded: Vec<S> = format::replay::<S>(&bytes)
+                .map(|r| {
+                    let base = r.base().clone();
+                    std::iter::once(base).chain(r.map(|r| r.state)).collect()
+                })
+                .unwrap();
+            let with_one_more = decoded[first - 1..]
+                .iter()
+                .zip(&journaled[first - 1..])
+                .map(|(s, (_, l))| (s, l.as_deref()));
+            if History::<S>::recount_bytes(with_one_more) <= max {
+                return Err(format!(
+                    "dropped version {} with room for it",
+                    oldest(first - 1)
+                ));
+            }
+            self.count(|s| s.journal_byte_trims += 1);
+        }
+
+        // The same answers as a history that recorded them live.
+        let live = History::from_versions(Retention::unbounded(), journaled[first..].to_vec())
+            .map_err(|e| format!("{e}"))?;
+        same_history("recorded live", &got, &live)?;
+        // And as the scenario's own history, whenever both keep the same
+        // versions: always if the retention never changed and has no byte
+        // budget.
+        let generations =
+            |h: &History<S>| -> Vec<u64> { h.versions().map(|v| v.generation()).collect() };
+        let same_versions = generations(&got) == generations(&self.history);
+        if !same_versions && !self.retention_changed && retention.byte_limit().is_none() {
+            return Err(format!(
+                "kept {:?}, the scenario's history {:?}",
+                generations(&got),
+                generations(&self.history)
+            ));
+        }
+        if same_versions {
+            let labels_kept = |h: &History<S>| -> Vec<_> {
+                h.versions()
+                    .map(|v| (v.generation(), v.label().filter(|l| Owner::new(l).is_ok())))
+                    .map(|(g, l)| (g, l.map(String::from)))
+                    .collect()
+            };
+            same("versions", labels_kept(&got), labels_kept(&self.history))?;
+            let shown = |b: Option<vm_allocator::Blame<'_>>| {
+                b.map(|b| {
+                    let label = b.label().filter(|l| Owner::new(l).is_ok());
+                    (
+                        b.range(),
+                        b.owner().cloned(),
+                        b.made(),
+                        label.map(String::from),
+                    )
+                })
+            };
+            for_each_end(self.history.latest(), |pool, value| {
+                same(
+                    &format!("blame({pool:?}, {value:#x})"),
+                    shown(got.blame(pool, value)),
+                    shown(self.history.blame(pool, value)),
+                )
+            })?;
+            self.count(|s| s.journal_same_as_live += 1);
+        }
+
+        // Torn in its last record: the versions before it.
+        if let Some(&end) = ends.last() {
+            let torn = &bytes[..end + (bytes.len() - end) / 2];
+            let (got, recovery) = History::<S>::from_journal_bytes(torn, retention)
+                .map_err(|e| format!("from_journal_bytes of a torn journal: {e}"))?;
+            same("torn tail", recovery.is_torn_tail(), true)?;
+            same(
+                "records before the tear",
+                recovery.records,
+                ends.len() as u64 - 1,
+            )?;
+            same(
+                "latest before the tear",
+                got.latest(),
+                &journaled[ends.len() - 1].0,
+            )?;
         }
         Ok(())
     }
@@ -672,6 +818,7 @@ impl<S: Subject> Runner<S> {
             }
             HistoryAction::SetRetention(sel) => {
                 self.retention = sel;
+                self.retention_changed = true;
                 let dropped = self.history.set_retention(sel.retention());
                 let before = self.model.len();
                 self.apply_retention();
@@ -721,6 +868,8 @@ impl<S: Subject> Runner<S> {
         }
         same("recording", got, Ok(()))?;
         self.model
+            .push((self.live.clone(), label.map(String::from)));
+        self.recorded
             .push((self.live.clone(), label.map(String::from)));
         let before = self.model.len();
         self.apply_retention();
@@ -1004,6 +1153,45 @@ impl<S: Subject> Runner<S> {
         }
         Ok(())
     }
+}
+
+/// Two histories keep the same versions (states, generations, labels,
+/// changes) and blame every end of every allocation of their latest
+/// version the same.
+fn same_history<S: Subject>(what: &str, got: &History<S>, want: &History<S>) -> Result<(), String> {
+    let show = |h: &History<S>| -> Vec<_> {
+        h.versions()
+            .map(|v| (v.generation(), v.label().map(String::from), v.changes()))
+            .collect()
+    };
+    same(&format!("{what}: versions"), show(got), show(want))?;
+    for (a, b) in got.versions().zip(want.versions()) {
+        if a.state() != b.state() {
+            return Err(format!("{what}: version {} differs", b.generation()));
+        }
+    }
+    for_each_end(want.latest(), |pool, value| {
+        same(
+            &format!("{what}: blame({pool:?}, {value:#x})"),
+            got.blame(pool, value),
+            want.blame(pool, value),
+        )
+    })
+}
+
+/// Calls `f` with the first and the last value of every allocation of
+/// every pool of `state`.
+fn for_each_end<S: Subject>(
+    state: &S,
+    mut f: impl FnMut(Option<&str>, u64) -> Result<(), String>,
+) -> Result<(), String> {
+    for (name, _) in S::pools() {
+        for (first, last, _) in state.pool(name).allocations() {
+            f(name, first)?;
+            f(name, last)?;
+        }
+    }
+    Ok(())
 }
 
 /// The call that frees `first..=last` of `pool`.

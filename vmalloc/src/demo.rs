@@ -5,15 +5,18 @@
 //!
 //! The source builds an x86_64 resource set, boots a VM with a handful of
 //! devices, hot-plugs one in a transaction, shows a hot-plug that does not
-//! fit rolling back, snapshots and saves the state (and, beside it, what
+//! fit rolling back, keeping a journal of every step (one labelled record
+//! per device plugged; none for the refused hot-plug) and reading it back
+//! as a `History`, snapshots and saves the state (and, beside it, what
 //! it expects the destination to find, as `vmalloc dump --json` would
 //! print it, and the device list: what each device holds, as a claims
 //! file). It then runs itself again as the destination
 //! (`vmalloc demo-destination`, hidden), which loads the file, checks every
 //! assignment against the expectation, reconciles the restored state with
 //! the device list, hot-plugs more and saves its state. The source diffs the two states, writes the delta file and a
-//! map. The exit status is 0 only if the destination restored the state
-//! exactly and found it consistent with the device list.
+//! map. The exit status is 0 only if the journal gave back every version
+//! and the destination restored the state exactly and found it consistent
+//! with the device list.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,8 @@ use vm_allocator::layout::x86_64::{
     LEGACY_GSI, MMIO32, MMIO64, MSI_GSI, PAST_MMIO64, PIO, SYSTEM_MEMORY,
 };
 use vm_allocator::{
-    AllocPolicy, ChangeKind, Delta, Diff, Owner, PoolKind, ResourceSet, SetError, TransactionError,
+    AllocPolicy, ChangeKind, Delta, Diff, History, Journal, Made, Owner, PoolKind, ResourceSet,
+    Retention, SetError, TransactionError,
 };
 
 use crate::claims::{ClaimJson, ClaimsFile};
@@ -34,6 +38,8 @@ use crate::{human, pools, svg, ColorWhen, Failure, Outcome, EXIT_FAILURE};
 
 /// The state the source saves for the destination.
 pub const SOURCE_FILE: &str = "source.vmalloc";
+/// The journal of the source's VM: one record per step.
+pub const JOURNAL_FILE: &str = "source.journal";
 /// What the source expects the destination to find (`dump --json`).
 pub const EXPECTED_FILE: &str = "source.json";
 /// What the devices hold, as a claims file (`vmalloc reconcile`).
@@ -48,17 +54,21 @@ pub const MAP_FILE: &str = "map.svg";
 /// Play a VMM, from boot to a live migration between two processes.
 ///
 /// Boot a VM with a handful of devices, hot-plug one, watch a hot-plug that
-/// does not fit roll back, save a snapshot, and migrate it to a second
-/// process that restores it, checks every assignment and allocates more;
-/// then diff the two states and write the delta and a map.
+/// does not fit roll back, keeping a journal of each step (source.journal),
+/// save a snapshot, and migrate it to a second process that restores it,
+/// checks every assignment and allocates more; then diff the two states
+/// and write the delta and a map.
 ///
-/// The exit status is 0 only if the destination restored every assignment
-/// exactly and found it consistent with the device list the source sent.
-/// The files stay in DIR for the other subcommands to look at.
+/// The exit status is 0 only if the journal gave back every version of the
+/// VM, and the destination restored every assignment exactly and found it
+/// consistent with the device list the source sent. The files stay in DIR
+/// for the other subcommands to look at (`vmalloc log` and `vmalloc blame`
+/// on the journal).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     vmalloc demo\n  \
-    vmalloc demo --dir /tmp/migration && vmalloc inspect /tmp/migration/destination.vmalloc")]
+    vmalloc demo --dir /tmp/migration && vmalloc inspect /tmp/migration/destination.vmalloc\n  \
+    vmalloc demo --dir /tmp/migration && vmalloc log /tmp/migration/source.journal")]
 pub struct Args {
     /// Where to write the files [default: vmalloc-demo in the temporary
     /// directory].
@@ -307,9 +317,21 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
         ),
     );
 
+    // The VM's life, one record per step, each durable once appended.
+    let journal_file = dir.join(JOURNAL_FILE);
+    let journal_failure =
+        |e: vm_allocator::JournalError| Failure::new(format!("{}: {e}", journal_file.display()));
+    let mut journal = Journal::create(&journal_file, &vm).map_err(journal_failure)?;
+    let mut life = vec![(vm.clone(), None)];
+
     // Boot.
     for (i, (name, needs)) in BOOT.iter().enumerate() {
         plug(&mut vm, name, needs).map_err(|e| Failure::new(format!("booting {name}: {e}")))?;
+        let label = format!("boot {name}");
+        journal
+            .append_labeled(&vm, &label)
+            .map_err(journal_failure)?;
+        life.push((vm.clone(), Some(label)));
         let line = steps.device_line(&vm, name);
         if i == 0 {
             steps.step("boot", line);
@@ -322,6 +344,11 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
     // A hot-plug, all or nothing.
     let (name, needs) = HOTPLUG;
     plug(&mut vm, name, needs).map_err(|e| Failure::new(format!("hot-plugging {name}: {e}")))?;
+    let label = format!("hot-plug {name}");
+    journal
+        .append_labeled(&vm, &label)
+        .map_err(journal_failure)?;
+    life.push((vm.clone(), Some(label)));
     steps.step(
         "hot-plug",
         format!("{}\n(in one transaction)", steps.device_line(&vm, name)),
@@ -367,6 +394,34 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
             ));
         }
     }
+
+    // The journal: nothing for the refused hot-plug, and every version
+    // back, as it was.
+    let records = journal.records();
+    drop(journal);
+    let Some((generations, blame)) = check_journal(&journal_file, &life) else {
+        say!(
+            "{}",
+            style.bad(format!(
+                "result: FAILED, {} does not give back the VM's life",
+                journal_file.display()
+            ))
+        );
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    };
+    let journal_bytes = std::fs::metadata(&journal_file).map_or(0, |m| m.len());
+    steps.step(
+        "journal",
+        format!(
+            "{}: {} ({}), one per device plugged, none for {}\n\
+             read back as versions: generations {generations}, each exact\n\
+             blame: {blame}",
+            journal_file.display(),
+            human::count(records, "record", "records"),
+            human::count(journal_bytes, "byte", "bytes"),
+            TOO_BIG.0,
+        ),
+    );
 
     // Snapshot and save.
     let snapshot = vm.clone(); // O(1): shares every node with `vm`
@@ -524,10 +579,43 @@ pub fn run(args: Args, color: ColorWhen) -> Outcome {
         style.dim(format!(
             "try: vmalloc inspect {d}/{DESTINATION_FILE}\n     \
              vmalloc diff {d}/{SOURCE_FILE} {d}/{DESTINATION_FILE}\n     \
-             vmalloc reconcile {d}/{SOURCE_FILE} {d}/{DEVICES_FILE}"
+             vmalloc reconcile {d}/{SOURCE_FILE} {d}/{DEVICES_FILE}\n     \
+             vmalloc log {d}/{JOURNAL_FILE}\n     \
+             vmalloc blame {d}/{JOURNAL_FILE} mmio32 {HOTPLUG_PROBE:#x}"
         ))
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// An address inside the 32-bit BAR the hot-plug takes (the blame the
+/// demo shows).
+const HOTPLUG_PROBE: u64 = 0xd000_c000;
+
+/// Reads the journal back as a history: it must hold exactly the versions
+/// of `life` with their labels, and blame the hot-plugged BAR on its
+/// record. Returns the generations and that blame, for people; `None` if
+/// anything differs.
+fn check_journal(path: &Path, life: &[(ResourceSet, Option<String>)]) -> Option<(String, String)> {
+    let (history, recovery) =
+        History::<ResourceSet>::from_journal(path, Retention::unbounded()).ok()?;
+    let versions: Vec<_> = history.versions().collect();
+    let same = recovery.is_clean()
+        && versions.len() == life.len()
+        && versions.iter().zip(life).all(|(v, (state, label))| {
+            v.state() == state
+                && v.generation() == state.generation()
+                && v.label() == label.as_deref()
+        });
+    let blame = history.blame(Some(MMIO32), HOTPLUG_PROBE)?;
+    let hot_plug = life.last()?;
+    let blamed = blame.owner().map(Owner::as_str) == Some(HOTPLUG.0)
+        && blame.made() == Made::At(hot_plug.0.generation())
+        && blame.label() == hot_plug.1.as_deref();
+    let generations: Vec<String> = versions
+        .iter()
+        .map(|v| v.generation().to_string())
+        .collect();
+    (same && blamed).then(|| (generations.join(", "), blame.to_string()))
 }
 
 /// Runs the destination: this program again, as another process.
@@ -562,4 +650,49 @@ fn replay(source: &Path, delta: &Path) -> Result<ResourceSet, Failure> {
             source.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The source's life as the demo journals it, in `dir`.
+    fn journaled(dir: &Path) -> (PathBuf, Vec<(ResourceSet, Option<String>)>) {
+        let path = dir.join(JOURNAL_FILE);
+        let mut vm = ResourceSet::x86_64();
+        let mut journal = Journal::create(&path, &vm).unwrap();
+        let mut life = vec![(vm.clone(), None)];
+        for (name, needs) in BOOT.iter().chain([&HOTPLUG]) {
+            plug(&mut vm, name, needs).unwrap();
+            let label = format!("plug {name}");
+            journal.append_labeled(&vm, &label).unwrap();
+            life.push((vm.clone(), Some(label)));
+        }
+        (path, life)
+    }
+
+    #[test]
+    fn the_journal_check_passes_only_on_the_life_it_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, life) = journaled(dir.path());
+        let (generations, blame) = check_journal(&path, &life).unwrap();
+        assert_eq!(generations, "0, 2, 3, 6, 10, 13, 16");
+        assert_eq!(
+            blame,
+            r#"mmio32 0xd000c000..=0xd000ffff (16 KiB) nvme0: made at generation 16 "plug nvme0""#
+        );
+        // Another label, a version missing, a version too many.
+        let mut relabeled = life.clone();
+        relabeled[2].1 = Some("plug acpi0".into());
+        assert_eq!(check_journal(&path, &relabeled), None);
+        assert_eq!(check_journal(&path, &life[..life.len() - 1]), None);
+        let mut more = life.clone();
+        more.push(life.last().unwrap().clone());
+        assert_eq!(check_journal(&path, &more), None);
+        // The last append torn: the journal no longer gives the life.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert_eq!(check_journal(&path, &life), None);
+        assert_eq!(check_journal(&dir.path().join("none"), &life), None);
+    }
 }

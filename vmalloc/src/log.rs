@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use serde::{Deserialize, Serialize};
 use vm_allocator::escape_name;
-use vm_allocator::format::DiscardCause;
+use vm_allocator::format::{DiscardCause, Recovery};
 
 use crate::dump::{self, ChangeJson};
 use crate::journal::{self, JournalView};
@@ -172,8 +172,6 @@ fn render(view: &JournalView, style: &Style) -> String {
 }
 
 fn log_json(view: &JournalView) -> LogJson {
-    let r = &view.recovery;
-    let d = r.discard.as_ref();
     LogJson {
         format_version: view.header.version,
         kind: "Journal".to_string(),
@@ -199,20 +197,26 @@ fn log_json(view: &JournalView) -> LogJson {
                 }
             })
             .collect(),
-        end: EndJson {
-            records: r.records,
-            kept: r.len,
-            discarded: r.discarded,
-            cause: d.map(|d| cause_name(d.cause).to_string()),
-            record: d.and_then(|d| d.error.record),
-            offset: d.map(|d| d.offset),
-            last_record: d.and_then(|d| match d.cause {
-                DiscardCause::Damage { last_record } => Some(last_record),
-                _ => None,
-            }),
-            error: d.map(|d| d.error.to_string()),
-        },
+        end: end_json(&view.recovery),
         generation: view.last_generation(),
+    }
+}
+
+/// How a journal ends, as JSON (`log --json`, `blame --json`).
+pub fn end_json(r: &Recovery) -> EndJson {
+    let d = r.discard.as_ref();
+    EndJson {
+        records: r.records,
+        kept: r.len,
+        discarded: r.discarded,
+        cause: d.map(|d| cause_name(d.cause).to_string()),
+        record: d.and_then(|d| d.error.record),
+        offset: d.map(|d| d.offset),
+        last_record: d.and_then(|d| match d.cause {
+            DiscardCause::Damage { last_record } => Some(last_record),
+            _ => None,
+        }),
+        error: d.map(|d| d.error.to_string()),
     }
 }
 

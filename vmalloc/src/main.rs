@@ -21,6 +21,7 @@ macro_rules! say {
 
 mod adopt;
 mod apply;
+mod blame;
 mod claims;
 mod compact;
 mod convert;
@@ -93,20 +94,22 @@ pub fn say_line(args: std::fmt::Arguments<'_>) {
     about = "Inspect, verify, diff and convert vm-allocator state files and journals, and run a VMM demo",
     long_about = "Inspect, verify, dump, diff, convert and map vm-allocator state files \
                   (allocators, resource sets and deltas of every format version), show, \
-                  replay and compact journals, import vm-allocator 0.1.x state, reconcile \
-                  a state with what the devices claim and adopt the claims, and run a demo \
-                  of a VMM's life with a live migration between two processes.",
+                  replay and compact journals, say which version made an allocation \
+                  (blame), import vm-allocator 0.1.x state, reconcile a state with what the \
+                  devices claim and adopt the claims, and run a demo of a VMM's life with a \
+                  live migration between two processes.",
     after_help = "Examples:\n  \
                   vmalloc demo\n  \
                   vmalloc inspect snapshots/v2/x86_64_set.bin\n  \
                   vmalloc verify snapshots/v1/*.bin snapshots/v2/*.bin\n  \
                   vmalloc diff old.vmalloc new.vmalloc\n  \
                   vmalloc reconcile vm.vmalloc devices.json\n  \
-                  vmalloc log vm.journal\n\n\
+                  vmalloc log vm.journal\n  \
+                  vmalloc blame vm.journal mmio32 0xd000c000\n\n\
                   Exit status: 0 on success, 1 when a file is invalid, (for diff) the \
-                  files differ, (for reconcile) there are findings or (for adopt) the \
-                  claims are refused, 2 on a usage error (and when diff, reconcile or \
-                  adopt cannot read their files)."
+                  files differ, (for reconcile) there are findings, (for adopt) the \
+                  claims are refused or (for blame) nothing holds the value, 2 on a usage \
+                  error (and when diff, reconcile or adopt cannot read their files)."
 )]
 struct Cli {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is
@@ -141,6 +144,7 @@ enum Command {
     Log(log::Args),
     Replay(replay::Args),
     Compact(compact::Args),
+    Blame(blame::Args),
     Demo(demo::Args),
     #[command(name = "demo-destination", hide = true)]
     DemoDestination(demo_destination::Args),
@@ -163,6 +167,7 @@ fn main() -> ExitCode {
         Command::Log(args) => log::run(args, color),
         Command::Replay(args) => replay::run(args),
         Command::Compact(args) => compact::run(args),
+        Command::Blame(args) => blame::run(args, color),
         Command::Demo(args) => demo::run(args, color),
         Command::DemoDestination(args) => demo_destination::run(args, color),
     };

@@ -897,8 +897,14 @@ fn demo_migrates_to_a_second_process_and_passes() {
         "refused at step 3 of 3 (a 512 GiB 64-bit BAR)",
         "rolled back: steps 1 and 2 were undone, gpu0 holds nothing, generation still 16",
         "  check      ok: 16 assignments of 6 devices in 7 pools identical to the source's\n",
+        "  journal    ",
+        "/source.journal: 6 records (",
+        "), one per device plugged, none for gpu0\n\
+         \x20            read back as versions: generations 0, 2, 3, 6, 10, 13, 16, each exact\n\
+         \x20            blame: mmio32 0xd000c000..=0xd000ffff (16 KiB) nvme0: made at generation 16 \"hot-plug nvme0\"\n",
         "+ past_mmio64 0x8000000000..=0x807fffffff (2 GiB) virtio-mem0",
         "result: ok, the destination restored all 16 assignments exactly",
+        "     vmalloc blame ",
     ] {
         assert!(out.contains(expected), "{expected:?} not in\n{out}");
     }
@@ -939,6 +945,42 @@ fn demo_migrates_to_a_second_process_and_passes() {
     );
     let texts = svg_texts(&file("map.svg"));
     assert!(texts.iter().any(|t| t == "virtio-mem0"));
+
+    // The journal of the source's VM: one labelled record per device, the
+    // last one the source's state.
+    let journal = file("source.journal");
+    let o = vmalloc(&["log", "--json", s(&journal)]);
+    assert_status(&o, 0);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let labels: Vec<&str> = json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "boot serial0",
+            "boot acpi",
+            "boot virtio-blk0",
+            "boot virtio-net0",
+            "boot vsock0",
+            "hot-plug nvme0"
+        ]
+    );
+    let last = dir.path().join("last.vmalloc");
+    assert_status(
+        &vmalloc(&["replay", s(&journal), "--to", "16", s(&last)]),
+        0,
+    );
+    assert_status(&vmalloc(&["diff", s(&last), s(&file("source.vmalloc"))]), 0);
+    let o = vmalloc(&["blame", s(&journal), "pio", "0x3f8"]);
+    assert_status(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "pio 0x3f8..=0x3ff (8 B) serial0: made at generation 2 \"boot serial0\"\n"
+    );
 }
 
 #[test]
@@ -974,6 +1016,12 @@ fn every_subcommand_has_help_with_examples() {
         "convert",
         "import-v0-1",
         "map",
+        "reconcile",
+        "adopt",
+        "log",
+        "replay",
+        "compact",
+        "blame",
         "demo",
     ] {
         let o = vmalloc(&[command, "--help"]);
@@ -1004,6 +1052,7 @@ fn errors_name_the_file_on_stderr_without_debug_output() {
         vec!["log", s(&missing)],
         vec!["replay", s(&missing), "--to", "1", "x"],
         vec!["compact", s(&missing)],
+        vec!["blame", s(&missing), "5"],
     ] {
         let o = vmalloc(&args);
         assert_status(&o, 1);
@@ -1440,6 +1489,106 @@ fn escape_units(shown: &str) -> Vec<&str> {
 }
 
 // ---------------------------------------------------------------- journals
+
+/// Labels that try to fake a line or reorder text, with how they show.
+const HOSTILE_LABELS: [(&str, &str); 2] = [
+    (
+        "plug\u{2028}#9 generation 99 \"x\"",
+        r#"plug\u{2028}#9 generation 99 \"x\""#,
+    ),
+    ("\u{202e}gulpnu\u{a0}", r"\u{202e}gulpnu\u{a0}"),
+];
+
+/// A journal of `hostile_set`: its pools empty, then every allocation
+/// (a hostile label), then the first owner unplugged (another).
+fn hostile_journal(dir: &Path) -> PathBuf {
+    let path = dir.join("hostile.journal");
+    let mut journal = vm_allocator::Journal::create(&path, &hostile_base()).unwrap();
+    let mut vm = hostile_set();
+    journal.append_labeled(&vm, HOSTILE_LABELS[0].0).unwrap();
+    vm.free_owner(HOSTILE_OWNERS[0].0);
+    journal.append_labeled(&vm, HOSTILE_LABELS[1].0).unwrap();
+    path
+}
+
+#[test]
+fn log_dump_and_inspect_of_a_journal_show_hostile_names_one_change_per_line() {
+    let dir = temp();
+    let path = hostile_journal(dir.path());
+    let [(_, gsi), (_, mmio)] = HOSTILE_POOLS;
+
+    let o = vmalloc(&["log", "--color", "never", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    // The header (8 lines), then per record a blank line, its line and
+    // one line per change: every allocation, then the first owner's two.
+    assert_plain_lines(&out, 8 + (2 + 2 * PER_POOL) + (2 + 2));
+    let (first, second) = (HOSTILE_LABELS[0].1, HOSTILE_LABELS[1].1);
+    let g = hostile_set().generation();
+    assert!(
+        out.contains(&format!("\n#0 generation {g} \"{first}\" (")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\n#1 generation {} \"{second}\" (", g + 1)),
+        "{out}"
+    );
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let freed = if i == 0 { 2 } else { 0 };
+        assert_eq!(
+            lines_ending_with(&out, shown),
+            2 + freed,
+            "{shown} in\n{out}"
+        );
+        let id = 2 * i;
+        assert!(
+            out.contains(&format!("\n  + {gsi} {id}..={id} (1 id) {shown}\n")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!(
+            "\n  - {mmio} 0x0..=0xfff (4 KiB) {}\n",
+            HOSTILE_OWNERS[0].1
+        )),
+        "{out}"
+    );
+
+    // The library's listing, one record and one change per line.
+    let o = vmalloc(&["dump", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        vm_allocator::format::dump(&std::fs::read(&path).unwrap()).unwrap()
+    );
+    assert_plain_lines(&out, out.lines().count());
+    assert_eq!(out.lines().filter(|l| l.starts_with("record #")).count(), 2);
+    assert!(out.contains(&format!(", label \"{first}\"\n")), "{out}");
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let freed = if i == 0 { 2 } else { 0 };
+        let lines = lines_ending_with(&out, &format!(") {shown}"));
+        assert_eq!(lines, 2 + freed, "{shown} in\n{out}");
+    }
+
+    let o = vmalloc(&["inspect", "--color", "never", s(&path)]);
+    assert_status(&o, 0);
+    let out = stdout(&o);
+    assert_plain_lines(&out, out.lines().count());
+    // The last state's tables: a row per allocation in each pool.
+    for (i, (_, shown)) in HOSTILE_OWNERS.iter().enumerate() {
+        let rows = if i == 0 { 0 } else { 2 };
+        assert_eq!(lines_ending_with(&out, shown), rows, "{shown} in\n{out}");
+    }
+
+    // JSON keeps them exactly.
+    let o = vmalloc(&["log", "--json", s(&path)]);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["records"][0]["label"], HOSTILE_LABELS[0].0);
+    assert_eq!(json["records"][1]["label"], HOSTILE_LABELS[1].0);
+    assert_eq!(json["records"][1]["freed"][0]["pool"], HOSTILE_POOLS[0].0);
+    assert_eq!(json["records"][1]["freed"][0]["owner"], HOSTILE_OWNERS[0].0);
+}
 
 /// Every golden journal, sorted.
 fn golden_journals() -> Vec<PathBuf> {

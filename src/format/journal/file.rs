@@ -245,10 +245,7 @@ impl<S: Versioned> Journal<S> {
     /// assert_eq!((state, recovery.records), (ids, 1));
     /// ```
     pub fn read(path: impl AsRef<Path>) -> Result<(S, Recovery), JournalError> {
-        let bytes = crate::format::file::read_bounded(path.as_ref()).map_err(|e| match e {
-            crate::format::ReadError::Io(e) => JournalError::Io(e),
-            crate::format::ReadError::Decode(e) => JournalError::Decode(e),
-        })?;
+        let bytes = read_journal_file(path.as_ref())?;
         let (end, recovery) = replay::<S>(&bytes).map_err(JournalError::Decode)?.finish();
         Ok((end.state().clone(), recovery))
     }
@@ -589,6 +586,16 @@ impl From<io::Error> for JournalError {
             JournalError::Io(e)
         }
     }
+}
+
+/// The bytes of the journal at `path`, for the readers that take no lock
+/// ([`Journal::read`], `History::from_journal`): up to
+/// [`MAX_FILE_SIZE`](crate::format::MAX_FILE_SIZE), as every file reader.
+pub(super) fn read_journal_file(path: &Path) -> Result<Vec<u8>, JournalError> {
+    crate::format::file::read_bounded(path).map_err(|e| match e {
+        crate::format::ReadError::Io(e) => JournalError::Io(e),
+        crate::format::ReadError::Decode(e) => JournalError::Decode(e),
+    })
 }
 
 /// A new journal id: random (std's per-process random hash keys), mixed

@@ -6,13 +6,16 @@
 //!
 //! This module is the journal's bytes, without I/O (`no_std`):
 //! [`JournalWriter`] makes them and [`replay`] reads them back, record by
-//! record, with a [`Recovery`] report of what it kept and discarded.
-//! [`Journal`](crate::Journal) (with `std`) keeps one in a file.
+//! record, with a [`Recovery`] report of what it kept and discarded;
+//! [`History::from_journal_bytes`](crate::History::from_journal_bytes)
+//! keeps the states it went through. [`Journal`](crate::Journal) (with
+//! `std`) keeps one in a file.
 
 mod apply;
 #[cfg(feature = "std")]
 mod file;
 mod frame;
+mod history;
 mod list;
 mod record;
 mod replay;
