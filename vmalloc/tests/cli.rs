@@ -5,8 +5,11 @@
 //! the state, round trips, the SVG parsed as XML, and the demo with its
 //! second process.
 
+mod support;
+use support::{assert_status, s, snapshots, stderr, stdout, vmalloc};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -17,44 +20,6 @@ use vm_allocator::{
     escape_name, AddressAllocator, AllocPolicy, ChangeKind, Delta, IdAllocator, Owner, Pool,
     ResourceSet,
 };
-
-/// Runs `vmalloc` with `args`, without colour settings from outside.
-fn vmalloc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vmalloc"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("vmalloc runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// The exit status, with both streams shown when an assertion fails.
-fn status(o: &Output) -> i32 {
-    o.status.code().expect("exited, not killed")
-}
-
-#[track_caller]
-fn assert_status(o: &Output, code: i32) {
-    assert_eq!(
-        status(o),
-        code,
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-fn snapshots() -> PathBuf {
-    // The library's golden files, one level up in the workspace.
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots")
-}
 
 /// Every golden `.bin` state or delta file (not the journals), sorted.
 fn golden() -> Vec<PathBuf> {
@@ -70,10 +35,6 @@ fn golden() -> Vec<PathBuf> {
     files.sort();
     assert!(files.len() >= 20, "the golden files are there");
     files
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn kind_of(bytes: &[u8]) -> FileKind {

@@ -6,48 +6,13 @@
 //! column, a refused adoption that writes nothing, and the demo's
 //! destination failing on a device list that disagrees.
 
+mod support;
+use support::{assert_status, golden_v2 as golden, s, stderr, stdout, vmalloc};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use vm_allocator::{AllocPolicy, Claim, IdAllocator, Owner, ResourceSet};
-
-fn vmalloc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vmalloc"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("vmalloc runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
-}
-
-#[track_caller]
-fn assert_status(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-fn golden(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../snapshots/v2")
-        .join(name)
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// Writes `claims` as a claims file, as a device list would hold them.
 fn claims_file(dir: &Path, name: &str, claims: &[Claim]) -> PathBuf {
