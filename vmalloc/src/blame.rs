@@ -12,6 +12,7 @@ use vm_allocator::{
     AddressAllocator, History, IdAllocator, Made, RangeInclusive, ResourceSet, Retention, Versioned,
 };
 
+use crate::dump::AllocationJson;
 use crate::load::{self, State};
 use crate::log::{self as journal_log, EndJson};
 use crate::pools::{self, PoolView};
@@ -84,20 +85,13 @@ pub struct BlameJson {
     /// `"id"` or `"address"`.
     pub pool_kind: String,
     pub value: u64,
-    /// What holds the value in the latest version; null if nothing does.
+    /// What holds the value in the latest version (for ids, the id); null
+    /// if nothing does.
     pub allocation: Option<AllocationJson>,
     /// The version that made it; null if nothing holds the value.
     pub made: Option<MadeJson>,
     /// How the journal ends; null for a state file.
     pub end: Option<EndJson>,
-}
-
-/// The allocation that holds the value (for ids, the id).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AllocationJson {
-    pub start: u64,
-    pub end: u64,
-    pub owner: Option<String>,
 }
 
 /// The version that made it.
