@@ -485,14 +485,17 @@ impl LeafTable {
 #[derive(Clone, Debug)]
 pub(crate) struct BranchTable {
     max: [u64; CLASSES],
-    holders: [u32; CLASSES],
+    holders: [Holders; CLASSES],
 }
+
+/// A set of parts of a branch, one bit each.
+pub(crate) type Holders = u64;
 
 /// The first holder bit of the gaps between children.
 pub(crate) const GAP_BIT: usize = super::config::BRANCH_CAP;
 
 // Children and the gaps between them must fit the holder bits.
-const _: () = assert!(2 * super::config::BRANCH_CAP - 1 <= 32);
+const _: () = assert!(2 * super::config::BRANCH_CAP - 1 <= Holders::BITS as usize);
 
 impl BranchTable {
     /// A table of no part.
@@ -503,7 +506,7 @@ impl BranchTable {
 
     /// The table of `parts`, each with its holder bit. Time: O(steps of
     /// their gaps + 64 per table among them).
-    pub(crate) fn of<'a>(parts: impl Iterator<Item = (u32, Part<'a>)> + Clone) -> BranchTable {
+    pub(crate) fn of<'a>(parts: impl Iterator<Item = (Holders, Part<'a>)> + Clone) -> BranchTable {
         // A part is a gap, a table, or both: split it so.
         fn split(part: Part<'_>) -> ((u64, u64), Option<&'_ [u64; CLASSES]>) {
             match part {
@@ -541,7 +544,7 @@ impl BranchTable {
                 }
             }
         }
-        let mut holders = [0u32; CLASSES];
+        let mut holders = [0; CLASSES];
         for (bit, part) in parts {
             let ((start, len), table) = split(part);
             for step in steps(start, len) {
@@ -571,7 +574,7 @@ impl BranchTable {
 
     /// The parts attaining `max[k]`.
     #[inline]
-    pub(crate) fn holders(&self, k: usize) -> u32 {
+    pub(crate) fn holders(&self, k: usize) -> Holders {
         self.holders[k]
     }
 
@@ -581,7 +584,7 @@ impl BranchTable {
     pub(crate) fn update(
         &mut self,
         k: usize,
-        bit: u32,
+        bit: Holders,
         value: u64,
         changed: &mut u64,
         stale: &mut u64,
@@ -609,7 +612,7 @@ impl BranchTable {
     pub(crate) fn update_classes(
         &mut self,
         mask: u64,
-        bit: u32,
+        bit: Holders,
         part: Part<'_>,
         changed: &mut u64,
         stale: &mut u64,
@@ -622,7 +625,7 @@ impl BranchTable {
     /// Records that part `bit` now brings at least the capacities of the
     /// gap `(start, len)` (what it brought, or the gap's, whichever is
     /// larger): only classes the gap raises change, and none goes stale.
-    pub(crate) fn raise_gap(&mut self, bit: u32, start: u64, len: u64, changed: &mut u64) {
+    pub(crate) fn raise_gap(&mut self, bit: Holders, start: u64, len: u64, changed: &mut u64) {
         for step in steps(start, len) {
             // The classes where the maximum is below or at the step's
             // value are a suffix of the step: walk it from the top.
@@ -643,7 +646,7 @@ impl BranchTable {
     }
 
     /// Sets class `k` from scratch (for classes that lost every holder).
-    pub(crate) fn set_class(&mut self, k: usize, max: u64, holders: u32) {
+    pub(crate) fn set_class(&mut self, k: usize, max: u64, holders: Holders) {
         self.max[k] = max;
         self.holders[k] = holders;
     }
@@ -1014,14 +1017,14 @@ mod tests {
             let between: Vec<(u64, u64)> = (0..tables.len().saturating_sub(1))
                 .map(|i| (((i as u64) << 20) + 0x1000, 0x1000 << i))
                 .collect();
-            let parts = |tables: &[[u64; CLASSES]]| -> Vec<(u32, Part<'static>)> {
+            let parts = |tables: &[[u64; CLASSES]]| -> Vec<(Holders, Part<'static>)> {
                 // Leaked so that the parts outlive the loop: tests only.
                 let tables: &'static [[u64; CLASSES]] = alloc::boxed::Box::leak(tables.to_vec().into_boxed_slice());
                 tables
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| (1u32 << i, Part::Rest(Rest::Table(t))))
-                    .chain(between.iter().enumerate().map(|(i, &(s, l))| (1u32 << (GAP_BIT + i), Part::Gap(s, l))))
+                    .map(|(i, t)| (1 << i, Part::Rest(Rest::Table(t))))
+                    .chain(between.iter().enumerate().map(|(i, &(s, l))| (1 << (GAP_BIT + i), Part::Gap(s, l))))
                     .collect()
             };
             let mut caps = BranchTable::of(parts(&tables).into_iter());

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::caps::{brute_force, brute_second, Caps, CLASSES, GAP_BIT};
+use super::caps::{brute_force, brute_second, Caps, Holders, CLASSES, GAP_BIT};
 use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_MIN};
 use super::node::{gap_between, Node, Summary};
 use super::SpanTree;
@@ -298,7 +298,7 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<Expected, String> {
                         ));
                     }
                     for k in 0..CLASSES {
-                        let mut holders = 0u32;
+                        let mut holders: Holders = 0;
                         if rest[k] > 0 {
                             for (i, part) in brought.iter().enumerate() {
                                 let bit = if i < children.len() {
@@ -366,7 +366,7 @@ fn summary_of(children: &[Node]) -> Summary {
 
 /// Checks the stored summary of `node`; returns its capacities.
 fn finish(node: &Node, summary: Summary, expected: Expected) -> Result<Expected, String> {
-    if *node.summary() != summary {
+    if node.summary() != summary {
         return Err(format!(
             "stale summary: stored {:?}, contents give {summary:?}",
             node.summary()

@@ -41,7 +41,8 @@ use core::mem;
 use triomphe::Arc;
 
 use super::caps::{
-    self, gap_classes, BranchTable, Caps, LeafTable, Part, Rest, ALL_CLASSES, CLASSES, GAP_BIT,
+    self, gap_classes, BranchTable, Caps, Holders, LeafTable, Part, Rest, ALL_CLASSES, CLASSES,
+    GAP_BIT,
 };
 use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_FENCE, LEAF_MIN};
 use super::tags::{Tag, Tags};
@@ -151,7 +152,9 @@ pub(crate) struct Leaf {
     /// tracking them (`gaps_tracked`), and rebuilds them when it needs them.
     open_gaps: u128,
     gaps_tracked: bool,
-    summary: Summary,
+    /// Number of values the spans cover (the rest of the leaf's summary
+    /// is read from its spans).
+    covered: u64,
     /// A largest open gap, as `(start, len)`; `(0, 0)` when there is none
     /// (stale in a root leaf).
     big: (u64, u64),
@@ -255,10 +258,20 @@ pub(crate) struct Branch {
 const NO_PART: usize = usize::MAX;
 
 impl Node {
-    pub(crate) fn summary(&self) -> &Summary {
+    #[inline]
+    pub(crate) fn summary(&self) -> Summary {
         match self {
-            Node::Leaf(leaf) => &leaf.summary,
-            Node::Branch(branch) => &branch.summary,
+            Node::Leaf(leaf) => leaf.summary(),
+            Node::Branch(branch) => branch.summary,
+        }
+    }
+
+    /// The largest gap strictly inside this node, as `(start, len)`.
+    #[inline]
+    pub(crate) fn big(&self) -> (u64, u64) {
+        match self {
+            Node::Leaf(leaf) => leaf.big,
+            Node::Branch(branch) => branch.big,
         }
     }
 
@@ -341,7 +354,7 @@ impl Leaf {
             fences: [0; FENCES],
             open_gaps: 0,
             gaps_tracked: true,
-            summary: Summary::EMPTY,
+            covered: 0,
             big: (0, 0),
             table: None,
             rest_changed: 0,
@@ -422,9 +435,7 @@ impl Leaf {
     /// Sets the owner of the span that starts at `start`, returning the old one.
     pub(crate) fn set_tag(&mut self, start: u64, tag: Tag) -> Tag {
         let pos = self.index_of(start);
-        let old = self.tags.set(pos, tag);
-        self.summary.tagged = self.tags.count() as u64;
-        old
+        self.tags.set(pos, tag)
     }
 
     /// Number of spans whose start satisfies `below` (true for a prefix of
@@ -503,11 +514,10 @@ impl Leaf {
             covered = covered.wrapping_add(pair[1].len_minus_one().wrapping_add(1));
             words[j / 64] |= u64::from(pair[0].end + 1 != pair[1].start) << (j % 64);
         }
-        self.summary.covered = covered;
+        self.covered = covered;
         self.open_gaps = u128::from(words[0]) | u128::from(words[1]) << 64;
         self.gaps_tracked = true;
         self.refresh_fences(0);
-        self.refresh_ends();
         self.rebuild_caps();
     }
 
@@ -696,20 +706,20 @@ impl Leaf {
         self.rest_changed |= changed;
     }
 
-    /// Refreshes first, last and count; `covered` is kept by the edits.
+    /// What the leaf knows about its spans.
     #[inline]
-    fn refresh_ends(&mut self) {
+    pub(crate) fn summary(&self) -> Summary {
         let spans = self.spans();
-        self.summary = match (spans.first(), spans.last()) {
+        match (spans.first(), spans.last()) {
             (Some(first), Some(last)) => Summary {
                 first: first.start,
                 last: last.end,
                 count: spans.len() as u64,
-                covered: self.summary.covered,
+                covered: self.covered,
                 tagged: self.tags.count() as u64,
             },
             _ => Summary::EMPTY,
-        };
+        }
     }
 
     /// Recomputes the capacities from scratch (and the gap bits, if they
@@ -778,11 +788,9 @@ impl Leaf {
         self.refresh_fences(pos);
         self.gaps_after_insert(pos);
         self.gaps_enter(pos.saturating_sub(1), pos + 1, before);
-        self.summary.covered = self
-            .summary
+        self.covered = self
             .covered
             .wrapping_add(span.len_minus_one().wrapping_add(1));
-        self.refresh_ends();
     }
 
     /// Removes the span that starts at `start`, returning its owner.
@@ -797,11 +805,9 @@ impl Leaf {
         self.refresh_fences(pos);
         self.gaps_after_remove(pos);
         self.gaps_enter(pos.saturating_sub(1), pos, before);
-        self.summary.covered = self
-            .summary
+        self.covered = self
             .covered
             .wrapping_sub(span.len_minus_one().wrapping_add(1));
-        self.refresh_ends();
         tag
     }
 
@@ -814,12 +820,10 @@ impl Leaf {
         self.refresh_fences(pos);
         self.gaps_after_change(pos);
         self.gaps_enter(pos.saturating_sub(1), pos + 1, before);
-        self.summary.covered = self
-            .summary
+        self.covered = self
             .covered
             .wrapping_sub(old.len_minus_one())
             .wrapping_add(span.len_minus_one());
-        self.refresh_ends();
     }
 
     /// Adds the free values `first..=last`, merging with the spans they
@@ -886,8 +890,7 @@ impl Leaf {
                 self.gaps_enter(pos.saturating_sub(1), pos, before);
             }
         }
-        self.summary.covered = self.summary.covered.wrapping_add(last - first + 1);
-        self.refresh_ends();
+        self.covered = self.covered.wrapping_add(last - first + 1);
         (Ok(()), None)
     }
 
@@ -927,19 +930,17 @@ impl Leaf {
         self.gaps_after_change(pos);
         self.gaps_enter(lo, hi, before);
         if !(keeps_left && keeps_right) {
-            self.summary.covered = self.summary.covered.wrapping_sub(last - first + 1);
-            self.refresh_ends();
+            self.covered = self.covered.wrapping_sub(last - first + 1);
             return None;
         }
         // Keep the left piece in place, insert the right one.
-        self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
+        self.covered = self.covered.wrapping_sub(span.end - first + 1);
         let right = Span::new(last + 1, span.end);
         let tag = self.tags.get(pos).cloned();
         if self.len < LEAF_CAP {
             self.insert_at(pos + 1, right, tag);
             return None;
         }
-        self.refresh_ends();
         self.insert(right, tag, edges)
     }
 
@@ -996,7 +997,7 @@ impl Leaf {
 /// Folds part `bit` of value `value` into `best`, a maximum and the
 /// parts attaining it.
 #[inline]
-fn offer(best: &mut (u64, u32), value: u64, bit: u32) {
+fn offer(best: &mut (u64, Holders), value: u64, bit: Holders) {
     if value > best.0 {
         *best = (value, bit);
     } else if value == best.0 && value > 0 {
@@ -1100,11 +1101,11 @@ impl Branch {
     }
 
     /// Every part's holder bit and what it brings.
-    fn parts(&self) -> impl Iterator<Item = (u32, Part<'_>)> + Clone {
+    fn parts(&self) -> impl Iterator<Item = (Holders, Part<'_>)> + Clone {
         let n = self.children.len();
         (0..n)
             .chain(GAP_BIT..GAP_BIT + n.saturating_sub(1))
-            .map(move |p| (1u32 << p, self.part(p)))
+            .map(move |p| (1 << p, self.part(p)))
     }
 
     /// Chooses the big gap and builds the table from scratch, from the
@@ -1219,7 +1220,7 @@ impl Branch {
     /// O(BRANCH_CAP) per class whose maximum lost every part attaining it.
     fn refresh(&mut self, i: usize, old: &Summary, change: Change) -> Change {
         let n = self.children.len();
-        let new = *self.children[i].summary();
+        let new = self.children[i].summary();
         self.summary.count = self.summary.count - old.count + new.count;
         self.summary.tagged = self.summary.tagged - old.tagged + new.tagged;
         self.summary.covered = self
@@ -1235,13 +1236,30 @@ impl Branch {
         self.summary.last = self.lasts[n - 1];
         let moved_left = moved_first && i > 0;
         let moved_right = moved_last && i + 1 < n;
+        let child_big = self.children[i].big();
+        if change.rest == 0 && child_big == change.old_big && !moved_left && !moved_right {
+            return Change {
+                old_big: self.big,
+                rest: 0,
+            };
+        }
+        self.refresh_caps(i, old, change, child_big, moved_left, moved_right)
+    }
+
+    /// The part of `refresh` for an edit that changed capacities.
+    #[inline(never)]
+    fn refresh_caps(
+        &mut self,
+        i: usize,
+        old: &Summary,
+        change: Change,
+        child_big: (u64, u64),
+        moved_left: bool,
+        moved_right: bool,
+    ) -> Change {
         let old_big = self.big;
         let mut out = Change { old_big, rest: 0 };
-        let child_big = self.children[i].caps().big;
         let child_big_moved = child_big != change.old_big;
-        if change.rest == 0 && !child_big_moved && !moved_left && !moved_right {
-            return out;
-        }
         self.largest[i] = child_big.1;
         let old_left = moved_left.then(|| gap_between(self.lasts[i - 1], old.first));
         let old_right = moved_right.then(|| gap_between(old.last, self.firsts[i + 1]));
@@ -1357,7 +1375,7 @@ impl Branch {
         }
         let n = self.children.len();
         let top = 64 - lost.leading_zeros() as usize;
-        let mut best = [(0u64, 0u32); CLASSES];
+        let mut best = [(0u64, 0); CLASSES];
         let best = &mut best[..top];
         for j in 0..n.saturating_sub(1) {
             if let Part::Gap(start, len) = self.part(GAP_BIT + j) {
@@ -1403,7 +1421,7 @@ impl Branch {
                 false => place.after,
             },
         };
-        let old = *self.children[i].summary();
+        let old = self.children[i].summary();
         let old_big = self.big;
         let (result, sibling, change) = self.children[i].edit(key, child_place, edit);
         let all = Change {
