@@ -79,15 +79,59 @@ fn encode_v1(allocator: &AddressAllocator, out: &mut impl Sink) {
     varint::write(out, space.start());
     varint::write(out, space.end());
     varint::write(out, allocator.len());
-    let mut cursor = space.start();
+    write_spans(allocator, out, false);
+}
+
+/// Spans encoded into a buffer before they are appended at once.
+const CHUNK: usize = 64;
+
+/// Writes every allocation as (gap from the cursor, length - 1), and an
+/// owner 0 after each when `owner_zero`: the body of an allocator without
+/// owners, a chunk of spans at a time through a buffer on the stack, which
+/// beats a bounds-checked push per byte.
+fn write_spans(allocator: &AddressAllocator, out: &mut impl Sink, owner_zero: bool) {
+    let mut cursor = allocator.space().start();
+    // Room for the longest items, and 8 bytes of slack for the fast path's
+    // whole-word stores.
+    let mut buf = [0u8; CHUNK * (2 * 10 + 1) + 8];
+    let owner = usize::from(owner_zero);
     allocator.tree().for_each_leaf(|spans| {
-        for span in spans {
-            varint::write(out, span.start - cursor);
-            varint::write(out, span.end - span.start);
-            // Past u64::MAX only after the last allocation.
-            cursor = span.end.wrapping_add(1);
+        for chunk in spans.chunks(CHUNK) {
+            let mut pos = 0;
+            for span in chunk {
+                let (gap, len) = (span.start - cursor, span.end - span.start);
+                if gap < 0x4000 && len < 0x4000 {
+                    // Both fields take one or two bytes (packed pages: a
+                    // gap of 0, a length of 4095): one store of the item,
+                    // the owner 0 included, and zeros past it.
+                    let (g, g_len) = short(gap);
+                    let (l, l_len) = short(len);
+                    let item = g | l << (8 * g_len);
+                    buf[pos..pos + 8].copy_from_slice(&item.to_le_bytes());
+                    pos += g_len + l_len + owner;
+                } else {
+                    pos = varint::put(&mut buf, pos, gap);
+                    pos = varint::put(&mut buf, pos, len);
+                    buf[pos] = 0;
+                    pos += owner;
+                }
+                // Past u64::MAX only after the last allocation.
+                cursor = span.end.wrapping_add(1);
+            }
+            out.put(&buf[..pos]);
         }
     });
+}
+
+/// The LEB128 encoding of `value < 2^14` as the low bytes of a word, and
+/// its length.
+#[inline(always)]
+fn short(value: u64) -> (u64, usize) {
+    if value < 0x80 {
+        (value, 1)
+    } else {
+        (value & 0x7f | 0x80 | (value >> 7) << 8, 2)
+    }
 }
 
 /// Writes the version 2 record (owners are in `table`): generation, space,
@@ -102,19 +146,11 @@ pub(super) fn write_record<'a>(
     varint::write(out, space.start());
     varint::write(out, space.end());
     varint::write(out, allocator.len());
-    let mut cursor = space.start();
     if !allocator.has_owners() {
         // Every owner is 0: no lookups, and the spans a leaf at a time.
-        allocator.tree().for_each_leaf(|spans| {
-            for span in spans {
-                varint::write(out, span.start - cursor);
-                varint::write(out, span.end - span.start);
-                out.byte(0);
-                cursor = span.end.wrapping_add(1);
-            }
-        });
-        return;
+        return write_spans(allocator, out, true);
     }
+    let mut cursor = space.start();
     for a in allocator.allocations() {
         let r = a.range();
         varint::write(out, r.start() - cursor);
@@ -158,7 +194,35 @@ fn read_allocations(
     };
     // Where the next allocation may start; None once past u64::MAX.
     let mut cursor = Some(start);
-    for index in 0..count {
+    let owned = owners.is_some();
+    let mut index = 0;
+    while index < count {
+        // Most items (packed pages: a gap of 0, a length of 4095, no owner)
+        // fit in the next eight bytes with one- or two-byte fields: read
+        // them from one word. Anything else, errors included, takes the
+        // general readers below, one item at a time.
+        if let (Some(word), Some(c)) = (r.peek_word(), cursor) {
+            if let Some((gap, len_minus_one, used)) = short_item(word, owned) {
+                if let Some(last) = c
+                    .checked_add(gap)
+                    .and_then(|first| first.checked_add(len_minus_one))
+                {
+                    let first = last - len_minus_one;
+                    let item_offset = r.pos();
+                    builder.push_bounds(first, last, None).map_err(|e| {
+                        DecodeError::new(
+                            item_offset,
+                            Field::AllocationStart { index },
+                            DecodeErrorKind::InvalidState(e),
+                        )
+                    })?;
+                    r.advance(used);
+                    cursor = last.checked_add(1);
+                    index += 1;
+                    continue;
+                }
+            }
+        }
         let item_offset = r.pos();
         let start_field = Field::AllocationStart { index };
         let gap = r.varint(start_field)?;
@@ -179,10 +243,43 @@ fn read_allocations(
         builder.push_bounds(first, last, owner).map_err(|e| {
             DecodeError::new(item_offset, start_field, DecodeErrorKind::InvalidState(e))
         })?;
+        index += 1;
     }
     builder
         .finish()
         .map_err(|e| DecodeError::new(r.pos(), Field::EndOfBody, DecodeErrorKind::InvalidState(e)))
+}
+
+/// An item whose gap and length take one or two bytes each and whose
+/// owner (when `owned`) is 0, from the eight bytes at its start (the first
+/// in the lowest byte): `(gap, length - 1, bytes used)`. `None` for any
+/// other item, which the general readers then take (overlong encodings
+/// and owners included).
+#[inline(always)]
+fn short_item(word: u64, owned: bool) -> Option<(u64, u64, usize)> {
+    let (gap, n) = short_varint(word)?;
+    let (len_minus_one, m) = short_varint(word >> (8 * n))?;
+    let used = n + m;
+    if owned {
+        if (word >> (8 * used)) & 0xff != 0 {
+            return None;
+        }
+        return Some((gap, len_minus_one, used + 1));
+    }
+    Some((gap, len_minus_one, used))
+}
+
+/// A canonical varint of one or two bytes at the low end of `word`, and
+/// its length.
+#[inline(always)]
+fn short_varint(word: u64) -> Option<(u64, usize)> {
+    let b0 = word & 0xff;
+    if b0 < 0x80 {
+        return Some((b0, 1));
+    }
+    let b1 = (word >> 8) & 0xff;
+    // 1..=0x7f: a last byte (0 would make the encoding overlong).
+    (b1.wrapping_sub(1) < 0x7f).then_some((b0 & 0x7f | b1 << 7, 2))
 }
 
 #[cold]

@@ -64,7 +64,7 @@ mod stream {
     pub(crate) struct Stream<W: Write> {
         inner: W,
         buffer: Vec<u8>,
-        crc: crc::Digest<'static, u32, crc::Table<16>>,
+        crc: crate::format::frame::Crc32cDigest,
         error: Option<io::Error>,
     }
 
@@ -75,7 +75,7 @@ mod stream {
             Stream {
                 inner,
                 buffer: Vec::with_capacity(BUFFER),
-                crc: crate::format::frame::crc32c_digest(),
+                crc: crate::format::frame::Crc32cDigest::default(),
                 error: None,
             }
         }
@@ -91,7 +91,7 @@ mod stream {
 
         /// Writes the checksum of everything written so far, then flushes.
         pub(crate) fn finish(mut self) -> io::Result<()> {
-            let crc = self.crc.clone().finalize();
+            let crc = self.crc.finalize();
             self.buffer.extend_from_slice(&crc.to_le_bytes());
             self.flush_buffer();
             match self.error.take() {
