@@ -373,6 +373,41 @@ impl Leaf {
         leaf
     }
 
+    /// The unused span slots, for a builder to fill before it
+    /// [`commit`](Self::commit)s the first `n` of them.
+    #[inline]
+    pub(crate) fn spare(&mut self) -> &mut [Span] {
+        &mut self.spans[self.len..]
+    }
+
+    /// Takes the first `n` spare slots, filled with spans without an owner
+    /// that are sorted, disjoint and after the leaf's spans; the builder
+    /// then [`seal`](Self::seal)s the leaf.
+    #[inline]
+    pub(crate) fn commit(&mut self, n: usize) {
+        debug_assert!(self.len + n <= LEAF_CAP);
+        self.len += n;
+    }
+
+    /// Appends one span owned by `tag`, after the leaf's spans; the builder
+    /// then [`seal`](Self::seal)s the leaf.
+    #[inline(always)]
+    pub(crate) fn append_one(&mut self, span: Span, tag: Tag) {
+        debug_assert!(self.len == 0 || self.spans[self.len - 1].end < span.start);
+        if tag.is_some() {
+            self.tags.set(self.len, tag);
+        }
+        self.spans[self.len] = span;
+        self.len += 1;
+    }
+
+    /// Computes the summary, gap bits, fences and capacities of a leaf
+    /// filled with [`commit`](Self::commit) and
+    /// [`append_one`](Self::append_one). Time: O(len).
+    pub(crate) fn seal(&mut self) {
+        self.recompute();
+    }
+
     /// A leaf holding one span.
     fn single(span: Span, tag: Tag) -> Leaf {
         let mut tags = Tags::NONE;
@@ -504,15 +539,20 @@ impl Leaf {
     /// Recomputes the summary, gap bits and capacities from the spans.
     /// Time: O(len).
     fn recompute(&mut self) {
-        // One pass for the values covered and the gap bits.
         let spans = &self.spans[..self.len];
-        let mut covered = spans
-            .first()
-            .map_or(0, |s| s.len_minus_one().wrapping_add(1));
+        let covered = spans.iter().fold(0u64, |sum, s| {
+            sum.wrapping_add(s.len_minus_one().wrapping_add(1))
+        });
+        // The gap bits a word at a time, each word in a register.
         let mut words = [0u64; 2];
-        for (j, pair) in spans.windows(2).enumerate() {
-            covered = covered.wrapping_add(pair[1].len_minus_one().wrapping_add(1));
-            words[j / 64] |= u64::from(pair[0].end + 1 != pair[1].start) << (j % 64);
+        let gaps = spans.len().saturating_sub(1);
+        for (w, word) in words.iter_mut().enumerate() {
+            let (from, to) = (64 * w, gaps.min(64 * w + 64));
+            let mut bits = 0u64;
+            for j in from..to {
+                bits |= u64::from(spans[j].end.wrapping_add(1) != spans[j + 1].start) << (j - from);
+            }
+            *word = bits;
         }
         self.covered = covered;
         self.open_gaps = u128::from(words[0]) | u128::from(words[1]) << 64;

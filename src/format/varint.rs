@@ -125,16 +125,14 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
-    /// The next eight bytes as a little-endian word (the next byte lowest),
-    /// if there are eight left: for decoding loops that read a whole item
-    /// at once, then [`advance`](Self::advance) past what they used.
+    /// The whole input and the position in it, for a decoding loop that
+    /// keeps its own position (then [`advance`](Self::advance)s).
     #[inline(always)]
-    pub(super) fn peek_word(&self) -> Option<u64> {
-        let bytes: [u8; 8] = self.bytes.get(self.pos..self.pos + 8)?.try_into().ok()?;
-        Some(u64::from_le_bytes(bytes))
+    pub(super) fn parts(&self) -> (&'a [u8], usize) {
+        (self.bytes, self.pos)
     }
 
-    /// Skips `n` bytes that [`peek_word`](Self::peek_word) showed.
+    /// Skips `n` bytes that a loop over [`parts`](Self::parts) read.
     #[inline(always)]
     pub(super) fn advance(&mut self, n: usize) {
         debug_assert!(n <= self.remaining());
