@@ -481,11 +481,20 @@ impl LeafTable {
 /// Invariants: `max` is the per-class maximum over what the parts bring
 /// (see [`Part`]), so it never increases with `k`; bit `i` of `holders[k]`
 /// is set iff child `i` brings `max[k] > 0`, and bit `GAP_BIT + i` iff the
-/// gap between child `i` and child `i + 1` does.
+/// gap between child `i` and child `i + 1` does. For each class `k` of
+/// `known`, `second[k]` is the largest value below `max[k]` a part brings
+/// (0 if none) and `second_holders[k]` the parts bringing it (none if 0):
+/// a class whose last holder drops below it falls back to it without a
+/// rescan. A class forgets its second when it falls back to it, and learns
+/// one again when a part rises above its maximum (the old maximum becomes
+/// the second).
 #[derive(Clone, Debug)]
 pub(crate) struct BranchTable {
     max: [u64; CLASSES],
     holders: [Holders; CLASSES],
+    second: [u64; CLASSES],
+    second_holders: [Holders; CLASSES],
+    known: u64,
 }
 
 /// A set of parts of a branch, one bit each.
@@ -502,6 +511,9 @@ impl BranchTable {
     pub(crate) const EMPTY: BranchTable = BranchTable {
         max: [0; CLASSES],
         holders: [0; CLASSES],
+        second: [0; CLASSES],
+        second_holders: [0; CLASSES],
+        known: ALL_CLASSES,
     };
 
     /// The table of `parts`, each with its holder bit. Time: O(steps of
@@ -563,7 +575,13 @@ impl BranchTable {
                 }
             }
         }
-        BranchTable { max, holders }
+        BranchTable {
+            max,
+            holders,
+            second: [0; CLASSES],
+            second_holders: [0; CLASSES],
+            known: 0,
+        }
     }
 
     /// The per-class maxima.
@@ -578,6 +596,38 @@ impl BranchTable {
         self.holders[k]
     }
 
+    /// The largest value below `max[k]` and the parts bringing it, if the
+    /// table knows them.
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn second(&self, k: usize) -> Option<(u64, Holders)> {
+        (self.known >> k & 1 != 0).then(|| (self.second[k], self.second_holders[k]))
+    }
+
+    /// Part `bit`, which does not attain `max[k]`, now brings `value`: the
+    /// second of class `k`, if known, follows.
+    #[inline]
+    fn update_second(&mut self, k: usize, bit: Holders, value: u64) {
+        let kbit = 1u64 << k;
+        if self.known & kbit == 0 {
+            return;
+        }
+        let (second, holders) = (self.second[k], self.second_holders[k]);
+        if value > second {
+            self.second[k] = value;
+            self.second_holders[k] = bit;
+        } else if value == second {
+            if value > 0 {
+                self.second_holders[k] |= bit;
+            }
+        } else if holders & bit != 0 {
+            // It brought the second and brings less now.
+            self.second_holders[k] = holders & !bit;
+            if holders == bit {
+                self.known &= !kbit;
+            }
+        }
+    }
+
     /// Records that part `bit` now brings `value` in class `k`; a class that
     /// grew goes to `changed`, one whose every holder left to `stale`.
     #[inline]
@@ -589,20 +639,60 @@ impl BranchTable {
         changed: &mut u64,
         stale: &mut u64,
     ) {
-        let max = self.max[k];
+        let kbit = 1u64 << k;
+        let (max, holders) = (self.max[k], self.holders[k]);
         if value > max {
+            if holders != bit {
+                // The old maximum, without this part, is the second now
+                // (unknown if the class lost every holder in this edit).
+                let others = holders & !bit;
+                if others != 0 || max == 0 {
+                    self.second[k] = max;
+                    self.second_holders[k] = others;
+                    self.known |= kbit;
+                } else {
+                    self.known &= !kbit;
+                }
+            }
             self.max[k] = value;
             self.holders[k] = bit;
-            *changed |= 1 << k;
+            *changed |= kbit;
         } else if value == max {
             if value > 0 {
                 self.holders[k] |= bit;
+                if self.known & kbit != 0 && self.second_holders[k] & bit != 0 {
+                    self.second_holders[k] &= !bit;
+                    if self.second_holders[k] == 0 {
+                        self.known &= !kbit;
+                    }
+                }
             }
-        } else if self.holders[k] & bit != 0 {
-            self.holders[k] &= !bit;
-            if self.holders[k] == 0 {
-                *stale |= 1 << k;
+        } else if holders & bit != 0 {
+            let rest = holders & !bit;
+            self.holders[k] = rest;
+            if rest != 0 {
+                // Others still hold the maximum: this part may bring the
+                // second now.
+                self.update_second(k, bit, value);
+            } else if self.known & kbit != 0 {
+                // It held the class alone: it keeps it, lower, or the second
+                // takes over.
+                let second = self.second[k];
+                if value > second {
+                    self.max[k] = value;
+                    self.holders[k] = bit;
+                } else {
+                    let joins = if value == second && value > 0 { bit } else { 0 };
+                    self.max[k] = second;
+                    self.holders[k] = self.second_holders[k] | joins;
+                    self.known &= !kbit;
+                }
+                *changed |= kbit;
+            } else {
+                *stale |= kbit;
             }
+        } else {
+            self.update_second(k, bit, value);
         }
     }
 
@@ -624,31 +714,37 @@ impl BranchTable {
 
     /// Records that part `bit` now brings at least the capacities of the
     /// gap `(start, len)` (what it brought, or the gap's, whichever is
-    /// larger): only classes the gap raises change, and none goes stale.
+    /// larger): no class goes stale.
     pub(crate) fn raise_gap(&mut self, bit: Holders, start: u64, len: u64, changed: &mut u64) {
-        for step in steps(start, len) {
-            // The classes where the maximum is below or at the step's
-            // value are a suffix of the step: walk it from the top.
-            for k in (step.lo..=step.hi).rev() {
-                let max = self.max[k];
-                if max > step.value {
-                    break;
-                }
-                if max < step.value {
-                    self.max[k] = step.value;
-                    self.holders[k] = bit;
-                    *changed |= 1 << k;
+        for_each_step(start, len, |lo, hi, value| {
+            for k in lo..=hi {
+                // What the part brings is the larger of what it brought
+                // and the gap's: an update only where the gap's is larger
+                // than what the table says it brought (the maximum or the
+                // second it holds; less than the second, or unknown, if
+                // neither), which never lowers anything.
+                let brought = if self.holders[k] & bit != 0 {
+                    self.max[k]
+                } else if self.known >> k & 1 != 0 && self.second_holders[k] & bit != 0 {
+                    self.second[k]
                 } else {
-                    self.holders[k] |= bit;
+                    0
+                };
+                if value > brought {
+                    self.update(k, bit, value, changed, &mut 0);
                 }
             }
-        }
+        });
     }
 
-    /// Sets class `k` from scratch (for classes that lost every holder).
-    pub(crate) fn set_class(&mut self, k: usize, max: u64, holders: Holders) {
-        self.max[k] = max;
-        self.holders[k] = holders;
+    /// Sets class `k` from scratch (for classes that lost every holder):
+    /// its maximum and holders, and its second and its holders.
+    pub(crate) fn set_class(&mut self, k: usize, best: [(u64, Holders); 2]) {
+        self.max[k] = best[0].0;
+        self.holders[k] = best[0].1;
+        self.second[k] = best[1].0;
+        self.second_holders[k] = best[1].1;
+        self.known |= 1 << k;
     }
 }
 
@@ -1049,30 +1145,44 @@ mod tests {
                     tables[i] = new;
                     caps.update_classes(mask, 1 << i, Part::Rest(Rest::Table(&tables[i])), &mut changed, &mut stale);
                 }
-                for k in classes(stale) {
-                    if caps.holders(k) != 0 {
-                        continue;
-                    }
-                    let mut max = 0;
-                    let mut holders = 0;
+                // The two largest values of class k and their parts.
+                let top2 = |k: usize| {
+                    let mut best = [(0u64, 0 as Holders); 2];
                     let values = tables.iter().map(|t| t[k]).chain(
                         between.iter().map(|&(s, l)| gap_cap(s, l, k as u32)),
                     );
                     let bits = (0..tables.len()).chain(GAP_BIT..GAP_BIT + between.len());
                     for (value, bit) in values.zip(bits) {
-                        if value > max {
-                            (max, holders) = (value, 1 << bit);
-                        } else if value == max && value > 0 {
-                            holders |= 1 << bit;
+                        if value == 0 {
+                            continue;
+                        }
+                        if value > best[0].0 {
+                            best[1] = best[0];
+                            best[0] = (value, 1 << bit);
+                        } else if value == best[0].0 {
+                            best[0].1 |= 1 << bit;
+                        } else if value > best[1].0 {
+                            best[1] = (value, 1 << bit);
+                        } else if value == best[1].0 {
+                            best[1].1 |= 1 << bit;
                         }
                     }
-                    caps.set_class(k, max, holders);
+                    best
+                };
+                for k in classes(stale) {
+                    if caps.holders(k) != 0 {
+                        continue;
+                    }
+                    caps.set_class(k, top2(k));
                     changed |= 1 << k;
                 }
                 let fresh = BranchTable::of(parts(&tables).into_iter());
                 prop_assert_eq!(caps.max(), fresh.max());
                 for (k, &was) in before.iter().enumerate() {
                     prop_assert_eq!(caps.holders(k), fresh.holders(k), "holders of class {}", k);
+                    if let Some(second) = caps.second(k) {
+                        prop_assert_eq!(second, top2(k)[1], "second of class {}", k);
+                    }
                     if was != caps.max()[k] {
                         prop_assert!(changed & (1 << k) != 0, "class {} moved unreported", k);
                     }

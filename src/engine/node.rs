@@ -16,8 +16,9 @@
 //!   those, so a tree of one leaf never pays for them; see `caps`): its
 //!   big gap is one of its largest gaps (`(0, 0)` when it has none), and
 //!   its table holds, per class, the maximum over all its other gaps and
-//!   which parts attain it; a node has a table iff it has a gap besides
-//!   the big one;
+//!   which parts attain it; a leaf has a table iff it has a gap besides
+//!   the big one, a branch whenever it has one (and may keep a table of
+//!   zeros once they are gone);
 //! - in a leaf, the other gaps are its open gaps but the big one; the
 //!   table counts the gaps attaining each maximum;
 //! - in a branch, the big gap belongs to one part (`big_part`): a gap
@@ -1034,14 +1035,22 @@ impl Leaf {
     }
 }
 
-/// Folds part `bit` of value `value` into `best`, a maximum and the
-/// parts attaining it.
+/// Folds part `bit` of value `value` into `best`, the largest two values
+/// and the parts bringing each.
 #[inline]
-fn offer(best: &mut (u64, Holders), value: u64, bit: Holders) {
-    if value > best.0 {
-        *best = (value, bit);
-    } else if value == best.0 && value > 0 {
-        best.1 |= bit;
+fn offer(best: &mut [(u64, Holders); 2], value: u64, bit: Holders) {
+    if value == 0 {
+        return;
+    }
+    if value > best[0].0 {
+        best[1] = best[0];
+        best[0] = (value, bit);
+    } else if value == best[0].0 {
+        best[0].1 |= bit;
+    } else if value > best[1].0 {
+        best[1] = (value, bit);
+    } else if value == best[1].0 {
+        best[1].1 |= bit;
     }
 }
 
@@ -1368,9 +1377,9 @@ impl Branch {
                 self.swap_big(&mut changed);
             }
         }
-        if self.table.as_ref().is_some_and(|table| table.max()[0] == 0) {
-            self.table = None;
-        }
+        // A table that holds nothing now stays: the gap that emptied it
+        // often comes back (a huge gap split by an allocation and joined by
+        // its free), and making a table costs more than keeping one.
         out.rest = changed;
         out
     }
@@ -1415,7 +1424,7 @@ impl Branch {
         }
         let n = self.children.len();
         let top = 64 - lost.leading_zeros() as usize;
-        let mut best = [(0u64, 0); CLASSES];
+        let mut best = [[(0u64, 0); 2]; CLASSES];
         let best = &mut best[..top];
         for j in 0..n.saturating_sub(1) {
             if let Part::Gap(start, len) = self.part(GAP_BIT + j) {
@@ -1438,7 +1447,7 @@ impl Branch {
         }
         let table = Arc::make_mut(self.table.as_mut().expect("a table"));
         for k in caps::classes(lost) {
-            table.set_class(k, best[k].0, best[k].1);
+            table.set_class(k, best[k]);
         }
         *changed |= lost;
     }
