@@ -2,7 +2,9 @@
 
 //! Encoding and decoding allocator state: our format (checksummed, fully
 //! validated on decode) against vm-allocator 0.1.4 serialised with bincode
-//! 1.3.3 (no checksum, no validation), in one run.
+//! 1.3.3 (no checksum, no validation), in one run; and the yardstick of
+//! decoding, `decode/varints_into_vec`: the same file's varints parsed into
+//! a `Vec<(u64, u64)>`, nothing checked or built.
 //!
 //! Every state holds `n` page-sized, page-aligned allocations packed from the
 //! start of a 1 TiB space at 4 GiB. Bytes per allocation are printed to
@@ -59,8 +61,47 @@ fn encode_decode(c: &mut Criterion) {
                 black_box(bincode::deserialize::<upstream::AddressAllocator>(&up_bytes).unwrap())
             })
         });
+        // The physics of the format: the same file's varints, parsed into
+        // a `Vec<(u64, u64)>` (gap, length - 1) without any check.
+        assert_eq!(parse_varints(&our_bytes).len() as u64, *n);
+        group.bench_with_input(BenchmarkId::new("varints_into_vec", n), n, |b, _| {
+            b.iter(|| black_box(parse_varints(black_box(&our_bytes))))
+        });
     }
     group.finish();
+}
+
+/// The allocations of a version 2 address allocator file as (gap, length
+/// - 1) pairs: the varints read one after the other, nothing checked.
+fn parse_varints(bytes: &[u8]) -> Vec<(u64, u64)> {
+    let mut pos = vm_allocator::format::MAGIC.len() + 3; // version, kind
+    let mut next = || {
+        let mut value = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = bytes[pos];
+            pos += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return value;
+            }
+            shift += 7;
+        }
+    };
+    next(); // body length
+    next(); // owners in the table
+    next(); // generation
+    next(); // space start
+    next(); // space end
+    let count = next() as usize;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let gap = next();
+        let len_minus_one = next();
+        next(); // owner
+        out.push((gap, len_minus_one));
+    }
+    out
 }
 
 fn config() -> Criterion {

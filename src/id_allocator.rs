@@ -136,7 +136,24 @@ impl IdAllocator {
     /// assert_eq!(top.allocate_id(), Err(Error::Overflow));
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn allocate_id(&mut self) -> Result<u32> {
+        // Every id below `free_from` is taken. When it is also the id set's
+        // frontier (ids handed out in order, or the smallest free id freed
+        // last) and free, taking it moves the frontier: no search.
+        let id = self.free_from;
+        if self.ids.push_frontier(id) {
+            self.free_from = id.saturating_add(1).min(self.range_end);
+            self.next_id = self.next_id.max(u64::from(id) + 1);
+            self.bump();
+            return Ok(id);
+        }
+        self.allocate_id_searching()
+    }
+
+    /// `allocate_id` when the smallest free id is not at the frontier.
+    #[inline(never)]
+    fn allocate_id_searching(&mut self) -> Result<u32> {
         self.allocate_id_tagged(None)
     }
 
@@ -261,6 +278,7 @@ impl IdAllocator {
     /// assert_eq!(gsi.free_id(2).unwrap_err().to_string(), "id 2 is not in the allocator's range");
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn free_id(&mut self, id: u32) -> Result<u32> {
         self.check_in_range(id)?;
         if !self.ids.remove_if_present(id) {

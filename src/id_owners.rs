@@ -78,10 +78,15 @@ impl IdOwners {
 
     /// Takes the owner away from every id of `first..=last`.
     /// Time: O((k + 1) log n), k = spans touched.
+    #[inline]
     pub(crate) fn untag(&mut self, first: u64, last: u64) {
-        if self.is_empty() {
-            return;
+        if !self.is_empty() {
+            self.untag_spans(first, last);
         }
+    }
+
+    /// `untag` of an allocator with owners.
+    fn untag_spans(&mut self, first: u64, last: u64) {
         // Spans overlapping the range, from the last one down.
         while let Some(span) = self.0.overlap(Span::new(first, last)) {
             self.0

@@ -4527,3 +4527,66 @@ fn journal_records_are_checked_against_the_set_as_the_spec_says() {
         assert_eq!(discard.cause, DiscardCause::InvalidRecord);
     }
 }
+
+/// Long runs of short items (packed pages, page-sized gaps), which the
+/// decoder reads a batch at a time: every item is kept, both versions give
+/// the same allocator, and an item made to leave the space or to overflow
+/// in the middle of a run is refused where the spec reader places it.
+#[test]
+fn long_runs_of_short_items_decode_alike_and_fail_in_place() {
+    let n = 1000u64;
+    // Items (gap, length - 1): packed pages, runs with page gaps, a few
+    // short values.
+    let items: Vec<(u64, u64)> = (0..n)
+        .map(|i| match i % 7 {
+            0 => (0x1000, 0xfff),
+            1 => (i % 128, 0),
+            2 => (0x3fff, 0x3fff),
+            _ => (0, 0xfff),
+        })
+        .collect();
+    let end: u64 = items.iter().map(|&(g, l)| g + l + 1).sum::<u64>() - 1;
+    let v1 = |space_end: u64, items: &[(u64, u64)]| {
+        let mut b = body(&[0, space_end, items.len() as u64]);
+        for &(g, l) in items {
+            b.extend(body(&[g, l]));
+        }
+        seal(ADDRESS, &b)
+    };
+    let v2 = |space_end: u64, items: &[(u64, u64)]| {
+        let mut b = body(&[0, 7, 0, space_end, items.len() as u64]);
+        for &(g, l) in items {
+            b.extend(body(&[g, l, 0]));
+        }
+        seal2(ADDRESS, &b)
+    };
+    let one = AddressAllocator::from_bytes(&v1(end, &items)).unwrap();
+    let two = AddressAllocator::from_bytes(&v2(end, &items)).unwrap();
+    assert_eq!(one.len(), n);
+    assert!(one.iter().eq(two.iter()));
+    assert_eq!(two.generation(), 7);
+    agree(&v1(end, &items)).unwrap();
+    agree(&v2(end, &items)).unwrap();
+    // The space ends one value short: the last item leaves it.
+    for file in [v1(end - 1, &items), v2(end - 1, &items)] {
+        let e = AddressAllocator::from_bytes(&file).unwrap_err();
+        assert_eq!(e.field, Field::AllocationStart { index: n - 1 });
+        agree(&file).unwrap();
+    }
+    // An item in the middle of a run overflows u64 (its gap reaches past
+    // the end of the space and of the integers).
+    let mut wild = items.clone();
+    wild[500] = (u64::MAX - 3, 0);
+    for file in [v1(u64::MAX, &wild), v2(u64::MAX, &wild)] {
+        assert!(AddressAllocator::from_bytes(&file).is_err());
+        agree(&file).unwrap();
+    }
+    // An item in the middle of a run ends past the space.
+    let mut long = items.clone();
+    long[333] = (0, 1 << 40);
+    for file in [v1(end, &long), v2(end, &long)] {
+        let e = AddressAllocator::from_bytes(&file).unwrap_err();
+        assert_eq!(e.field, Field::AllocationStart { index: 333 });
+        agree(&file).unwrap();
+    }
+}

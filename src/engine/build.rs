@@ -4,38 +4,42 @@
 
 use alloc::vec::Vec;
 use arrayvec::ArrayVec;
-use triomphe::Arc;
+use triomphe::{Arc, UniqueArc};
 
 use super::config::{BRANCH_CAP, LEAF_CAP};
 use super::node::{Branch, Leaf, Node};
-use super::tags::{Tag, Tags};
+use super::tags::Tag;
 use super::{Span, SpanTree};
 
 /// Builds a tree from spans pushed in increasing order, bottom-up.
 ///
-/// A push only stores the span: each leaf is summarised once, when it is
-/// full (its summary, gap bits and capacities in one pass over its spans,
-/// which are then in cache), and each branch once, when it has all its
-/// children. Every node but the last of each level is full. The caller
-/// checks the order (the validating builders of `crate::validate` do) before
-/// pushing.
-#[derive(Debug)]
+/// Spans go straight into the leaf being filled, which is summarised once,
+/// when it is full (its summary, gap bits and capacities in one pass over
+/// its spans, which are then in cache), and each branch once, when it has
+/// all its children. Every node but the last of each level is full. The
+/// caller checks the order (the validating builders of `crate::validate`
+/// do) before pushing.
 pub(crate) struct SpanTreeBuilder {
-    /// The spans of the leaf being filled.
-    spans: [Span; LEAF_CAP],
-    len: usize,
-    /// Their owners (no column until the first owner).
-    tags: Tags,
+    /// The leaf being filled, not shared yet (made at the first push, so
+    /// that a decoder refusing its input allocates nothing).
+    leaf: Option<UniqueArc<Leaf>>,
     /// `levels[h]`: the finished nodes of height `h` not yet given a parent.
     levels: Vec<ArrayVec<Node, BRANCH_CAP>>,
+}
+
+impl core::fmt::Debug for SpanTreeBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SpanTreeBuilder")
+            .field("leaf", &self.leaf.as_ref().map(|leaf| leaf.spans()))
+            .field("levels", &self.levels)
+            .finish()
+    }
 }
 
 impl SpanTreeBuilder {
     pub(crate) fn new() -> SpanTreeBuilder {
         SpanTreeBuilder {
-            spans: [Span::ZERO; LEAF_CAP],
-            len: 0,
-            tags: Tags::NONE,
+            leaf: None,
             levels: Vec::new(),
         }
     }
@@ -44,28 +48,53 @@ impl SpanTreeBuilder {
     /// end of the span pushed before. Time: O(1) amortised.
     #[inline(always)]
     pub(crate) fn push(&mut self, span: Span, tag: Tag) {
-        if self.len == LEAF_CAP {
-            self.finish_leaf();
-        }
-        debug_assert!(self.len == 0 || self.spans[self.len - 1].end < span.start);
-        // The slots of spans not pushed yet are empty: only an owner is
-        // written.
-        if tag.is_some() {
-            self.tags.set(self.len, tag);
-        }
-        self.spans[self.len] = span;
-        self.len += 1;
+        self.room().append_one(span, tag);
     }
 
-    /// Makes the spans pushed so far a leaf, hands it to its level and
-    /// starts the next one.
+    /// The leaf being filled, with room for a span: a new one if it is
+    /// full or there is none.
+    #[inline(always)]
+    fn room(&mut self) -> &mut Leaf {
+        if self
+            .leaf
+            .as_ref()
+            .is_none_or(|leaf| leaf.spans().len() == LEAF_CAP)
+        {
+            self.next_leaf();
+        }
+        self.leaf.as_mut().expect("a leaf with room")
+    }
+
+    /// Span slots to fill, in the leaf being filled (a new one if it is
+    /// full): the caller writes spans into a prefix of them, then
+    /// [`commit`](Self::commit)s it, or nothing.
+    #[inline]
+    pub(crate) fn spare(&mut self) -> &mut [Span] {
+        self.room().spare()
+    }
+
+    /// Takes the first `n` slots [`spare`](Self::spare) gave, which the
+    /// caller filled with spans that follow the ones pushed before (sorted,
+    /// disjoint), without owners.
+    #[inline]
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.leaf.as_mut().expect("spare gave the slots").commit(n);
+    }
+
+    /// Seals the leaf being filled, if any, and hands it to its level.
+    fn finish_leaf(&mut self) {
+        if let Some(mut leaf) = self.leaf.take() {
+            leaf.seal();
+            self.add(0, Node::Leaf(leaf.shareable()));
+        }
+    }
+
+    /// Seals the leaf being filled, if any, and starts the next one.
     #[cold]
     #[inline(never)]
-    fn finish_leaf(&mut self) {
-        let tags = core::mem::take(&mut self.tags);
-        let leaf = Leaf::from_spans(&self.spans[..self.len], tags);
-        self.len = 0;
-        self.add(0, Node::Leaf(Arc::new(leaf)));
+    fn next_leaf(&mut self) {
+        self.finish_leaf();
+        self.leaf = Some(UniqueArc::new(Leaf::new()));
     }
 
     /// Adds a finished node of height `h`; a full level becomes a branch
@@ -84,9 +113,7 @@ impl SpanTreeBuilder {
 
     /// The tree of every span pushed. Time: O(log n) after the pushes.
     pub(crate) fn finish(mut self) -> SpanTree {
-        if self.len > 0 {
-            self.finish_leaf();
-        }
+        self.finish_leaf();
         // Close each level from the bottom: its nodes become the last
         // children of a branch one level up, unless one node is left at the
         // top.

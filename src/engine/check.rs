@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::caps::{brute_force, Caps, CLASSES, GAP_BIT};
+use super::caps::{brute_force, brute_second, Caps, Holders, CLASSES, GAP_BIT};
 use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_MIN};
 use super::node::{gap_between, Node, Summary};
 use super::SpanTree;
@@ -81,11 +81,24 @@ impl SpanTree {
     }
 }
 
+/// The capacities of a subtree as its contents give them.
+struct Expected {
+    /// Per class, the maximum over all its gaps.
+    all: [u64; CLASSES],
+    /// Per class, the maximum over its gaps but the big one.
+    rest: [u64; CLASSES],
+}
+
+/// Per class, the maximum of two tables.
+fn pointwise_max(a: &[u64; CLASSES], b: &[u64; CLASSES]) -> [u64; CLASSES] {
+    core::array::from_fn(|k| a[k].max(b[k]))
+}
+
 /// Checks, bottom-up, that every stored summary, copy and capacity equals
 /// what the contents give (a root leaf's capacities may be stale); returns
-/// the node's inner capacities.
-fn check_summaries(node: &Node, is_root: bool) -> Result<[u64; CLASSES], String> {
-    let (summary, max) = match node {
+/// the node's capacities.
+fn check_summaries(node: &Node, is_root: bool) -> Result<Expected, String> {
+    let (summary, expected) = match node {
         Node::Leaf(leaf) => {
             let spans = leaf.spans();
             let at = spans[0].start;
@@ -125,14 +138,35 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<[u64; CLASSES], String>
                 .map(|w| gap_between(w[0].end, w[1].start))
                 .filter(|&(_, len)| len > 0)
                 .collect();
-            let (max, ties) = brute_force(gaps.iter().copied());
+            let all = brute_force(gaps.iter().copied()).0;
+            let big = leaf.caps().big;
+            let others: Vec<(u64, u64)> = gaps.iter().copied().filter(|g| *g != big).collect();
+            let (rest, ties) = brute_force(others.iter().copied());
             if leaf.tracks_gaps() {
-                check_caps(leaf.caps(), &max, || {
-                    format!("the leaf starting at {at:#x}")
-                })?;
-                match (leaf.table(), gaps.len()) {
-                    (Some(table), 2..) => {
-                        if let Some(k) = (0..CLASSES).find(|&k| u32::from(table.ties(k)) != ties[k])
+                let what = || format!("the leaf starting at {at:#x}");
+                check_big(big, &gaps, others.len(), &all, what)?;
+                check_caps(leaf.caps(), &all, what)?;
+                match (leaf.table(), others.is_empty()) {
+                    (Some(table), false) => {
+                        if table.max() != &rest {
+                            return Err(format!(
+                                "the leaf starting at {at:#x} keeps {:?} for its other gaps, \
+                                 they give {rest:?}",
+                                table.max()
+                            ));
+                        }
+                        let base = table.base();
+                        if let Some(g) = others
+                            .iter()
+                            .find(|g| (g.0.trailing_zeros() as usize) < base)
+                        {
+                            return Err(format!(
+                                "the leaf starting at {at:#x} keeps classes from {base} on, its gap {g:?} \
+                                 is less aligned"
+                            ));
+                        }
+                        if let Some(k) =
+                            (base..CLASSES).find(|&k| u32::from(table.ties(k)) != ties[k])
                         {
                             return Err(format!(
                                 "the leaf starting at {at:#x} counts {} gaps attaining class {k}, its contents {}",
@@ -140,17 +174,30 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<[u64; CLASSES], String>
                                 ties[k]
                             ));
                         }
+                        for (k, &max) in rest.iter().enumerate().skip(base) {
+                            if let Some((value, count)) = table.second(k) {
+                                let want = brute_second(others.iter().copied(), k, max);
+                                if (value, u32::from(count)) != want {
+                                    return Err(format!(
+                                        "the leaf starting at {at:#x} keeps {:?} as the second of class {k}, \
+                                         its contents {want:?}",
+                                        (value, count)
+                                    ));
+                                }
+                            }
+                        }
                     }
-                    (None, 0 | 1) => {}
-                    (table, n) => {
+                    (None, true) => {}
+                    (table, _) => {
                         return Err(format!(
-                            "the leaf starting at {at:#x} has {n} gaps and {} table",
+                            "the leaf starting at {at:#x} has {} gaps and {} table",
+                            gaps.len(),
                             if table.is_some() { "a" } else { "no" }
                         ))
                     }
                 }
             }
-            (summary, max)
+            (summary, Expected { all, rest })
         }
         Node::Branch(branch) => {
             let children = branch.children();
@@ -161,11 +208,11 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<[u64; CLASSES], String>
             for (i, child) in children.iter().enumerate() {
                 let s = child.summary();
                 let copies = (branch.firsts()[i], branch.lasts()[i], branch.largest()[i]);
-                if copies != (s.first, s.last, tables[i][0]) {
+                if copies != (s.first, s.last, tables[i].all[0]) {
                     return Err(format!(
                         "a branch keeps (first, last, largest gap) = {copies:?} for its child {i}, \
                          which has {:?}",
-                        (s.first, s.last, tables[i][0])
+                        (s.first, s.last, tables[i].all[0])
                     ));
                 }
             }
@@ -192,80 +239,131 @@ fn check_summaries(node: &Node, is_root: bool) -> Result<[u64; CLASSES], String>
                 .iter()
                 .map(|&gap| brute_force(core::iter::once(gap)).0)
                 .collect();
-            let mut max = [0u64; CLASSES];
-            for table in tables.iter().chain(&gap_tables) {
-                for k in 0..CLASSES {
-                    max[k] = max[k].max(table[k]);
-                }
+            let mut all = [0u64; CLASSES];
+            for table in tables.iter().map(|t| &t.all).chain(&gap_tables) {
+                all = pointwise_max(&all, table);
             }
             let at = children[0].summary().first;
-            check_caps(branch.caps(), &max, || {
-                format!("the branch starting at {at:#x}")
-            })?;
-            // A table exactly when no single gap (or none) describes them.
-            let parts: Vec<Caps<'_>> = children
-                .iter()
-                .zip(&tables)
-                .filter(|(_, t)| t[0] > 0)
-                .map(|(c, _)| c.caps())
-                .chain(
-                    gaps.iter()
-                        .filter(|g| g.1 > 0)
-                        .map(|&(start, len)| Caps::Gap(start, len)),
-                )
-                .collect();
-            let needs_table = parts.len() > 1 || matches!(parts.first(), Some(Caps::Table(_)));
-            let Some(table) = branch.table() else {
-                if needs_table {
-                    return Err(format!(
-                        "the branch starting at {at:#x} has no table for {} parts with gaps",
-                        parts.len()
-                    ));
+            let what = || format!("the branch starting at {at:#x}");
+            let big = branch.caps().big;
+            // The big gap: which part holds it, and what each part brings
+            // to the table besides it.
+            let zero = [0u64; CLASSES];
+            let mut brought: Vec<&[u64; CLASSES]> = tables.iter().map(|t| &t.all).collect();
+            brought.extend(gap_tables.iter());
+            match branch.big_part() {
+                None if all[0] == 0 && big == (0, 0) => {}
+                Some(p) if p < children.len() && children[p].caps().big == big => {
+                    brought[p] = &tables[p].rest;
                 }
-                let same = match (branch.caps(), parts.first()) {
-                    (Caps::Empty, None) => true,
-                    (Caps::Gap(a, b), Some(&Caps::Gap(c, d))) => (a, b) == (c, d),
-                    _ => false,
-                };
-                if !same {
-                    return Err(format!(
-                        "the branch starting at {at:#x} describes its gaps as {:?}, its parts as {:?}",
-                        branch.caps(),
-                        parts
-                    ));
+                Some(p)
+                    if p >= GAP_BIT
+                        && p - GAP_BIT < gaps.len()
+                        && gaps[p - GAP_BIT] == big
+                        && big.1 > 0 =>
+                {
+                    brought[children.len() + p - GAP_BIT] = &zero;
                 }
-                return finish(node, summary_of(children), max);
-            };
-            if !needs_table {
+                part => {
+                    return Err(format!(
+                        "{} says part {part:?} holds its big gap {big:?}",
+                        what()
+                    ))
+                }
+            }
+            if big.1 != all[0] {
                 return Err(format!(
-                    "the branch starting at {at:#x} keeps a table for one gap or none"
+                    "{} has a big gap {big:?}, its largest gap is {} long",
+                    what(),
+                    all[0]
                 ));
             }
-            for k in 0..CLASSES {
-                let mut holders = 0u32;
-                if max[k] > 0 {
-                    for (i, table) in tables.iter().enumerate() {
-                        if table[k] == max[k] {
-                            holders |= 1 << i;
+            let mut rest = [0u64; CLASSES];
+            for table in &brought {
+                rest = pointwise_max(&rest, table);
+            }
+            check_caps(branch.caps(), &all, what)?;
+            match branch.table() {
+                None if rest[0] == 0 => {}
+                None => return Err(format!("{} has other gaps and no table", what())),
+                Some(table) => {
+                    if table.max() != &rest {
+                        return Err(format!(
+                            "{} keeps {:?} for its other gaps, they give {rest:?}",
+                            what(),
+                            table.max()
+                        ));
+                    }
+                    for k in 0..CLASSES {
+                        let mut holders: Holders = 0;
+                        if rest[k] > 0 {
+                            for (i, part) in brought.iter().enumerate() {
+                                let bit = if i < children.len() {
+                                    i
+                                } else {
+                                    GAP_BIT + i - children.len()
+                                };
+                                if part[k] == rest[k] {
+                                    holders |= 1 << bit;
+                                }
+                            }
+                        }
+                        if table.holders(k) != holders {
+                            return Err(format!(
+                                "a branch records parts {:#x} attaining class {k}, its contents {holders:#x}",
+                                table.holders(k)
+                            ));
+                        }
+                        if let Some(second) = table.second(k) {
+                            let mut want: (u64, Holders) = (0, 0);
+                            for (i, part) in brought.iter().enumerate() {
+                                let bit = if i < children.len() {
+                                    i
+                                } else {
+                                    GAP_BIT + i - children.len()
+                                };
+                                let value = part[k];
+                                if value == 0 || value >= rest[k] {
+                                    continue;
+                                }
+                                if value > want.0 {
+                                    want = (value, 1 << bit);
+                                } else if value == want.0 {
+                                    want.1 |= 1 << bit;
+                                }
+                            }
+                            if second != want {
+                                return Err(format!(
+                                    "a branch keeps {second:?} as the second of class {k}, its contents {want:?}"
+                                ));
+                            }
                         }
                     }
-                    for (i, table) in gap_tables.iter().enumerate() {
-                        if table[k] == max[k] {
-                            holders |= 1 << (GAP_BIT + i);
-                        }
-                    }
-                }
-                if table.holders(k) != holders {
-                    return Err(format!(
-                        "a branch records parts {:#x} attaining class {k}, its contents {holders:#x}",
-                        table.holders(k)
-                    ));
                 }
             }
-            (summary_of(children), max)
+            (summary_of(children), Expected { all, rest })
         }
     };
-    finish(node, summary, max)
+    finish(node, summary, expected)
+}
+
+/// Checks that `big` is one of `gaps` and a largest one, and that `others`
+/// are the rest.
+fn check_big(
+    big: (u64, u64),
+    gaps: &[(u64, u64)],
+    others: usize,
+    all: &[u64; CLASSES],
+    what: impl Fn() -> String,
+) -> Result<(), String> {
+    let found = gaps.contains(&big) || (big == (0, 0) && gaps.is_empty());
+    if !found || big.1 != all[0] || others + usize::from(!gaps.is_empty()) != gaps.len() {
+        return Err(format!(
+            "{} has a big gap {big:?}, not a largest of its gaps {gaps:?}",
+            what()
+        ));
+    }
+    Ok(())
 }
 
 /// The summary a branch over `children` must have.
@@ -288,14 +386,14 @@ fn summary_of(children: &[Node]) -> Summary {
 }
 
 /// Checks the stored summary of `node`; returns its capacities.
-fn finish(node: &Node, summary: Summary, max: [u64; CLASSES]) -> Result<[u64; CLASSES], String> {
-    if *node.summary() != summary {
+fn finish(node: &Node, summary: Summary, expected: Expected) -> Result<Expected, String> {
+    if node.summary() != summary {
         return Err(format!(
             "stale summary: stored {:?}, contents give {summary:?}",
             node.summary()
         ));
     }
-    Ok(max)
+    Ok(expected)
 }
 
 /// Checks that `caps` give `max` in every class.

@@ -12,9 +12,10 @@
 /// a fifth of the leaf, and the gap bits in one `u128`.
 #[cfg(not(any(test, fuzzing, vm_allocator_small_nodes)))]
 pub(crate) const LEAF_CAP: usize = 128;
-/// Most children a branch holds.
+/// Most children a branch holds: 32 keeps a tree of a million spans
+/// three branches deep.
 #[cfg(not(any(test, fuzzing, vm_allocator_small_nodes)))]
-pub(crate) const BRANCH_CAP: usize = 16;
+pub(crate) const BRANCH_CAP: usize = 32;
 
 #[cfg(any(test, fuzzing, vm_allocator_small_nodes))]
 pub(crate) const LEAF_CAP: usize = 4;

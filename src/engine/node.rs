@@ -13,13 +13,20 @@
 //!   least two children;
 //! - every node's summary equals what its contents give, and so do the
 //!   free-gap capacities of every node except a root leaf (nothing reads
-//!   those, so a tree of one leaf never pays for them): per class the
-//!   maximum over the node's gaps (and, in a branch, its children's inner
-//!   gaps), kept in a table (with which parts attain each maximum) exactly
-//!   when they are not those of a single gap or of none (see `caps`): a
-//!   leaf has a table iff it has two gaps or more, a branch iff two of its
-//!   parts (children and gaps between them) have gaps or its only such part
-//!   is a child with a table;
+//!   those, so a tree of one leaf never pays for them; see `caps`): its
+//!   big gap is one of its largest gaps (`(0, 0)` when it has none), and
+//!   its table holds, per class, the maximum over all its other gaps and
+//!   which parts attain it; a leaf has a table iff it has a gap besides
+//!   the big one, a branch whenever it has one (and may keep a table of
+//!   zeros once they are gone);
+//! - in a leaf, the other gaps are its open gaps but the big one; the
+//!   table counts the gaps attaining each maximum;
+//! - in a branch, the big gap belongs to one part (`big_part`): a gap
+//!   between two children, or a child whose own big gap it is. A part
+//!   brings to the table its gap, or all of a child's capacities, except
+//!   what the big gap is: nothing for the gap, the child's table for the
+//!   child (see `caps::Part`); the table records which parts attain each
+//!   maximum;
 //! - a leaf other than the root tracks its open gaps: bit `j` of its gap
 //!   bits is set iff spans `j` and `j + 1` do not touch;
 //! - a leaf's fence `b` is the start of its span `b * LEAF_FENCE`;
@@ -34,7 +41,10 @@ use arrayvec::ArrayVec;
 use core::mem;
 use triomphe::Arc;
 
-use super::caps::{self, BranchTable, Caps, LeafTable, ALL_CLASSES, CLASSES, GAP_BIT};
+use super::caps::{
+    self, gap_classes, BranchTable, Caps, Holders, LeafTable, Part, Rest, ALL_CLASSES, CLASSES,
+    GAP_BIT,
+};
 use super::config::{BRANCH_CAP, BRANCH_MIN, LEAF_CAP, LEAF_FENCE, LEAF_MIN};
 use super::tags::{Tag, Tags};
 use super::Span;
@@ -143,13 +153,18 @@ pub(crate) struct Leaf {
     /// tracking them (`gaps_tracked`), and rebuilds them when it needs them.
     open_gaps: u128,
     gaps_tracked: bool,
-    summary: Summary,
-    /// Capacities of the gaps between the spans when there are two or more
-    /// (absent or stale in a root leaf).
+    /// Number of values the spans cover (the rest of the leaf's summary
+    /// is read from its spans).
+    covered: u64,
+    /// A largest open gap, as `(start, len)`; `(0, 0)` when there is none
+    /// (stale in a root leaf).
+    big: (u64, u64),
+    /// Capacities of the other open gaps, when there is one (absent or
+    /// stale in a root leaf).
     table: Option<Arc<LeafTable>>,
-    /// Classes whose capacity changed during the current edit (for the
-    /// parent; not part of the invariants).
-    caps_changed: u64,
+    /// Classes of the table whose maximum changed during the current edit
+    /// (for the parent; not part of the invariants).
+    rest_changed: u64,
     /// The owners of the spans, if any has one.
     tags: Tags,
 }
@@ -157,10 +172,22 @@ pub(crate) struct Leaf {
 /// What `Leaf::gaps_leave` saw, for `Leaf::gaps_enter`.
 #[derive(Clone, Copy)]
 struct Before {
-    /// Classes that lost their last attaining gap (with a table).
+    /// Classes of the table whose maximum fell back to the second largest.
+    changed: u64,
+    /// Classes of the table that lost their last attaining gap.
     stale: u64,
-    /// Without a table: the single gap, if any.
-    gap: Option<(u64, u64)>,
+    /// True if the big gap left.
+    big_left: bool,
+}
+
+/// What an edit changed in a node's capacities, for its parent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Change {
+    /// The node's big gap before the edit.
+    pub(crate) old_big: (u64, u64),
+    /// A superset of the classes whose maximum in the node's table
+    /// changed.
+    pub(crate) rest: u64,
 }
 
 /// Number of fences of a leaf.
@@ -196,6 +223,12 @@ fn open_gaps_of(
     })
 }
 
+/// The table of a leaf's gaps besides the big one, made if there is none.
+#[inline]
+fn rest_table(table: &mut Option<Arc<LeafTable>>) -> &mut LeafTable {
+    Arc::make_mut(table.get_or_insert_with(|| Arc::new(LeafTable::EMPTY)))
+}
+
 /// The children of a branch, inline so that copying a shared branch is one
 /// allocation; one spare slot holds a new child until the branch splits.
 type Children = ArrayVec<Node, { BRANCH_CAP + 1 }>;
@@ -211,29 +244,35 @@ pub(crate) struct Branch {
     /// `largest[i]`: the largest gap inside child `i` (its class-0 capacity).
     largest: [u64; BRANCH_CAP],
     summary: Summary,
-    /// Capacities of all gaps strictly inside this branch, when they need a
-    /// table (see `caps`).
+    /// A largest gap strictly inside this branch, as `(start, len)`;
+    /// `(0, 0)` when there is none.
+    big: (u64, u64),
+    /// The part that holds it: child `i`, the gap after child `j`
+    /// (`GAP_BIT + j`), or `NO_PART`.
+    big_part: usize,
+    /// Capacities of all other gaps strictly inside this branch, when there
+    /// is one (see `caps`).
     table: Option<Arc<BranchTable>>,
-    /// Otherwise the single gap whose capacities they are, as `(start,
-    /// len)`; `len` is 0 if there is none.
-    single: (u64, u64),
 }
 
-/// The part of a branch that holds all its gaps, if any.
-enum Lone {
-    /// No gap at all.
-    Nothing,
-    /// One gap, or one child whose gaps are those of one gap.
-    Gap(u64, u64),
-    /// Gaps in two parts or more, or in one child that keeps a table.
-    Many,
-}
+/// `Branch::big_part` of a branch without gaps.
+const NO_PART: usize = usize::MAX;
 
 impl Node {
-    pub(crate) fn summary(&self) -> &Summary {
+    #[inline]
+    pub(crate) fn summary(&self) -> Summary {
         match self {
-            Node::Leaf(leaf) => &leaf.summary,
-            Node::Branch(branch) => &branch.summary,
+            Node::Leaf(leaf) => leaf.summary(),
+            Node::Branch(branch) => branch.summary,
+        }
+    }
+
+    /// The largest gap strictly inside this node, as `(start, len)`.
+    #[inline]
+    pub(crate) fn big(&self) -> (u64, u64) {
+        match self {
+            Node::Leaf(leaf) => leaf.big,
+            Node::Branch(branch) => branch.big,
         }
     }
 
@@ -268,18 +307,17 @@ impl Node {
     /// invariant on the way back up: a node that overflowed splits, one that
     /// underflowed is merged with or rebalanced against a neighbour, and
     /// every summary on the path is brought up to date. Returns the edit's
-    /// result, the new right sibling of this node if it split, and the
-    /// capacity classes of this node that changed (all of them after a
-    /// split or a merge).
+    /// result, the new right sibling of this node if it split, and what
+    /// changed in this node's capacities.
     ///
-    /// Time: O(log n) nodes; each costs O(1) plus O(1) per capacity class
-    /// that changed, and O(node size) when it splits or merges.
+    /// Time: O(log n) nodes; each costs O(1) plus O(1) per class of its
+    /// table that changed, and O(node size) when it splits or merges.
     pub(crate) fn edit<R, F>(
         &mut self,
         key: u64,
         place: Place,
         edit: &mut F,
-    ) -> (R, Option<Node>, u64)
+    ) -> (R, Option<Node>, Change)
     where
         F: FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
     {
@@ -289,19 +327,20 @@ impl Node {
                 if place.is_root {
                     leaf.stop_tracking_gaps();
                 }
-                leaf.caps_changed = 0;
+                leaf.rest_changed = 0;
+                let old_big = leaf.big;
                 let (result, sibling) = edit(leaf, place);
                 // A leaf that has (or, having split, is about to get) a
                 // parent keeps its capacities; a lone root leaf does not.
                 if sibling.is_some() && !leaf.gaps_tracked {
                     leaf.rebuild_caps();
                 }
-                let changed = mem::take(&mut leaf.caps_changed);
-                (result, sibling.map(Node::Leaf), changed)
+                let rest = mem::take(&mut leaf.rest_changed);
+                (result, sibling.map(Node::Leaf), Change { old_big, rest })
             }
             Node::Branch(branch) => {
-                let (result, sibling, changed) = Arc::make_mut(branch).edit(key, place, edit);
-                (result, sibling.map(|s| Node::Branch(Arc::new(s))), changed)
+                let (result, sibling, change) = Arc::make_mut(branch).edit(key, place, edit);
+                (result, sibling.map(|s| Node::Branch(Arc::new(s))), change)
             }
         }
     }
@@ -316,9 +355,10 @@ impl Leaf {
             fences: [0; FENCES],
             open_gaps: 0,
             gaps_tracked: true,
-            summary: Summary::EMPTY,
+            covered: 0,
+            big: (0, 0),
             table: None,
-            caps_changed: 0,
+            rest_changed: 0,
             tags: Tags::NONE,
         }
     }
@@ -332,6 +372,41 @@ impl Leaf {
         leaf.tags = tags;
         leaf.recompute();
         leaf
+    }
+
+    /// The unused span slots, for a builder to fill before it
+    /// [`commit`](Self::commit)s the first `n` of them.
+    #[inline]
+    pub(crate) fn spare(&mut self) -> &mut [Span] {
+        &mut self.spans[self.len..]
+    }
+
+    /// Takes the first `n` spare slots, filled with spans without an owner
+    /// that are sorted, disjoint and after the leaf's spans; the builder
+    /// then [`seal`](Self::seal)s the leaf.
+    #[inline]
+    pub(crate) fn commit(&mut self, n: usize) {
+        debug_assert!(self.len + n <= LEAF_CAP);
+        self.len += n;
+    }
+
+    /// Appends one span owned by `tag`, after the leaf's spans; the builder
+    /// then [`seal`](Self::seal)s the leaf.
+    #[inline(always)]
+    pub(crate) fn append_one(&mut self, span: Span, tag: Tag) {
+        debug_assert!(self.len == 0 || self.spans[self.len - 1].end < span.start);
+        if tag.is_some() {
+            self.tags.set(self.len, tag);
+        }
+        self.spans[self.len] = span;
+        self.len += 1;
+    }
+
+    /// Computes the summary, gap bits, fences and capacities of a leaf
+    /// filled with [`commit`](Self::commit) and
+    /// [`append_one`](Self::append_one). Time: O(len).
+    pub(crate) fn seal(&mut self) {
+        self.recompute();
     }
 
     /// A leaf holding one span.
@@ -360,10 +435,12 @@ impl Leaf {
     /// The capacities of the gaps between the spans (stale in a root leaf).
     #[inline]
     pub(crate) fn caps(&self) -> Caps<'_> {
-        match (&self.table, self.single_gap()) {
-            (Some(table), _) => Caps::Table(table.max()),
-            (None, Some((start, len))) => Caps::Gap(start, len),
-            (None, None) => Caps::Empty,
+        Caps {
+            big: self.big,
+            rest: match &self.table {
+                Some(table) => Rest::Table(table.max()),
+                None => Rest::Empty,
+            },
         }
     }
 
@@ -389,14 +466,15 @@ impl Leaf {
         self.table.as_deref()
     }
 
-    /// The first open gap (the only one, when there is no table).
-    #[inline]
-    fn single_gap(&self) -> Option<(u64, u64)> {
-        if self.open_gaps == 0 {
-            return None;
-        }
-        let j = self.open_gaps.trailing_zeros() as usize;
-        Some(gap_between(self.spans[j].end, self.spans[j + 1].start))
+    /// The first open gap of length `len`.
+    fn open_gap_of_len(&self, len: u64) -> Option<(u64, u64)> {
+        open_gaps_of(&self.spans, self.open_gaps).find(|gap| gap.1 == len)
+    }
+
+    /// The open gaps but the big one.
+    fn other_gaps(&self) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
+        let big = self.big.0;
+        open_gaps_of(&self.spans, self.open_gaps).filter(move |gap| gap.0 != big)
     }
 
     /// True if the gap bits and capacities are maintained (every leaf but a
@@ -409,9 +487,7 @@ impl Leaf {
     /// Sets the owner of the span that starts at `start`, returning the old one.
     pub(crate) fn set_tag(&mut self, start: u64, tag: Tag) -> Tag {
         let pos = self.index_of(start);
-        let old = self.tags.set(pos, tag);
-        self.summary.tagged = self.tags.count() as u64;
-        old
+        self.tags.set(pos, tag)
     }
 
     /// Number of spans whose start satisfies `below` (true for a prefix of
@@ -480,21 +556,25 @@ impl Leaf {
     /// Recomputes the summary, gap bits and capacities from the spans.
     /// Time: O(len).
     fn recompute(&mut self) {
-        // One pass for the values covered and the gap bits.
         let spans = &self.spans[..self.len];
-        let mut covered = spans
-            .first()
-            .map_or(0, |s| s.len_minus_one().wrapping_add(1));
+        let covered = spans.iter().fold(0u64, |sum, s| {
+            sum.wrapping_add(s.len_minus_one().wrapping_add(1))
+        });
+        // The gap bits a word at a time, each word in a register.
         let mut words = [0u64; 2];
-        for (j, pair) in spans.windows(2).enumerate() {
-            covered = covered.wrapping_add(pair[1].len_minus_one().wrapping_add(1));
-            words[j / 64] |= u64::from(pair[0].end + 1 != pair[1].start) << (j % 64);
+        let gaps = spans.len().saturating_sub(1);
+        for (w, word) in words.iter_mut().enumerate() {
+            let (from, to) = (64 * w, gaps.min(64 * w + 64));
+            let mut bits = 0u64;
+            for j in from..to {
+                bits |= u64::from(spans[j].end.wrapping_add(1) != spans[j + 1].start) << (j - from);
+            }
+            *word = bits;
         }
-        self.summary.covered = covered;
+        self.covered = covered;
         self.open_gaps = u128::from(words[0]) | u128::from(words[1]) << 64;
         self.gaps_tracked = true;
         self.refresh_fences(0);
-        self.refresh_ends();
         self.rebuild_caps();
     }
 
@@ -570,27 +650,32 @@ impl Leaf {
     #[inline]
     fn gaps_leave(&mut self, lo: usize, hi: usize) -> Before {
         let mut before = Before {
+            changed: 0,
             stale: 0,
-            gap: None,
+            big_left: false,
         };
         if !self.gaps_tracked {
             return before;
         }
-        let Some(table) = self.table.as_mut() else {
-            before.gap = self.single_gap();
-            return before;
-        };
-        let table = Arc::make_mut(table);
-        for j in lo..hi.min(self.len.saturating_sub(1)) {
+        let hi = hi.min(self.len.saturating_sub(1));
+        for j in lo..hi {
+            if self.open_gaps >> j & 1 == 0 {
+                continue;
+            }
             let (start, len) = gap_between(self.spans[j].end, self.spans[j + 1].start);
-            if len > 0 {
-                table.remove_gap(start, len, &mut before.stale);
+            if start == self.big.0 {
+                before.big_left = true;
+            } else {
+                // A gap besides the big one: the table exists.
+                let table = Arc::make_mut(self.table.as_mut().expect("a second gap"));
+                table.remove_gap(start, len, &mut before.changed, &mut before.stale);
             }
         }
         before
     }
 
-    /// Puts gaps `lo..hi` into the capacities after an edit and brings them
+    /// Puts gaps `lo..hi` into the capacities after an edit, choosing the
+    /// big gap again if it left or a larger one came, and brings the table
     /// to the form the number of gaps calls for, recording the classes that
     /// changed. The gap bits must be up to date.
     #[inline]
@@ -598,59 +683,100 @@ impl Leaf {
         if !self.gaps_tracked {
             return;
         }
-        let several = self.open_gaps & self.open_gaps.wrapping_sub(1) != 0;
-        match self.table.as_mut() {
-            Some(table) if several => {
-                let table = Arc::make_mut(table);
-                for j in lo..hi.min(self.len.saturating_sub(1)) {
-                    let (start, len) = gap_between(self.spans[j].end, self.spans[j + 1].start);
-                    if len > 0 {
-                        table.add_gap(start, len, &mut self.caps_changed);
-                    }
-                }
-                if before.stale != 0 {
-                    table.settle(
-                        before.stale,
-                        open_gaps_of(&self.spans, self.open_gaps),
-                        &mut self.caps_changed,
-                    );
-                }
-            }
-            Some(table) => {
-                // Down to one gap or none: the table goes.
-                let old = Caps::Table(table.max()).nonzero_classes();
-                self.table = None;
-                self.caps_changed |= old | self.caps().nonzero_classes();
-            }
-            None => {
-                let old = before.gap.map_or(Caps::Empty, |(s, l)| Caps::Gap(s, l));
-                if several {
-                    self.table = Some(Arc::new(LeafTable::of(open_gaps_of(
-                        &self.spans,
-                        self.open_gaps,
-                    ))));
-                } else if self.single_gap() == before.gap {
-                    return;
-                }
-                self.caps_changed |= old.nonzero_classes() | self.caps().nonzero_classes();
+        let hi = hi.min(self.len.saturating_sub(1));
+        let mut entering = [(0u64, 0u64); 3];
+        let mut n = 0;
+        for j in lo..hi {
+            if self.open_gaps >> j & 1 != 0 {
+                entering[n] = gap_between(self.spans[j].end, self.spans[j + 1].start);
+                n += 1;
             }
         }
+        let entering = &entering[..n];
+        let mut stale = before.stale;
+        let mut changed = before.changed;
+        if before.big_left || self.big.1 == 0 {
+            let Some(rest) = self.table.as_ref().map_or(Some(0), |table| table.largest()) else {
+                // The largest of the other gaps left too: nothing tells
+                // which is largest now.
+                self.rebuild_caps();
+                return;
+            };
+            let best = (0..n).fold(None, |best: Option<usize>, i| match best {
+                Some(b) if entering[b].1 >= entering[i].1 => Some(b),
+                _ => Some(i),
+            });
+            match best {
+                Some(b) if entering[b].1 >= rest => {
+                    self.big = entering[b];
+                    for (i, &(start, len)) in entering.iter().enumerate() {
+                        if i != b {
+                            rest_table(&mut self.table).add_gap(start, len, &mut changed);
+                        }
+                    }
+                }
+                _ if rest > 0 => {
+                    // The largest of the other gaps becomes the big one.
+                    let big = self
+                        .open_gap_of_len(rest)
+                        .expect("a gap attains the maximum");
+                    self.big = big;
+                    let table = rest_table(&mut self.table);
+                    table.remove_gap(big.0, big.1, &mut changed, &mut stale);
+                    for &(start, len) in entering {
+                        table.add_gap(start, len, &mut changed);
+                    }
+                }
+                _ => self.big = (0, 0),
+            }
+        } else {
+            for &(start, len) in entering {
+                if len > self.big.1 {
+                    let (old_start, old_len) = mem::replace(&mut self.big, (start, len));
+                    rest_table(&mut self.table).add_gap(old_start, old_len, &mut changed);
+                } else {
+                    rest_table(&mut self.table).add_gap(start, len, &mut changed);
+                }
+            }
+        }
+        let several = self.open_gaps & self.open_gaps.wrapping_sub(1) != 0;
+        if !several {
+            // One gap or none: no table.
+            if let Some(table) = self.table.take() {
+                // Every class it held (classes in the middle of this edit's
+                // updates may be out of order).
+                changed |= table
+                    .max()
+                    .iter()
+                    .enumerate()
+                    .fold(0, |mask, (k, &m)| mask | u64::from(m > 0) << k);
+            }
+        } else if stale != 0 {
+            let big = self.big.0;
+            let table = Arc::make_mut(self.table.as_mut().expect("a second gap"));
+            table.settle(
+                stale,
+                open_gaps_of(&self.spans, self.open_gaps).filter(move |gap| gap.0 != big),
+                &mut changed,
+            );
+        }
+        self.rest_changed |= changed;
     }
 
-    /// Refreshes first, last and count; `covered` is kept by the edits.
+    /// What the leaf knows about its spans.
     #[inline]
-    fn refresh_ends(&mut self) {
+    pub(crate) fn summary(&self) -> Summary {
         let spans = self.spans();
-        self.summary = match (spans.first(), spans.last()) {
+        match (spans.first(), spans.last()) {
             (Some(first), Some(last)) => Summary {
                 first: first.start,
                 last: last.end,
                 count: spans.len() as u64,
-                covered: self.summary.covered,
+                covered: self.covered,
                 tagged: self.tags.count() as u64,
             },
             _ => Summary::EMPTY,
-        };
+        }
     }
 
     /// Recomputes the capacities from scratch (and the gap bits, if they
@@ -659,10 +785,16 @@ impl Leaf {
         if !self.gaps_tracked {
             self.rebuild_gap_bits();
         }
+        let mut big = (0u64, 0u64);
+        for gap in open_gaps_of(&self.spans, self.open_gaps) {
+            if gap.1 > big.1 {
+                big = gap;
+            }
+        }
+        self.big = big;
         let several = self.open_gaps & self.open_gaps.wrapping_sub(1) != 0;
-        self.table =
-            several.then(|| Arc::new(LeafTable::of(open_gaps_of(&self.spans, self.open_gaps))));
-        self.caps_changed = ALL_CLASSES;
+        self.table = several.then(|| Arc::new(LeafTable::of(self.other_gaps())));
+        self.rest_changed = ALL_CLASSES;
     }
 
     /// Inserts `span` owned by `tag`, which overlaps no span; returns the
@@ -713,11 +845,9 @@ impl Leaf {
         self.refresh_fences(pos);
         self.gaps_after_insert(pos);
         self.gaps_enter(pos.saturating_sub(1), pos + 1, before);
-        self.summary.covered = self
-            .summary
+        self.covered = self
             .covered
             .wrapping_add(span.len_minus_one().wrapping_add(1));
-        self.refresh_ends();
     }
 
     /// Removes the span that starts at `start`, returning its owner.
@@ -732,11 +862,9 @@ impl Leaf {
         self.refresh_fences(pos);
         self.gaps_after_remove(pos);
         self.gaps_enter(pos.saturating_sub(1), pos, before);
-        self.summary.covered = self
-            .summary
+        self.covered = self
             .covered
             .wrapping_sub(span.len_minus_one().wrapping_add(1));
-        self.refresh_ends();
         tag
     }
 
@@ -749,12 +877,10 @@ impl Leaf {
         self.refresh_fences(pos);
         self.gaps_after_change(pos);
         self.gaps_enter(pos.saturating_sub(1), pos + 1, before);
-        self.summary.covered = self
-            .summary
+        self.covered = self
             .covered
             .wrapping_sub(old.len_minus_one())
             .wrapping_add(span.len_minus_one());
-        self.refresh_ends();
     }
 
     /// Adds the free values `first..=last`, merging with the spans they
@@ -821,8 +947,7 @@ impl Leaf {
                 self.gaps_enter(pos.saturating_sub(1), pos, before);
             }
         }
-        self.summary.covered = self.summary.covered.wrapping_add(last - first + 1);
-        self.refresh_ends();
+        self.covered = self.covered.wrapping_add(last - first + 1);
         (Ok(()), None)
     }
 
@@ -862,19 +987,17 @@ impl Leaf {
         self.gaps_after_change(pos);
         self.gaps_enter(lo, hi, before);
         if !(keeps_left && keeps_right) {
-            self.summary.covered = self.summary.covered.wrapping_sub(last - first + 1);
-            self.refresh_ends();
+            self.covered = self.covered.wrapping_sub(last - first + 1);
             return None;
         }
         // Keep the left piece in place, insert the right one.
-        self.summary.covered = self.summary.covered.wrapping_sub(span.end - first + 1);
+        self.covered = self.covered.wrapping_sub(span.end - first + 1);
         let right = Span::new(last + 1, span.end);
         let tag = self.tags.get(pos).cloned();
         if self.len < LEAF_CAP {
             self.insert_at(pos + 1, right, tag);
             return None;
         }
-        self.refresh_ends();
         self.insert(right, tag, edges)
     }
 
@@ -928,14 +1051,22 @@ impl Leaf {
     }
 }
 
-/// Folds part `bit` of value `value` into `best`, a maximum and the
-/// parts attaining it.
+/// Folds part `bit` of value `value` into `best`, the largest two values
+/// and the parts bringing each.
 #[inline]
-fn offer(best: &mut (u64, u32), value: u64, bit: u32) {
-    if value > best.0 {
-        *best = (value, bit);
-    } else if value == best.0 && value > 0 {
-        best.1 |= bit;
+fn offer(best: &mut [(u64, Holders); 2], value: u64, bit: Holders) {
+    if value == 0 {
+        return;
+    }
+    if value > best[0].0 {
+        best[1] = best[0];
+        best[0] = (value, bit);
+    } else if value == best[0].0 {
+        best[0].1 |= bit;
+    } else if value > best[1].0 {
+        best[1] = (value, bit);
+    } else if value == best[1].0 {
+        best[1].1 |= bit;
     }
 }
 
@@ -949,8 +1080,9 @@ impl Branch {
             lasts: [0; BRANCH_CAP],
             largest: [0; BRANCH_CAP],
             summary: Summary::EMPTY,
+            big: (0, 0),
+            big_part: NO_PART,
             table: None,
-            single: (0, 0),
         };
         branch.recompute();
         branch
@@ -996,10 +1128,12 @@ impl Branch {
     /// Capacities of all gaps strictly inside this branch.
     #[inline]
     pub(crate) fn caps(&self) -> Caps<'_> {
-        match &self.table {
-            Some(table) => Caps::Table(table.max()),
-            None if self.single.1 == 0 => Caps::Empty,
-            None => Caps::Gap(self.single.0, self.single.1),
+        Caps {
+            big: self.big,
+            rest: match &self.table {
+                Some(table) => Rest::Table(table.max()),
+                None => Rest::Empty,
+            },
         }
     }
 
@@ -1009,66 +1143,75 @@ impl Branch {
         self.table.as_deref()
     }
 
-    /// The part that holds all the gaps of this branch, from the copies of
-    /// the children's bounds and largest gaps: reads a child only if it is
-    /// the only part with gaps. Time: O(BRANCH_CAP).
-    fn lone(&self) -> Lone {
+    /// The part that holds the big gap: child `i`, the gap after child `j`
+    /// as `GAP_BIT + j`, or `None` (for the invariant checker).
+    #[cfg(any(test, fuzzing, vm_allocator_check))]
+    pub(crate) fn big_part(&self) -> Option<usize> {
+        (self.big_part != NO_PART).then_some(self.big_part)
+    }
+
+    /// What part `p` (child `p`, or the gap after child `p - GAP_BIT`)
+    /// brings to the table.
+    #[inline]
+    pub(crate) fn part(&self, p: usize) -> Part<'_> {
+        if p < GAP_BIT {
+            let caps = self.children[p].caps();
+            if p == self.big_part {
+                Part::Rest(caps.rest)
+            } else {
+                Part::Full(caps)
+            }
+        } else {
+            let (start, len) = self.gap(p - GAP_BIT);
+            if len == 0 || p == self.big_part {
+                Part::Nothing
+            } else {
+                Part::Gap(start, len)
+            }
+        }
+    }
+
+    /// Every part's holder bit and what it brings.
+    fn parts(&self) -> impl Iterator<Item = (Holders, Part<'_>)> + Clone {
         let n = self.children.len();
-        let mut found = Lone::Nothing;
-        for j in 0..n {
-            if j > 0 {
-                let (start, len) = self.gap(j - 1);
-                if len > 0 {
-                    if !matches!(found, Lone::Nothing) {
-                        return Lone::Many;
+        (0..n)
+            .chain(GAP_BIT..GAP_BIT + n.saturating_sub(1))
+            .map(move |p| (1 << p, self.part(p)))
+    }
+
+    /// Chooses the big gap and builds the table from scratch, from the
+    /// copies of the children's bounds and largest gaps: a child is read
+    /// only if its largest gap leads or is not empty.
+    fn recompute_caps(&mut self) {
+        let n = self.children.len();
+        let (mut big, mut big_part) = ((0u64, 0u64), NO_PART);
+        // Parts with a gap: (count, whether one of them can bring more than
+        // its largest gap to the table).
+        let mut with_gaps = 0;
+        for i in 0..n {
+            if self.largest[i] > 0 {
+                with_gaps += 1;
+                if self.largest[i] > big.1 {
+                    (big, big_part) = (self.children[i].caps().big, i);
+                }
+            }
+            if i + 1 < n {
+                let gap = self.gap(i);
+                if gap.1 > 0 {
+                    with_gaps += 1;
+                    if gap.1 > big.1 {
+                        (big, big_part) = (gap, GAP_BIT + i);
                     }
-                    found = Lone::Gap(start, len);
-                }
-            }
-            if self.largest[j] > 0 {
-                if !matches!(found, Lone::Nothing) {
-                    return Lone::Many;
-                }
-                found = match self.children[j].caps() {
-                    Caps::Gap(start, len) => Lone::Gap(start, len),
-                    _ => Lone::Many,
-                };
-                if matches!(found, Lone::Many) {
-                    return found;
                 }
             }
         }
-        found
-    }
-
-    /// A table of the capacities of every part.
-    fn build_table(&self) -> BranchTable {
-        let n = self.children.len();
-        BranchTable::of(
-            self.children.iter().map(Node::caps),
-            (0..n.saturating_sub(1)).map(|j| self.gap(j)),
-        )
-    }
-
-    /// Brings the capacities to the form the parts call for, from scratch;
-    /// returns a superset of the classes that changed.
-    fn reshape_caps(&mut self) -> u64 {
-        let old = self.caps().nonzero_classes();
-        match self.lone() {
-            Lone::Nothing => {
-                self.table = None;
-                self.single = (0, 0);
-            }
-            Lone::Gap(start, len) => {
-                self.table = None;
-                self.single = (start, len);
-            }
-            Lone::Many => {
-                self.table = Some(Arc::new(self.build_table()));
-                self.single = (0, 0);
-            }
-        }
-        old | self.caps().nonzero_classes()
+        self.big = big;
+        self.big_part = big_part;
+        let lone_child_has_more = with_gaps == 1
+            && big_part < GAP_BIT
+            && !matches!(self.children[big_part].caps().rest, Rest::Empty);
+        self.table =
+            (with_gaps > 1 || lone_child_has_more).then(|| Arc::new(BranchTable::of(self.parts())));
     }
 
     /// Index of the child to search for a span starting at `x`: the last
@@ -1109,18 +1252,46 @@ impl Branch {
             summary.last = self.lasts[n - 1];
         }
         self.summary = summary;
-        self.reshape_caps();
+        self.recompute_caps();
+    }
+
+    /// The table, made (empty) if there is none.
+    #[inline]
+    fn table_mut(&mut self) -> &mut BranchTable {
+        Arc::make_mut(
+            self.table
+                .get_or_insert_with(|| Arc::new(BranchTable::EMPTY)),
+        )
+    }
+
+    /// Records in the table what part `p` brings now, in the classes of
+    /// `mask` (a superset of those where it changed).
+    #[inline]
+    fn update_part(&mut self, p: usize, mask: u64, changed: &mut u64, stale: &mut u64) {
+        if mask == 0 {
+            return;
+        }
+        // The part is read from the children and the copies, never from
+        // the table: take the table out meanwhile.
+        let mut table = self.table.take();
+        let part = self.part(p);
+        if table.is_none() && part.nonzero_classes() == 0 {
+            return; // nothing held, nothing brought
+        }
+        let t = Arc::make_mut(table.get_or_insert_with(|| Arc::new(BranchTable::EMPTY)));
+        t.update_classes(mask, 1 << p, part, changed, stale);
+        self.table = table;
     }
 
     /// Brings the summary up to date after child `i` changed in place:
-    /// `old` is its summary before, `changed` the capacity classes of it that
-    /// changed. Returns the classes of this branch that changed.
+    /// `old` is its summary before, `change` what changed in its
+    /// capacities. Returns what changed in this branch's.
     ///
-    /// Time: O(1) plus O(1) per changed class, and O(BRANCH_CAP) per class
-    /// whose maximum lost every part attaining it.
-    fn refresh(&mut self, i: usize, old: &Summary, changed: u64) -> u64 {
+    /// Time: O(1) plus O(1) per class of a part that changed, and
+    /// O(BRANCH_CAP) per class whose maximum lost every part attaining it.
+    fn refresh(&mut self, i: usize, old: &Summary, change: Change) -> Change {
         let n = self.children.len();
-        let new = *self.children[i].summary();
+        let new = self.children[i].summary();
         self.summary.count = self.summary.count - old.count + new.count;
         self.summary.tagged = self.summary.tagged - old.tagged + new.tagged;
         self.summary.covered = self
@@ -1134,39 +1305,131 @@ impl Branch {
         let moved_last = mem::replace(&mut self.lasts[i], new.last) != new.last;
         self.summary.first = self.firsts[0];
         self.summary.last = self.lasts[n - 1];
-        let moved_left_gap = moved_first && i > 0;
-        let moved_right_gap = moved_last && i + 1 < n;
-        if changed == 0 && !moved_left_gap && !moved_right_gap {
-            return 0;
+        let moved_left = moved_first && i > 0;
+        let moved_right = moved_last && i + 1 < n;
+        let child_big = self.children[i].big();
+        if change.rest == 0 && child_big == change.old_big && !moved_left && !moved_right {
+            return Change {
+                old_big: self.big,
+                rest: 0,
+            };
         }
-        self.largest[i] = self.children[i].caps().largest();
-        // Without a table, or when the branch may no longer need one, the
-        // form of the capacities is settled from scratch, in O(BRANCH_CAP).
-        if self.table.is_none() || !matches!(self.lone(), Lone::Many) {
-            return self.reshape_caps();
-        }
-        let left_gap = moved_left_gap.then(|| self.gap(i - 1));
-        let right_gap = moved_right_gap.then(|| self.gap(i));
-        let child = self.children[i].caps();
-        let table = Arc::make_mut(self.table.as_mut().expect("a table"));
-        let (mut mine, mut stale) = (0u64, 0u64);
-        if caps::few_classes(changed) {
-            for k in caps::classes(changed) {
-                table.update(k, 1 << i, child.get(k), &mut mine, &mut stale);
-            }
+        self.refresh_caps(i, old, change, child_big, moved_left, moved_right)
+    }
+
+    /// The part of `refresh` for an edit that changed capacities.
+    #[inline(never)]
+    fn refresh_caps(
+        &mut self,
+        i: usize,
+        old: &Summary,
+        change: Change,
+        child_big: (u64, u64),
+        moved_left: bool,
+        moved_right: bool,
+    ) -> Change {
+        let old_big = self.big;
+        let mut out = Change { old_big, rest: 0 };
+        let child_big_moved = child_big != change.old_big;
+        self.largest[i] = child_big.1;
+        let old_left = moved_left.then(|| gap_between(self.lasts[i - 1], old.first));
+        let old_right = moved_right.then(|| gap_between(old.last, self.firsts[i + 1]));
+        let left = if i > 0 { GAP_BIT + i - 1 } else { NO_PART };
+        let right = GAP_BIT + i;
+
+        // 1. The big gap: the old one if its part did not change, or the
+        // largest of what the changed parts hold now.
+        let old_part = self.big_part;
+        let part_changed =
+            old_part == i || (moved_left && old_part == left) || (moved_right && old_part == right);
+        let (mut big, mut big_part) = if part_changed {
+            ((0, 0), NO_PART)
         } else {
-            table.update_all(1 << i, child, &mut mine, &mut stale);
+            (old_big, old_part)
+        };
+        if child_big.1 > big.1 || (old_part == i && child_big.1 == big.1 && child_big.1 > 0) {
+            (big, big_part) = (child_big, i);
         }
-        if let Some((start, len)) = left_gap {
-            table.update_gap(1 << (GAP_BIT + i - 1), start, len, &mut mine, &mut stale);
+        for (moved, j) in [(moved_left, left), (moved_right, right)] {
+            if moved {
+                let gap = self.gap(j - GAP_BIT);
+                if gap.1 > big.1 || (old_part == j && gap.1 == big.1 && gap.1 > 0) {
+                    (big, big_part) = (gap, j);
+                }
+            }
         }
-        if let Some((start, len)) = right_gap {
-            table.update_gap(1 << (GAP_BIT + i), start, len, &mut mine, &mut stale);
+        self.big = big;
+        self.big_part = big_part;
+
+        // 2. What each part brings to the table now: the child, the gaps
+        // beside it that moved, and the part that held the big gap.
+        let (mut changed, mut stale) = (0u64, 0u64);
+        let old_full = old_part != i;
+        let new_full = big_part != i;
+        let mut mask = change.rest;
+        if old_full && (child_big_moved || !new_full) {
+            mask |= gap_classes(change.old_big.0, change.old_big.1);
+        }
+        if new_full && (child_big_moved || !old_full) {
+            mask |= gap_classes(child_big.0, child_big.1);
+        }
+        self.update_part(i, mask, &mut changed, &mut stale);
+        for (old_gap, j) in [(old_left, left), (old_right, right)] {
+            if let Some((start, len)) = old_gap {
+                let mut mask = gap_classes(self.gap(j - GAP_BIT).0, self.gap(j - GAP_BIT).1);
+                if old_part != j {
+                    mask |= gap_classes(start, len);
+                }
+                self.update_part(j, mask, &mut changed, &mut stale);
+            }
+        }
+        if old_part != NO_PART && !part_changed && big_part != old_part {
+            // The old big gap is one of the others now.
+            self.table_mut()
+                .raise_gap(1 << old_part, old_big.0, old_big.1, &mut changed);
         }
         if stale != 0 {
-            self.settle(stale, &mut mine);
+            self.settle(stale, &mut changed);
         }
-        mine
+
+        // 3. If a gap of another part is larger now, it becomes the big
+        // one.
+        if let Some(max) = self.table.as_ref().map(|table| table.max()[0]) {
+            if max > self.big.1 {
+                self.swap_big(&mut changed);
+            }
+        }
+        // A table that holds nothing now stays: the gap that emptied it
+        // often comes back (a huge gap split by an allocation and joined by
+        // its free), and making a table costs more than keeping one.
+        out.rest = changed;
+        out
+    }
+
+    /// Makes the largest gap of the table's parts the big one; the old big
+    /// gap joins the others.
+    #[cold]
+    fn swap_big(&mut self, changed: &mut u64) {
+        let table = self.table.as_ref().expect("a table");
+        let p = table.holders(0).trailing_zeros() as usize;
+        let (old_big, old_part) = (self.big, self.big_part);
+        let big = if p < GAP_BIT {
+            self.children[p].caps().big
+        } else {
+            self.gap(p - GAP_BIT)
+        };
+        self.big = big;
+        self.big_part = p;
+        let mut stale = 0;
+        // Part p now brings its table only (a child) or nothing (a gap).
+        self.update_part(p, gap_classes(big.0, big.1), changed, &mut stale);
+        if old_part != NO_PART {
+            self.table_mut()
+                .raise_gap(1 << old_part, old_big.0, old_big.1, changed);
+        }
+        if stale != 0 {
+            self.settle(stale, changed);
+        }
     }
 
     /// Recomputes the classes of `stale` that lost every part attaining
@@ -1183,11 +1446,10 @@ impl Branch {
         }
         let n = self.children.len();
         let top = 64 - lost.leading_zeros() as usize;
-        let mut best = [(0u64, 0u32); CLASSES];
+        let mut best = [[(0u64, 0); 2]; CLASSES];
         let best = &mut best[..top];
         for j in 0..n.saturating_sub(1) {
-            let (start, len) = self.gap(j);
-            if len > 0 {
+            if let Part::Gap(start, len) = self.part(GAP_BIT + j) {
                 for k in caps::classes(lost) {
                     offer(
                         &mut best[k],
@@ -1197,22 +1459,22 @@ impl Branch {
                 }
             }
         }
-        for (j, child) in self.children.iter().enumerate() {
+        for j in 0..n {
             if self.largest[j] > 0 {
-                let caps = child.caps();
+                let part = self.part(j);
                 for k in caps::classes(lost) {
-                    offer(&mut best[k], caps.get(k), 1 << j);
+                    offer(&mut best[k], part.get(k), 1 << j);
                 }
             }
         }
         let table = Arc::make_mut(self.table.as_mut().expect("a table"));
         for k in caps::classes(lost) {
-            table.set_class(k, best[k].0, best[k].1);
+            table.set_class(k, best[k]);
         }
         *changed |= lost;
     }
 
-    fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Branch>, u64)
+    fn edit<R, F>(&mut self, key: u64, place: Place, edit: &mut F) -> (R, Option<Branch>, Change)
     where
         F: FnMut(&mut Leaf, Place) -> (R, Option<Arc<Leaf>>),
     {
@@ -1230,18 +1492,23 @@ impl Branch {
                 false => place.after,
             },
         };
-        let old = *self.children[i].summary();
-        let (result, sibling, changed) = self.children[i].edit(key, child_place, edit);
+        let old = self.children[i].summary();
+        let old_big = self.big;
+        let (result, sibling, change) = self.children[i].edit(key, child_place, edit);
+        let all = Change {
+            old_big,
+            rest: ALL_CLASSES,
+        };
         if let Some(sibling) = sibling {
-            return (result, self.adopt(i, sibling, place.edges), ALL_CLASSES);
+            return (result, self.adopt(i, sibling, place.edges), all);
         }
         if self.children[i].underflows(child_place.edges) {
             self.fix_underflow(i);
             self.recompute();
-            return (result, None, ALL_CLASSES);
+            return (result, None, all);
         }
-        let changed = self.refresh(i, &old, changed);
-        (result, None, changed)
+        let change = self.refresh(i, &old, change);
+        (result, None, change)
     }
 
     /// Inserts `sibling`, split off child `i`, after it; splits this branch
@@ -1270,11 +1537,34 @@ impl Branch {
     /// Merges or rebalances child `i`, which is empty or below its minimum,
     /// with a neighbour.
     fn fix_underflow(&mut self, i: usize) {
+        let n = self.children.len();
         if self.children[i].len() == 0 {
-            self.children.remove(i);
+            // Only a node at the edge of its level empties. Next to a full
+            // neighbour it takes half of it instead of going: allocating
+            // and freeing at the edge of a full node then moves spans
+            // once, not on every call.
+            let j = if i > 0 { i - 1 } else { i + 1 };
+            let spare = j < n
+                && match &self.children[j] {
+                    Node::Leaf(leaf) => leaf.len >= 2 * LEAF_MIN,
+                    Node::Branch(branch) => branch.children.len() >= 2 * BRANCH_MIN,
+                };
+            if !spare {
+                self.children.remove(i);
+                return;
+            }
+            let (head, tail) = self.children.split_at_mut(i.max(j));
+            match (&mut head[i.min(j)], &mut tail[0]) {
+                (Node::Leaf(a), Node::Leaf(b)) => {
+                    Leaf::rebalance(Arc::make_mut(a), Arc::make_mut(b));
+                }
+                (Node::Branch(a), Node::Branch(b)) => {
+                    Branch::rebalance(Arc::make_mut(a), Arc::make_mut(b));
+                }
+                _ => unreachable!("siblings always have the same height"),
+            }
             return;
         }
-        let n = self.children.len();
         let left = if i + 1 < n {
             i
         } else if i > 0 {

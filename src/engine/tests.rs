@@ -556,3 +556,130 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// Fits computed from the free intervals of a sorted list of spans: an
+/// independent reference for trees over the whole `u64` space.
+fn wide_fit(spans: &BTreeMap<u64, u64>, fit: &Fit, last: bool) -> Option<u64> {
+    // The free intervals inside the window, in increasing order.
+    let mut free = Vec::new();
+    let mut from = Some(fit.lo);
+    for (&start, &end) in spans.range(..=fit.hi) {
+        let Some(lo) = from else { break };
+        if end < lo {
+            continue;
+        }
+        if start > lo {
+            free.push((lo, start - 1));
+        }
+        from = end.checked_add(1);
+    }
+    if let Some(lo) = from {
+        free.push((lo, fit.hi));
+    }
+    let align = 1u128 << fit.align_log2;
+    let fits = |&(a, b): &(u64, u64)| -> Option<u64> {
+        let (a, b, size) = (u128::from(a), u128::from(b), u128::from(fit.size));
+        if last {
+            let start = (b + 1).checked_sub(size)? / align * align;
+            (start >= a).then_some(start as u64)
+        } else {
+            let start = a.div_ceil(align) * align;
+            (start + size - 1 <= b).then_some(start as u64)
+        }
+    };
+    if last {
+        free.iter().rev().find_map(fits)
+    } else {
+        free.iter().find_map(fits)
+    }
+}
+
+/// Places that make huge gaps, highly aligned gaps and gaps at the ends of
+/// the space.
+fn wide_point() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        (0u64..64).prop_map(|p| (1 << 32) + (p << 12)),
+        (0u64..64).prop_map(|p| (1 << 47) - (p << 12)),
+        (0u64..16, 0u32..63).prop_map(|(p, b)| (p << b) | (1 << 12)),
+        (0u64..8).prop_map(|p| u64::MAX - (p << 12)),
+        any::<u64>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Edits with spans and windows anywhere in the `u64` space: gaps that
+    /// lead many alignment classes at once grow, shrink, split and merge,
+    /// with snapshots keeping the old nodes shared.
+    #[test]
+    fn wide_tree_matches_model(
+        ops in proptest::collection::vec(
+            prop_oneof![
+                4 => (wide_point(), 0u64..3).prop_map(|(a, pages)| (0u8, a, pages, 0, 0)),
+                3 => (any::<u64>()).prop_map(|i| (1u8, i, 0, 0, 0)),
+                3 => (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(i, x, y)| (2u8, i, x, y, 0)),
+                1 => Just((3u8, 0, 0, 0, 0)),
+                4 => (wide_point(), wide_point(), 0u64..4, 0u64..64).prop_map(|(a, b, s, k)| (4u8, a, b, s, k)),
+            ],
+            1..200,
+        ),
+    ) {
+        let mut tree = SpanTree::new();
+        let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut snapshots: Vec<(SpanTree, BTreeMap<u64, u64>)> = Vec::new();
+        for (kind, a, b, c, d) in ops {
+            match kind {
+                0 => {
+                    let end = a.saturating_add((b << 12).saturating_sub(1));
+                    let span = Span::new(a, end);
+                    let free = model.range(..=end).next_back().is_none_or(|(_, &e)| e < a);
+                    prop_assert_eq!(tree.overlap(span).is_none(), free);
+                    if free {
+                        tree.insert(span);
+                        model.insert(a, end);
+                    }
+                }
+                1 if !model.is_empty() => {
+                    let (&s, _) = model.iter().nth((a % model.len() as u64) as usize).unwrap();
+                    tree.remove(s);
+                    model.remove(&s);
+                }
+                2 if !model.is_empty() => {
+                    let (&s, &e) = model.iter().nth((a % model.len() as u64) as usize).unwrap();
+                    let len = (e - s).saturating_add(1);
+                    let (p, q) = (s + b % len, s + c % len);
+                    let (first, last) = (p.min(q), p.max(q));
+                    tree.carve(Span::new(s, e), first, last);
+                    model.remove(&s);
+                    if first > s {
+                        model.insert(s, first - 1);
+                    }
+                    if last < e {
+                        model.insert(last + 1, e);
+                    }
+                }
+                3 => snapshots.push((tree.clone(), model.clone())),
+                4 => {
+                    let size = match c {
+                        0 => 1,
+                        1 => 0x1000,
+                        2 => 1 << (d / 2),
+                        _ => (a ^ b) >> (d % 64),
+                    }
+                    .max(1);
+                    let fit = Fit { size, align_log2: d as u32, lo: a.min(b), hi: a.max(b) };
+                    prop_assert_eq!(tree.first_fit(&fit), wide_fit(&model, &fit, false), "first {:?}", fit);
+                    prop_assert_eq!(tree.last_fit(&fit), wide_fit(&model, &fit, true), "last {:?}", fit);
+                }
+                _ => {}
+            }
+            tree.check_invariants().unwrap();
+            prop_assert!(tree.iter().map(|s| (s.start, s.end)).eq(model.iter().map(|(&a, &b)| (a, b))));
+        }
+        for (t, m) in &snapshots {
+            t.check_invariants().unwrap();
+            prop_assert!(t.iter().map(|s| (s.start, s.end)).eq(m.iter().map(|(&a, &b)| (a, b))));
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 use alloc::vec::Vec;
 
+#[cfg(any(not(feature = "std"), test))]
 use crc::{Crc, Table, CRC_32_ISCSI};
 
 #[cfg(feature = "std")]
@@ -14,7 +15,8 @@ use super::{
     DecodeError, DecodeErrorKind, Field, FileKind, MAGIC, MAX_FILE_SIZE, SUPPORTED_VERSIONS,
 };
 
-/// CRC-32C (Castagnoli), slice-by-16.
+/// CRC-32C (Castagnoli), slice-by-16: the checksum without `std`.
+#[cfg(any(not(feature = "std"), test))]
 static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 
 /// Offset of the version field.
@@ -28,13 +30,70 @@ const MAX_VARINT_LEN: usize = 10;
 const CHECKSUM_LEN: usize = 4;
 
 /// The CRC-32C of `bytes`.
+///
+/// With `std`, through the `crc32c` crate: the CPU's CRC-32C instructions
+/// (SSE 4.2, ARMv8) when it has them, detected at run time, its own tables
+/// otherwise; some 7x faster than the tables of the `crc` crate, which
+/// builds without `std` use.
+#[inline]
 pub(super) fn crc32c(bytes: &[u8]) -> u32 {
-    CRC32C.checksum(bytes)
+    #[cfg(feature = "std")]
+    {
+        crc32c::crc32c(bytes)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        CRC32C.checksum(bytes)
+    }
 }
 
-/// A running CRC-32C, for files written as a stream.
-pub(super) fn crc32c_digest() -> crc::Digest<'static, u32, Table<16>> {
-    CRC32C.digest()
+/// A running CRC-32C, for files written as a stream and for journal
+/// records: the CPU's instructions with `std`, the tables without.
+#[derive(Clone)]
+pub(crate) struct Crc32cDigest(DigestState);
+
+#[cfg(feature = "std")]
+type DigestState = u32;
+#[cfg(not(feature = "std"))]
+type DigestState = crc::Digest<'static, u32, Table<16>>;
+
+impl Crc32cDigest {
+    /// The checksum of nothing yet.
+    pub(crate) fn new() -> Crc32cDigest {
+        #[cfg(feature = "std")]
+        {
+            Crc32cDigest(0)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            Crc32cDigest(CRC32C.digest())
+        }
+    }
+
+    /// Adds `bytes` to the checksum.
+    #[inline]
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        #[cfg(feature = "std")]
+        {
+            self.0 = crc32c::crc32c_append(self.0, bytes);
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            self.0.update(bytes);
+        }
+    }
+
+    /// The checksum of everything added.
+    pub(crate) fn finalize(self) -> u32 {
+        #[cfg(feature = "std")]
+        {
+            self.0
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            self.0.finalize()
+        }
+    }
 }
 
 /// Writes the header of a file of `kind` in `version` whose body is
@@ -73,21 +132,26 @@ pub(super) fn seal_with(
     body_hint: usize,
     write_body: impl FnOnce(&mut Vec<u8>),
 ) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(BODY_LENGTH_OFFSET + MAX_VARINT_LEN + body_hint + CHECKSUM_LEN);
+    // The length is known only once the body is written: leave room for
+    // the varint the hint would take, so that the body moves only when the
+    // hint was off by enough to change the varint's length.
+    let (_, guess) = varint::to_array(body_hint as u64);
+    let mut out = Vec::with_capacity(BODY_LENGTH_OFFSET + guess + body_hint + CHECKSUM_LEN);
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
     out.push(kind.byte());
-    // The length is known only once the body is written: keep room for the
-    // longest varint, then close the gap.
-    out.extend_from_slice(&[0; MAX_VARINT_LEN]);
+    out.extend_from_slice(&[0; MAX_VARINT_LEN][..guess]);
     write_body(&mut out);
-    let body_len = out.len() - BODY_LENGTH_OFFSET - MAX_VARINT_LEN;
+    let body_len = out.len() - BODY_LENGTH_OFFSET - guess;
     let (len_bytes, len_len) = varint::to_array(body_len as u64);
-    out.splice(
-        BODY_LENGTH_OFFSET..BODY_LENGTH_OFFSET + MAX_VARINT_LEN,
-        len_bytes[..len_len].iter().copied(),
-    );
+    if len_len == guess {
+        out[BODY_LENGTH_OFFSET..BODY_LENGTH_OFFSET + guess].copy_from_slice(&len_bytes[..guess]);
+    } else {
+        out.splice(
+            BODY_LENGTH_OFFSET..BODY_LENGTH_OFFSET + guess,
+            len_bytes[..len_len].iter().copied(),
+        );
+    }
     let crc = crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -281,6 +345,31 @@ mod tests {
     fn crc32c_check_value() {
         // The check value of the CRC catalogue: CRC-32C of "123456789".
         assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        assert_eq!(CRC32C.checksum(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn every_crc32c_agrees() {
+        // Lengths around the block sizes of the table and instruction
+        // loops, and a streamed checksum in uneven pieces.
+        let data: alloc::vec::Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for len in [
+            0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 257, 4095, 5000,
+        ] {
+            assert_eq!(
+                crc32c(&data[..len]),
+                CRC32C.checksum(&data[..len]),
+                "{len} bytes"
+            );
+        }
+        #[cfg(feature = "std")]
+        {
+            let mut digest = Crc32cDigest::new();
+            for piece in data.chunks(333) {
+                digest.update(piece);
+            }
+            assert_eq!(digest.finalize(), CRC32C.checksum(&data));
+        }
     }
 
     #[test]
@@ -292,6 +381,23 @@ mod tests {
         assert_eq!((frame.body_offset, frame.body_len), (12, 0));
         assert_eq!(frame.version, 1);
         assert_eq!(frame.checksum, crc32c(&file[..12]));
+    }
+
+    #[test]
+    fn bodies_longer_or_shorter_than_the_hint_frame_alike() {
+        for (hint, len) in [(0, 300), (300, 0), (100, 127), (100, 128), (20_000, 16_383)] {
+            let file = seal(FileKind::AddressAllocator, 2, hint, |out| {
+                out.extend(core::iter::repeat_n(9, len))
+            });
+            let frame = open(&file, Some(FileKind::AddressAllocator)).unwrap();
+            assert_eq!(frame.body_len, len, "hint {hint}");
+            assert_eq!(
+                file,
+                seal(FileKind::AddressAllocator, 2, len, |out| {
+                    out.extend(core::iter::repeat_n(9, len))
+                })
+            );
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ mod stream {
     pub(crate) struct Stream<W: Write> {
         inner: W,
         buffer: Vec<u8>,
-        crc: crc::Digest<'static, u32, crc::Table<16>>,
+        crc: crate::format::frame::Crc32cDigest,
         error: Option<io::Error>,
     }
 
@@ -75,7 +75,7 @@ mod stream {
             Stream {
                 inner,
                 buffer: Vec::with_capacity(BUFFER),
-                crc: crate::format::frame::crc32c_digest(),
+                crc: crate::format::frame::Crc32cDigest::new(),
                 error: None,
             }
         }

@@ -30,6 +30,25 @@ pub(super) fn write<S: Sink>(out: &mut S, mut value: u64) {
     out.byte(value as u8);
 }
 
+/// Puts the minimal LEB128 encoding of `value` at `buf[pos..]` and returns
+/// the position after it: what an encoder that fills a buffer of many
+/// fields, then appends it at once, writes with. Panics if it does not fit.
+#[inline(always)]
+pub(super) fn put(buf: &mut [u8], pos: usize, value: u64) -> usize {
+    if value < 0x80 {
+        buf[pos] = value as u8;
+        return pos + 1;
+    }
+    if value < 0x4000 {
+        buf[pos] = value as u8 | 0x80;
+        buf[pos + 1] = (value >> 7) as u8;
+        return pos + 2;
+    }
+    let (bytes, len) = to_array(value);
+    buf[pos..pos + len].copy_from_slice(&bytes[..len]);
+    pos + len
+}
+
 /// The minimal LEB128 encoding of `value` in a buffer, and its length.
 pub(super) fn to_array(mut value: u64) -> ([u8; MAX_LEN], usize) {
     let mut buf = [0; MAX_LEN];
@@ -104,6 +123,20 @@ impl<'a> Reader<'a> {
         let (value, next) = varint_at(self.bytes, pos, field)?;
         self.pos = next;
         Ok(value)
+    }
+
+    /// The whole input and the position in it, for a decoding loop that
+    /// keeps its own position (then [`advance`](Self::advance)s).
+    #[inline(always)]
+    pub(super) fn parts(&self) -> (&'a [u8], usize) {
+        (self.bytes, self.pos)
+    }
+
+    /// Skips `n` bytes that a loop over [`parts`](Self::parts) read.
+    #[inline(always)]
+    pub(super) fn advance(&mut self, n: usize) {
+        debug_assert!(n <= self.remaining());
+        self.pos += n;
     }
 
     /// Consumes the next byte if it is 0 (the one-byte varint 0), and says

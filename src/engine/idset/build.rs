@@ -7,16 +7,16 @@ use core::mem;
 use triomphe::Arc;
 
 use super::node::{bits, slot_of, span, Inner, Leaf, Node, Op, LEAF_IDS, SPACE, TOP};
-use super::{IdSet, Root};
+use super::{Root, Trie};
 
-/// Builds an [`IdSet`] from runs pushed in increasing order.
+/// Builds an [`Trie`] from runs pushed in increasing order.
 ///
 /// It fills one leaf and one inner node per level along the right edge of
 /// the tree, sealing each into its parent once the runs have moved past
 /// it; whole aligned blocks inside a run become full markers without a
 /// leaf. Time: O(1) per run plus O(FANOUT) per whole block and per node
 /// built, so O(n) in all.
-pub(crate) struct IdSetBuilder {
+pub(crate) struct TrieBuilder {
     /// The leaf being filled, with its first id.
     leaf: Option<(u64, Leaf)>,
     /// `levels[h]`: the inner node of height `h` being filled, with its
@@ -30,18 +30,18 @@ pub(crate) struct IdSetBuilder {
     runs: u64,
 }
 
-impl core::fmt::Debug for IdSetBuilder {
+impl core::fmt::Debug for TrieBuilder {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("IdSetBuilder")
+        f.debug_struct("TrieBuilder")
             .field("runs", &self.runs)
             .field("last", &self.last)
             .finish_non_exhaustive()
     }
 }
 
-impl IdSetBuilder {
-    pub(crate) fn new() -> IdSetBuilder {
-        IdSetBuilder {
+impl TrieBuilder {
+    pub(crate) fn new() -> TrieBuilder {
+        TrieBuilder {
             leaf: None,
             levels: core::array::from_fn(|_| None),
             root: Root::Empty,
@@ -87,12 +87,12 @@ impl IdSetBuilder {
     }
 
     /// The set of every run pushed.
-    pub(crate) fn finish(mut self) -> IdSet {
+    pub(crate) fn finish(mut self) -> Trie {
         self.seal_leaf();
         for h in 1..=TOP {
             self.seal_level(h);
         }
-        let mut set = IdSet {
+        let mut set = Trie {
             height: TOP,
             runs: self.runs,
             root: mem::take(&mut self.root),

@@ -9,9 +9,9 @@ use alloc::format;
 use alloc::string::String;
 
 use super::node::{
-    bits, height_for, span, valid, Inner, Leaf, Node, FANOUT, LEAF_IDS, LEAF_WORDS, TOP,
+    bits, height_for, span, valid, Inner, Leaf, Node, FANOUT, LEAF_IDS, LEAF_WORDS, SPACE, TOP,
 };
-use super::{IdSet, Root};
+use super::{IdSet, Root, Trie};
 
 /// What a block's parent must know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ struct Facts {
     order: u8,
 }
 
-impl IdSet {
+impl Trie {
     /// Checks every invariant listed in `node.rs` and says which one broke
     /// where. Time: O(n), n the ids the nodes cover.
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
@@ -54,7 +54,7 @@ impl IdSet {
     /// the diff walk (against the empty set: it reports the set's runs).
     fn check_runs(&self) -> Result<(), String> {
         let mut runs = alloc::vec::Vec::new();
-        self.diff(&IdSet::new(), |_, first, last| runs.push((first, last)));
+        self.diff(&Trie::new(), |_, first, last| runs.push((first, last)));
         if self.run_count() != runs.len() as u64 {
             return Err(format!(
                 "run count {}, the bitmaps hold {} runs",
@@ -65,8 +65,8 @@ impl IdSet {
         if let Some(pair) = runs.windows(2).find(|p| p[0].1 + 1 >= p[1].0) {
             return Err(format!("runs {:?} and {:?} touch", pair[0], pair[1]));
         }
-        if !self.runs().eq(runs.iter().copied())
-            || !self.runs().rev().eq(runs.iter().rev().copied())
+        let set = IdSet::from_trie(self.clone());
+        if !set.runs().eq(runs.iter().copied()) || !set.runs().rev().eq(runs.iter().rev().copied())
         {
             return Err(String::from("the run iterators disagree with the bitmaps"));
         }
@@ -221,4 +221,50 @@ fn check_node(node: &Node, h: u32, base: u64, is_root: bool) -> Result<Facts, St
         ));
     }
     Ok(facts)
+}
+
+impl IdSet {
+    /// Checks the trie's invariants and those of the ids kept apart (see
+    /// `IdSet`), and that the set's run count and run iterators agree with
+    /// its ids. Time: O(n).
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        self.trie().check_invariants()?;
+        let (low, frontier) = self.bounds();
+        if low > frontier || frontier > SPACE {
+            return Err(format!("ids apart {low:#x}..{frontier:#x}"));
+        }
+        if let Some(x) = self.trie().next_present(0).filter(|&x| x < frontier) {
+            return Err(format!(
+                "the trie holds {x:#x}, below the frontier {frontier:#x}"
+            ));
+        }
+        // The runs: the trie's, the one apart joined to the first of them
+        // when they touch.
+        let mut runs: alloc::vec::Vec<(u32, u32)> =
+            IdSet::from_trie(self.trie().clone()).runs().collect();
+        if low < frontier {
+            let last = (frontier - 1) as u32;
+            match runs.first_mut() {
+                Some(run) if u64::from(run.0) == frontier => run.0 = low as u32,
+                _ => runs.insert(0, (low as u32, last)),
+            }
+        }
+        if self.run_count() != runs.len() as u64 {
+            return Err(format!(
+                "run count {}, the ids hold {} runs",
+                self.run_count(),
+                runs.len()
+            ));
+        }
+        if !self.runs().eq(runs.iter().copied())
+            || !self.runs().rev().eq(runs.iter().rev().copied())
+        {
+            return Err(String::from("the run iterators disagree with the ids"));
+        }
+        let count: u64 = runs.iter().map(|&(a, b)| u64::from(b - a) + 1).sum();
+        if self.count() != count {
+            return Err(format!("count {}, the runs hold {count}", self.count()));
+        }
+        Ok(())
+    }
 }

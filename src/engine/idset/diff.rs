@@ -5,9 +5,9 @@
 use core::cmp::max;
 
 use super::node::{bits, low_mask, span, valid, Inner, Leaf, Node, LEAF_WORDS};
-use super::{IdSet, View};
+use super::{Trie, View};
 
-/// Which set of a [`IdSet::diff`] holds a range: the engine's own.
+/// Which set of a [`Trie::diff`] holds a range: the engine's own.
 pub(crate) use crate::engine::Side;
 
 /// Joins the pieces the walk finds into maximal ranges before reporting.
@@ -189,7 +189,7 @@ fn slot_view(inner: &Inner, i: u32) -> View<'_> {
     }
 }
 
-impl IdSet {
+impl Trie {
     /// Reports, in increasing order, the maximal ranges of ids in `self` but
     /// not in `other` ([`Side::Left`]) and in `other` but not in `self`
     /// ([`Side::Right`]).
@@ -198,7 +198,7 @@ impl IdSet {
     /// are skipped whole, so comparing a state with a clone edited k times
     /// costs O(k · d · FANOUT) plus the ranges reported; sets built apart
     /// cost O(n).
-    pub(crate) fn diff(&self, other: &IdSet, f: impl FnMut(Side, u32, u32)) {
+    pub(crate) fn diff(&self, other: &Trie, f: impl FnMut(Side, u32, u32)) {
         let mut out = Out { f, pending: None };
         let (a, b) = (self.view(), other.view());
         out.blocks(max(a.1, b.1), 0, a, b);

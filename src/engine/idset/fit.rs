@@ -26,7 +26,7 @@ use super::node::{
     above, bits, low_mask, span, valid, Inner, Leaf, Node, LEAF_WORDS, SPACE, STARTS,
 };
 use super::search::leaf_seek;
-use super::{IdSet, Root};
+use super::{Root, Trie};
 
 /// The state of one search.
 struct Fit {
@@ -305,7 +305,7 @@ fn seek_in(node: &Node, h: u32, base: u64, first: bool) -> u64 {
     found.expect("a mixed block holds an id")
 }
 
-impl IdSet {
+impl Trie {
     /// The lowest `s`, a multiple of `2^align_log2`, such that
     /// `s..s + count` are all free and inside `lo..=hi`.
     ///

@@ -15,7 +15,7 @@ use super::node::{
     Leaf, Node, Op, LEAF_BITS, LEAF_IDS, LEAF_WORDS,
 };
 use super::search::leaf_seek;
-use super::{IdSet, Root};
+use super::{Root, Trie};
 use triomphe::Arc;
 
 impl Leaf {
@@ -324,7 +324,7 @@ impl Node {
     }
 }
 
-impl IdSet {
+impl Trie {
     /// Inserts or removes one id below the root's span and counts runs.
     /// Time: O(d), plus O(d · FANOUT) when the order of a largest free
     /// block changes.
@@ -420,7 +420,7 @@ const fn op<const INSERT: bool>() -> Op {
 /// the id, and one that writes, adjusting each level's count without any
 /// check, because the leaf neither fills up nor empties (so no slot on the
 /// path changes kind). Anything else takes the general path.
-impl IdSet {
+impl Trie {
     /// Counts runs after a flip in a lone leaf (height 0), past which no id
     /// is in the set.
     #[inline(always)]

@@ -5,7 +5,8 @@
 //! none.
 
 use super::node::Node;
-use super::{IdSet, Root};
+use super::trie::Root;
+use super::IdSet;
 use crate::engine::{Block, Visit};
 
 impl IdSet {
@@ -14,7 +15,7 @@ impl IdSet {
     /// and per child of a node entered; recursion as deep as the root is
     /// high (at most 4 with the production sizes).
     pub(crate) fn walk_heap(&self, visit: &mut Visit<'_>) {
-        if let Root::Node(node) = &self.root {
+        if let Root::Node(node) = &self.trie.root {
             walk_node(node, visit);
         }
     }

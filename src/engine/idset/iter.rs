@@ -33,6 +33,11 @@ impl<'a> IdSetRuns<'a> {
     /// when it holds `x`.
     #[inline]
     fn find<const PRESENT: bool, const FORWARD: bool>(&mut self, mut x: u64) -> Option<u64> {
+        // Below the frontier (or from anywhere, backwards) the set answers,
+        // knowing the ids it keeps apart; past it only the trie holds ids.
+        if self.set.has_apart() && (!FORWARD || x < self.set.frontier()) {
+            return self.set.seek::<PRESENT, FORWARD>(x);
+        }
         let cached = if FORWARD {
             self.front_leaf
         } else {
@@ -54,8 +59,8 @@ impl<'a> IdSetRuns<'a> {
                 }
             }
         }
-        let found = self.set.seek::<PRESENT, FORWARD>(x)?;
-        let leaf = self.set.leaf_at(found);
+        let found = self.set.trie().seek::<PRESENT, FORWARD>(x)?;
+        let leaf = self.set.trie().leaf_at(found);
         if FORWARD {
             self.front_leaf = leaf;
         } else {

@@ -12,7 +12,7 @@
 use super::node::{
     above, bits, block_start, low_mask, slot_of, span, valid, Inner, Leaf, Node, LEAF_IDS, SPACE,
 };
-use super::{IdSet, Root};
+use super::{Root, Trie};
 
 /// The lowest (`FORWARD`) or highest set bit of a non-zero mask.
 #[inline]
@@ -163,7 +163,7 @@ fn nearest_in<const PRESENT: bool, const FORWARD: bool>(
     }
 }
 
-impl IdSet {
+impl Trie {
     /// The smallest id `>= x` in the set. Time: O(d).
     pub(crate) fn next_present(&self, x: u64) -> Option<u64> {
         if x >= span(self.height) {

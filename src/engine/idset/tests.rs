@@ -15,7 +15,7 @@ use core::fmt::Debug;
 use proptest::prelude::*;
 
 use super::node::{span, Node, LEAF_IDS, SPACE, TOP};
-use super::{IdSet, IdSetBuilder, Root};
+use super::{IdSet, IdSetBuilder, Root, Trie};
 use crate::engine::Side;
 
 /// What both models answer. The provided methods derive answers from the
@@ -478,7 +478,7 @@ proptest! {
 }
 
 /// Every node of the tree, for structural checks.
-fn nodes(set: &IdSet) -> usize {
+fn nodes(set: &Trie) -> usize {
     fn walk(node: &Node) -> usize {
         match node {
             Node::Leaf(_) => 1,
@@ -491,7 +491,7 @@ fn nodes(set: &IdSet) -> usize {
     }
 }
 
-fn root_ptr(set: &IdSet) -> *const () {
+fn root_ptr(set: &Trie) -> *const () {
     match &set.root {
         Root::Node(Node::Leaf(leaf)) => triomphe::Arc::as_ptr(leaf).cast(),
         Root::Node(Node::Inner(inner)) => triomphe::Arc::as_ptr(inner).cast(),
@@ -501,7 +501,7 @@ fn root_ptr(set: &IdSet) -> *const () {
 
 #[test]
 fn the_whole_space_is_one_marker() {
-    let mut set = IdSet::new();
+    let mut set = Trie::new();
     set.insert_range(0, u32::MAX);
     set.check_invariants().unwrap();
     assert_eq!((set.count(), set.run_count(), nodes(&set)), (SPACE, 1, 0));
@@ -530,7 +530,7 @@ fn the_whole_space_is_one_marker() {
 
 #[test]
 fn sparse_ids_over_the_whole_space_stay_small() {
-    let mut set = IdSet::new();
+    let mut set = Trie::new();
     let ids = [0u32, 1 << 20, 1 << 31, u32::MAX - 1];
     for &id in &ids {
         set.insert_range(id, id);
@@ -539,7 +539,7 @@ fn sparse_ids_over_the_whole_space_stay_small() {
     // One path per id at most: no node for the empty space between them.
     assert!(nodes(&set) <= ids.len() * (TOP as usize + 1));
     assert_eq!(
-        set.runs().collect::<Vec<_>>(),
+        IdSet::from_trie(set.clone()).runs().collect::<Vec<_>>(),
         ids.iter().map(|&i| (i, i)).collect::<Vec<_>>()
     );
     assert_eq!(set.first_fit(1 << 30, 30, 0, u32::MAX), Some(1 << 30));
@@ -555,7 +555,7 @@ fn sparse_ids_over_the_whole_space_stay_small() {
 
 #[test]
 fn root_height_follows_the_largest_id() {
-    let mut set = IdSet::new();
+    let mut set = Trie::new();
     set.insert_range(5, 5);
     assert_eq!(set.height, 0);
     let far = span(3) as u32 + 7;
@@ -575,7 +575,7 @@ fn root_height_follows_the_largest_id() {
 
 #[test]
 fn edits_without_a_clone_copy_nothing() {
-    let mut set = IdSet::new();
+    let mut set = Trie::new();
     set.insert_range(0, 10);
     set.insert_range(1000, 1000);
     let before = root_ptr(&set);
@@ -594,7 +594,10 @@ fn edits_without_a_clone_copy_nothing() {
     assert_eq!(root_ptr(&snapshot), before);
     assert!(snapshot.contains(6) && !set.contains(6));
     assert_eq!(
-        diff_of(&snapshot, &set),
+        diff_of(
+            &IdSet::from_trie(snapshot.clone()),
+            &IdSet::from_trie(set.clone())
+        ),
         vec![(Side::Left, 6, 6)],
         "the diff names the one edit"
     );
@@ -695,7 +698,7 @@ fn removing_the_last_id_of_a_slot_lowers_the_root() {
     // Two leaves under a root of height 1; emptying the second one through
     // the one-walk removal leaves everything in slot 0.
     let far = LEAF_IDS as u32 + 3;
-    let mut set = IdSet::from_sorted_runs([(5, 5), (far, far)]);
+    let mut set = Trie::from_sorted_runs([(5, 5), (far, far)]);
     assert_eq!(set.height, 1);
     assert!(set.remove_if_present(far));
     set.check_invariants().unwrap();
@@ -708,4 +711,111 @@ fn removing_the_last_id_of_a_slot_lowers_the_root() {
     assert!(set.remove_if_present(far));
     set.check_invariants().unwrap();
     assert_eq!((set.height, set.count()), (0, 0));
+}
+
+/// Actions around a frontier: ids handed out smallest first, freed near the
+/// top or anywhere, with snapshots and diffs in between.
+fn frontier_actions() -> impl Strategy<Value = Action> {
+    let near = prop_oneof![3 => 0u32..64, 1 => 0u32..5000];
+    prop_oneof![
+        10 => (0u32..8).prop_map(|lo| Action::TakeFirst(lo, u32::MAX)),
+        3 => (near.clone(), any::<bool>()).prop_map(|(at, present)| Action::RemoveIfPresent(at, present)),
+        2 => (near.clone(), 1u64..40).prop_map(|(at, len)| Action::Remove { at, len }),
+        2 => (near.clone(), 1u64..40).prop_map(|(at, len)| Action::Insert { at, len }),
+        2 => near.clone().prop_map(Action::InsertIfAbsent),
+        1 => Just(Action::Snapshot),
+        1 => any::<usize>().prop_map(Action::Restore),
+        2 => any::<usize>().prop_map(Action::Diff),
+        2 => near.clone().prop_map(Action::Probe),
+        1 => (near.clone(), near).prop_map(|(a, b)| Action::Overlapping(a.min(b), a.max(b))),
+        2 => (1u64..9, 0u32..4, 0u32..64).prop_map(|(count, align_log2, lo)| Action::Fit {
+            count,
+            align_log2,
+            lo,
+            hi: u32::MAX,
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Allocation in order moves the frontier; frees below it split the
+    /// ids kept apart into the trie; every answer matches the model.
+    #[test]
+    fn frontier_matches_a_btreeset_of_ids(actions in proptest::collection::vec(frontier_actions(), 1..300)) {
+        play::<Ids>(actions);
+    }
+}
+
+#[test]
+fn ids_in_order_stay_out_of_the_trie_until_one_below_is_freed() {
+    let mut set = IdSet::new();
+    for id in 5..10_005u32 {
+        assert_eq!(set.insert_first_absent(5, u32::MAX), Some(id));
+    }
+    set.check_invariants().unwrap();
+    assert_eq!(nodes(set.trie()), 0, "no node for ids handed out in order");
+    assert_eq!(set.runs().collect::<Vec<_>>(), vec![(5, 10_004)]);
+    assert_eq!((set.count(), set.run_count()), (10_000, 1));
+
+    // Freeing the last id moves the frontier back; freeing one in the
+    // middle puts the ids above it into the trie.
+    let before = set.clone();
+    assert!(set.remove_if_present(10_004));
+    assert_eq!(nodes(set.trie()), 0);
+    assert!(set.remove_if_present(700));
+    set.check_invariants().unwrap();
+    assert!(nodes(set.trie()) > 0);
+    assert_eq!(
+        set.runs().collect::<Vec<_>>(),
+        vec![(5, 699), (701, 10_003)]
+    );
+    assert_eq!(
+        diff_of(&before, &set),
+        vec![(Side::Left, 700, 700), (Side::Left, 10_004, 10_004)]
+    );
+    assert_eq!(
+        diff_of(&set, &before),
+        vec![(Side::Right, 700, 700), (Side::Right, 10_004, 10_004)]
+    );
+
+    // The smallest free id comes back, then in-order allocation resumes
+    // at the frontier again.
+    assert_eq!(set.insert_first_absent(5, u32::MAX), Some(700));
+    assert_eq!(set.insert_first_absent(5, u32::MAX), Some(10_004));
+    set.check_invariants().unwrap();
+    assert!(diff_of(&before, &set).is_empty());
+    assert!(before.runs().eq(set.runs()));
+
+    // Built from its runs, or grown one by one, the set is the same.
+    let built = IdSet::from_sorted_runs(set.runs());
+    built.check_invariants().unwrap();
+    assert!(built.runs().eq(set.runs()));
+    assert!(diff_of(&built, &set).is_empty());
+    let mut grown = IdSet::new();
+    for (first, last) in set.runs() {
+        for id in first..=last {
+            grown.insert_range(id, id);
+        }
+    }
+    grown.check_invariants().unwrap();
+    assert!(grown.runs().eq(set.runs()));
+    assert!(diff_of(&grown, &built).is_empty());
+}
+
+#[test]
+fn ids_below_the_ones_apart_join_them_or_go_to_the_trie() {
+    let mut set = IdSet::from_sorted_runs([(100, 199), (300, 300)]);
+    set.insert_range(90, 99); // joins the run apart from below
+    set.check_invariants().unwrap();
+    set.insert_range(10, 20); // apart from it: everything goes to the trie
+    set.check_invariants().unwrap();
+    assert_eq!(
+        set.runs().collect::<Vec<_>>(),
+        vec![(10, 20), (90, 199), (300, 300)]
+    );
+    assert_eq!(set.first_fit(10, 0, 0, u32::MAX), Some(0));
+    assert_eq!(set.first_fit(10, 0, 10, u32::MAX), Some(21));
+    assert_eq!(set.first_fit(100, 0, 10, u32::MAX), Some(200));
 }

@@ -91,7 +91,7 @@ pub(super) fn write_record(previous: u32, body: &[u8], out: &mut Vec<u8>) -> u32
     out.extend_from_slice(&len[..n]);
     out.extend_from_slice(body);
     out.extend(len[..n].iter().rev());
-    let mut digest = frame::crc32c_digest();
+    let mut digest = frame::Crc32cDigest::new();
     digest.update(&previous.to_le_bytes());
     digest.update(&out[start..]);
     let checksum = digest.finalize();
