@@ -475,7 +475,42 @@ fn killed_journal_writers_lose_no_acknowledged_append() {
         Journal::<ResourceSet>::open_strict(&path).unwrap().state(),
         &next
     );
-    // Crashed compactions leave no pile of temporaries.
+    // Killed compactions leave temporaries; the next open and compaction
+    // remove them all, since their writers are dead.
     let leftovers = std::fs::read_dir(dir.path()).unwrap().count() - 1;
-    assert!(leftovers <= 1, "seed {seed}: {leftovers} leftovers");
+    assert_eq!(leftovers, 0, "seed {seed}: {leftovers} leftovers");
+}
+
+#[cfg(unix)]
+#[test]
+fn journal_open_and_compact_remove_dead_writers_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.journal");
+    let temporary = |n: u32| dir.path().join(format!(".vm.journal.4242-{n}.tmp"));
+    let mut vm = vm_base();
+    drop(Journal::create(&path, &vm).unwrap());
+    // What a compaction killed before its rename leaves behind.
+    std::fs::write(temporary(1), b"half a journal").unwrap();
+    let (mut journal, _) = Journal::<ResourceSet>::open(&path).unwrap();
+    assert!(
+        !temporary(1).exists(),
+        "open kept a dead writer's temporary"
+    );
+    std::fs::write(temporary(2), b"half a journal").unwrap();
+    // Another journal's temporaries are not ours to remove.
+    let other = dir.path().join(".other.journal.4242-3.tmp");
+    std::fs::write(&other, b"not ours").unwrap();
+    vm_step(&mut vm, 0);
+    journal.append(&vm).unwrap();
+    journal.compact().unwrap();
+    assert!(
+        !temporary(2).exists(),
+        "compact kept a dead writer's temporary"
+    );
+    assert!(other.exists());
+    drop(journal);
+    assert_eq!(
+        Journal::<ResourceSet>::open_strict(&path).unwrap().state(),
+        &vm
+    );
 }

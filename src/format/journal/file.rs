@@ -181,6 +181,8 @@ impl<S: Versioned> Journal<S> {
     /// assert_eq!(std::fs::metadata(&path).unwrap().len(), journal.len()); // cut off
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Recovery), JournalError> {
+        // Best effort: the compactions of killed writers leave temporaries.
+        let _ = remove_stale_temporaries(path.as_ref());
         let (core, recovery) = JournalCore::open(RealSteps, path.as_ref())?;
         Ok((Journal { core }, recovery))
     }
@@ -378,7 +380,9 @@ impl<S: Versioned> Journal<S> {
     /// Rewrites the journal as one full state (the last one), atomically:
     /// after a crash the path holds the old journal or the new one. The
     /// new journal gets a new id. This is also how a damaged journal is
-    /// repaired: what was discarded is gone once this returns.
+    /// repaired: what was discarded is gone once this returns. Temporaries
+    /// left beside the journal by killed compactions are removed first (as
+    /// [`open`](Self::open) and [`create`](Self::create) do).
     ///
     /// Time: O(n) plus the I/O (two flushes).
     ///
@@ -403,6 +407,9 @@ impl<S: Versioned> Journal<S> {
     /// journal.append(&ids).unwrap(); // appends go on after it
     /// ```
     pub fn compact(&mut self) -> Result<(), JournalError> {
+        // Best effort, as in `create`: only unlocked temporaries go, so a
+        // writer at work elsewhere keeps its own.
+        let _ = remove_stale_temporaries(&self.core.path);
         self.core.compact(random_id())
     }
 
