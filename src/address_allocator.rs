@@ -30,7 +30,9 @@ use crate::{AllocPolicy, Constraint, Error, OwnedBy, Owner, RangeInclusive, Resu
 ///
 /// // The 32-bit MMIO hole of a typical x86_64 VM.
 /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x2000_0000).unwrap();
-/// let bar = mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+/// let bar = mmio
+///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+///     .unwrap();
 /// assert_eq!(bar, RangeInclusive::new(0xd000_0000, 0xd000_0fff).unwrap());
 ///
 /// let snapshot = mmio.clone(); // O(1)
@@ -58,8 +60,14 @@ impl AddressAllocator {
     ///
     /// let pio = AddressAllocator::new(0, 0x10000)?;
     /// assert_eq!((pio.base(), pio.end()), (0, 0xffff));
-    /// assert_eq!(AddressAllocator::new(0x1000, 0).unwrap_err(), Error::Underflow);
-    /// assert_eq!(AddressAllocator::new(u64::MAX, 2).unwrap_err(), Error::Overflow);
+    /// assert_eq!(
+    ///     AddressAllocator::new(0x1000, 0).unwrap_err(),
+    ///     Error::Underflow
+    /// );
+    /// assert_eq!(
+    ///     AddressAllocator::new(u64::MAX, 2).unwrap_err(),
+    ///     Error::Overflow
+    /// );
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new(base: u64, size: u64) -> Result<Self> {
@@ -141,9 +149,16 @@ impl AddressAllocator {
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
     /// let blk0 = Owner::new("virtio-blk0").unwrap();
     /// let mut blk = mmio.owned_by(&blk0);
-    /// let bar0 = blk.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// let bar1 = blk.allocate(0x4000, 0x4000, AllocPolicy::LastMatch).unwrap();
-    /// assert_eq!(mmio.allocations_of("virtio-blk0").collect::<Vec<_>>(), vec![bar0, bar1]);
+    /// let bar0 = blk
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// let bar1 = blk
+    ///     .allocate(0x4000, 0x4000, AllocPolicy::LastMatch)
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     mmio.allocations_of("virtio-blk0").collect::<Vec<_>>(),
+    ///     vec![bar0, bar1]
+    /// );
     /// ```
     ///
     /// Time: O(1).
@@ -243,7 +258,8 @@ impl AddressAllocator {
     ///
     /// let mut pio = AddressAllocator::new(0, 0x10000)?;
     /// let serial = Owner::new("serial0")?;
-    /// pio.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// pio.owned_by(&serial)
+    ///     .allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
     /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
     /// assert_eq!(pio.owner_at(0x3ff).map(Owner::as_str), Some("serial0"));
     /// assert_eq!(pio.owner_at(0x2f8), None); // allocated, no owner
@@ -299,10 +315,17 @@ impl AddressAllocator {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
     /// let gpu = Owner::new("gpu0")?;
-    /// let bar0 = mmio.owned_by(&gpu).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let bar0 = mmio
+    ///     .owned_by(&gpu)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
-    /// let bar2 = mmio.owned_by(&gpu).allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
-    /// assert_eq!(mmio.allocations_of("gpu0").collect::<Vec<_>>(), [bar0, bar2]);
+    /// let bar2 = mmio
+    ///     .owned_by(&gpu)
+    ///     .allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(
+    ///     mmio.allocations_of("gpu0").collect::<Vec<_>>(),
+    ///     [bar0, bar2]
+    /// );
     /// assert_eq!(mmio.allocations_of("gpu1").count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -324,9 +347,14 @@ impl AddressAllocator {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
     /// let net0 = Owner::new("virtio-net0").unwrap();
-    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// mmio.owned_by(&net0)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// mmio.owned_by(&net0)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// let freed = mmio.free_owner("virtio-net0");
     /// assert_eq!(freed.len(), 2);
     /// assert_eq!(mmio.len(), 1);
@@ -359,12 +387,16 @@ impl AddressAllocator {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
     /// let net0 = Owner::new("virtio-net0")?;
-    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// mmio.owned_by(&net0)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// // Format version 1 has no owners: it refuses them rather than drop them.
     /// assert!(mmio.to_bytes_version(1).is_err());
     /// let plain = mmio.without_owners();
     /// assert!(!plain.has_owners());
-    /// assert_eq!(plain.iter().collect::<Vec<_>>(), mmio.iter().collect::<Vec<_>>());
+    /// assert_eq!(
+    ///     plain.iter().collect::<Vec<_>>(),
+    ///     mmio.iter().collect::<Vec<_>>()
+    /// );
     /// assert!(plain.to_bytes_version(1).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -389,7 +421,8 @@ impl AddressAllocator {
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
     /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// assert!(!mmio.has_owners());
-    /// mmio.owned_by(&Owner::new("rtc")?).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// mmio.owned_by(&Owner::new("rtc")?)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// assert!(mmio.has_owners());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -418,8 +451,12 @@ impl AddressAllocator {
     /// assert_eq!(a.generation(), 2);
     ///
     /// // After u64::MAX comes 0.
-    /// let mut last = AddressAllocatorBuilder::new(a.space()).generation(u64::MAX).finish().unwrap();
-    /// last.allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
+    /// let mut last = AddressAllocatorBuilder::new(a.space())
+    ///     .generation(u64::MAX)
+    ///     .finish()
+    ///     .unwrap();
+    /// last.allocate(0x100, 0x100, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// assert_eq!(last.generation(), 0);
     /// ```
     pub fn generation(&self) -> u64 {
@@ -470,7 +507,10 @@ impl AddressAllocator {
     /// ```rust
     /// use vm_allocator::AddressAllocator;
     ///
-    /// assert_eq!(AddressAllocator::new(0xd000_0000, 0x1000)?.base(), 0xd000_0000);
+    /// assert_eq!(
+    ///     AddressAllocator::new(0xd000_0000, 0x1000)?.base(),
+    ///     0xd000_0000
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn base(&self) -> u64 {
@@ -484,7 +524,10 @@ impl AddressAllocator {
     /// ```rust
     /// use vm_allocator::AddressAllocator;
     ///
-    /// assert_eq!(AddressAllocator::new(0xd000_0000, 0x1000)?.end(), 0xd000_0fff);
+    /// assert_eq!(
+    ///     AddressAllocator::new(0xd000_0000, 0x1000)?.end(),
+    ///     0xd000_0fff
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn end(&self) -> u64 {
@@ -599,7 +642,9 @@ impl AddressAllocator {
     /// use vm_allocator::{AddressAllocator, AllocPolicy};
     ///
     /// let mut pio = AddressAllocator::new(0x0, 0x10000).unwrap();
-    /// let r = pio.allocate(0x8, 0x8, AllocPolicy::ExactMatch(0x3f8)).unwrap();
+    /// let r = pio
+    ///     .allocate(0x8, 0x8, AllocPolicy::ExactMatch(0x3f8))
+    ///     .unwrap();
     /// assert_eq!(pio.allocation_containing(0x3fc), Some(r));
     /// assert_eq!(pio.allocation_containing(0x400), None);
     /// ```
@@ -632,8 +677,13 @@ impl AddressAllocator {
     /// let mut a = AddressAllocator::new(0, 0x10000).unwrap();
     /// let gpu = Owner::new("gpu").unwrap();
     /// a.allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
-    /// a.owned_by(&gpu).allocate(0x100, 0x100, AllocPolicy::FirstMatch).unwrap();
-    /// let owners: Vec<_> = a.allocations().map(|x| x.owner().map(|o| o.as_str())).collect();
+    /// a.owned_by(&gpu)
+    ///     .allocate(0x100, 0x100, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// let owners: Vec<_> = a
+    ///     .allocations()
+    ///     .map(|x| x.owner().map(|o| o.as_str()))
+    ///     .collect();
     /// assert_eq!(owners, vec![None, Some("gpu")]);
     /// ```
     pub fn allocations(&self) -> AllocationsWithOwners<'_> {
@@ -670,7 +720,9 @@ impl AddressAllocator {
     /// let mut a = AddressAllocator::new(0, 0xffff).unwrap();
     /// let nic = Owner::new("virtio-net0").unwrap();
     /// a.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// a.owned_by(&nic).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// a.owned_by(&nic)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// let found: Vec<_> = a.allocations_in(0x1000..=0x1fff).collect();
     /// assert_eq!(found.len(), 1);
     /// assert_eq!(found[0].owner().map(|o| o.as_str()), Some("virtio-net0"));
@@ -729,7 +781,9 @@ impl AddressAllocator {
 ///
 /// let mut pio = AddressAllocator::new(0, 0x10000)?;
 /// let serial = Owner::new("serial0")?;
-/// let com1 = pio.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+/// let com1 = pio
+///     .owned_by(&serial)
+///     .allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
 /// let a = pio.allocations().next().unwrap();
 /// assert_eq!((a.range(), a.owner()), (com1, Some(&serial)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -767,8 +821,12 @@ impl<'a> Allocation<'a> {
     ///
     /// let mut pio = AddressAllocator::new(0, 0x10000)?;
     /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
-    /// pio.owned_by(&Owner::new("serial0")?).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
-    /// let owners: Vec<_> = pio.allocations().map(|a| a.owner().map(|o| o.as_str())).collect();
+    /// pio.owned_by(&Owner::new("serial0")?)
+    ///     .allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+    /// let owners: Vec<_> = pio
+    ///     .allocations()
+    ///     .map(|a| a.owner().map(|o| o.as_str()))
+    ///     .collect();
     /// assert_eq!(owners, [None, Some("serial0")]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -789,7 +847,9 @@ impl OwnedBy<'_, AddressAllocator> {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
     /// let blk0 = Owner::new("virtio-blk0")?;
-    /// let bar = mmio.owned_by(&blk0).allocate(0x1000, 0x1000, AllocPolicy::LastMatch)?;
+    /// let bar = mmio
+    ///     .owned_by(&blk0)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::LastMatch)?;
     /// assert_eq!(bar.end(), 0xd00f_ffff);
     /// assert_eq!(mmio.owner_at(bar.start()), Some(&blk0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -814,7 +874,8 @@ impl OwnedBy<'_, AddressAllocator> {
     ///
     /// let mut mmio = AddressAllocator::new(0xc000_0000, 0x4000_0000)?;
     /// let gpu = Owner::new("gpu0")?;
-    /// let c = Constraint::new(0x10_0000, 0x10_0000, AllocPolicy::FirstMatch)?.with_min_address(0xe000_0000);
+    /// let c = Constraint::new(0x10_0000, 0x10_0000, AllocPolicy::FirstMatch)?
+    ///     .with_min_address(0xe000_0000);
     /// let bar = mmio.owned_by(&gpu).allocate_with(c)?;
     /// assert_eq!(bar.start(), 0xe000_0000);
     /// assert_eq!(mmio.allocations_of("gpu0").collect::<Vec<_>>(), [bar]);
@@ -836,7 +897,8 @@ impl OwnedBy<'_, AddressAllocator> {
 ///
 /// let mut pio = AddressAllocator::new(0, 0x10000)?;
 /// pio.allocate(8, 1, AllocPolicy::ExactMatch(0x2f8))?;
-/// pio.owned_by(&Owner::new("serial0")?).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+/// pio.owned_by(&Owner::new("serial0")?)
+///     .allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
 /// let mut all: AllocationsWithOwners<'_> = pio.allocations();
 /// assert_eq!(all.size_hint(), (2, Some(2)));
 /// assert_eq!(all.next().unwrap().owner(), None);

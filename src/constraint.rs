@@ -28,7 +28,10 @@ pub const DEFAULT_CONSTRAINT_ALIGN: u64 = 4;
 /// let low = pool.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
 /// let high = pool.allocate(0x1000, 0x1000, AllocPolicy::LastMatch)?;
 /// let fixed = pool.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x8000))?;
-/// assert_eq!((low.start(), high.start(), fixed.start()), (0x1000, 0x1_0000, 0x8000));
+/// assert_eq!(
+///     (low.start(), high.start(), fixed.start()),
+///     (0x1000, 0x1_0000, 0x8000)
+/// );
 /// assert_eq!(AllocPolicy::default(), AllocPolicy::FirstMatch);
 /// # Ok::<(), vm_allocator::Error>(())
 /// ```
@@ -98,9 +101,14 @@ impl Constraint {
     ///
     /// let c = Constraint::new(0x1000, 0x1000, AllocPolicy::ExactMatch(0x8000))?;
     /// assert_eq!(c.policy(), AllocPolicy::ExactMatch(0x8000));
-    /// assert_eq!(Constraint::new(0, 1, AllocPolicy::FirstMatch), Err(Error::InvalidSize(0)));
     /// assert_eq!(
-    ///     Constraint::new(0x1000, 3, AllocPolicy::FirstMatch).unwrap_err().to_string(),
+    ///     Constraint::new(0, 1, AllocPolicy::FirstMatch),
+    ///     Err(Error::InvalidSize(0))
+    /// );
+    /// assert_eq!(
+    ///     Constraint::new(0x1000, 3, AllocPolicy::FirstMatch)
+    ///         .unwrap_err()
+    ///         .to_string(),
     ///     "the alignment is not valid: it must be a power of two"
     /// );
     /// # Ok::<(), Error>(())
@@ -137,7 +145,10 @@ impl Constraint {
     /// let c = Constraint::new(0x100, 0x100, AllocPolicy::LastMatch)
     ///     .unwrap()
     ///     .within(window);
-    /// assert_eq!(pool.allocate_with(c).unwrap(), RangeInclusive::new(0x8f00, 0x8fff).unwrap());
+    /// assert_eq!(
+    ///     pool.allocate_with(c).unwrap(),
+    ///     RangeInclusive::new(0x8f00, 0x8fff).unwrap()
+    /// );
     /// ```
     pub fn within(self, range: RangeInclusive) -> Self {
         self.with_min_address(range.start())
@@ -188,7 +199,10 @@ impl Constraint {
     /// ```rust
     /// use vm_allocator::{AllocPolicy, Constraint};
     ///
-    /// assert_eq!(Constraint::new(0x10, 0x1000, AllocPolicy::FirstMatch)?.align(), 0x1000);
+    /// assert_eq!(
+    ///     Constraint::new(0x10, 0x1000, AllocPolicy::FirstMatch)?.align(),
+    ///     0x1000
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn align(self) -> u64 {
@@ -202,7 +216,10 @@ impl Constraint {
     /// ```rust
     /// use vm_allocator::{AllocPolicy, Constraint};
     ///
-    /// assert_eq!(Constraint::new(0x10, 0x1000, AllocPolicy::FirstMatch)?.size(), 0x10);
+    /// assert_eq!(
+    ///     Constraint::new(0x10, 0x1000, AllocPolicy::FirstMatch)?.size(),
+    ///     0x10
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn size(self) -> u64 {

@@ -50,12 +50,17 @@ pub enum NodeState {
 ///
 /// let mut gsi = IdAllocator::new(5, 23)?;
 /// assert_eq!(gsi.allocate_id_at(40), Err(Error::OutOfRange(40)));
-/// assert_eq!(gsi.free_id(7).unwrap_err().to_string(), "id 7 was never allocated, it cannot be released");
+/// assert_eq!(
+///     gsi.free_id(7).unwrap_err().to_string(),
+///     "id 7 was never allocated, it cannot be released"
+/// );
 ///
 /// let mut mmio = AddressAllocator::new(0x1000, 0x1000)?;
 /// mmio.allocate(0x800, 0x800, AllocPolicy::FirstMatch)?;
 /// // An overlapping request is `ResourceNotAvailable`, never `Overlap`.
-/// let err = mmio.allocate(0x800, 0x800, AllocPolicy::ExactMatch(0x1000)).unwrap_err();
+/// let err = mmio
+///     .allocate(0x800, 0x800, AllocPolicy::ExactMatch(0x1000))
+///     .unwrap_err();
 /// assert_eq!(err, Error::ResourceNotAvailable);
 /// assert_eq!(err.to_string(), "the requested resource is not available");
 /// # Ok::<(), Error>(())

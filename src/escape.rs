@@ -18,7 +18,10 @@ use core::fmt::{self, Write};
 /// use vm_allocator::escape_name;
 ///
 /// assert_eq!(escape_name("virtio-net0").to_string(), "virtio-net0");
-/// assert_eq!(escape_name("net0\u{2028}#1 0x0").to_string(), r"net0\u{2028}#1 0x0");
+/// assert_eq!(
+///     escape_name("net0\u{2028}#1 0x0").to_string(),
+///     r"net0\u{2028}#1 0x0"
+/// );
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EscapedName<'a>(&'a str);
@@ -53,7 +56,10 @@ pub struct EscapedName<'a>(&'a str);
 /// use vm_allocator::{escape_name, Owner};
 ///
 /// // Plain names are unchanged.
-/// assert_eq!(escape_name("pci 0000:00:03.0").to_string(), "pci 0000:00:03.0");
+/// assert_eq!(
+///     escape_name("pci 0000:00:03.0").to_string(),
+///     "pci 0000:00:03.0"
+/// );
 /// // A line separator cannot fake a line, a bidi override cannot reorder.
 /// assert_eq!(escape_name("a\u{2028}b").to_string(), r"a\u{2028}b");
 /// assert_eq!(escape_name("\u{202e}0txt").to_string(), r"\u{202e}0txt");

@@ -95,7 +95,10 @@ impl IdAllocator {
     /// let gsi = IdAllocator::new(5, 23)?;
     /// assert_eq!((gsi.range_base(), gsi.range_end()), (5, 23));
     /// assert_eq!(gsi.available(), 19);
-    /// assert_eq!(IdAllocator::new(23, 5).unwrap_err(), Error::InvalidRange(23, 5));
+    /// assert_eq!(
+    ///     IdAllocator::new(23, 5).unwrap_err(),
+    ///     Error::InvalidRange(23, 5)
+    /// );
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new(range_base: u32, range_end: u32) -> Result<Self> {
@@ -187,7 +190,10 @@ impl IdAllocator {
     ///
     /// let mut slots = IdAllocator::new(0, 31).unwrap();
     /// assert_eq!(slots.allocate_id_at(3).unwrap(), 3);
-    /// assert_eq!(slots.allocate_id_at(3).unwrap_err(), Error::ResourceNotAvailable);
+    /// assert_eq!(
+    ///     slots.allocate_id_at(3).unwrap_err(),
+    ///     Error::ResourceNotAvailable
+    /// );
     /// assert_eq!(slots.allocate_id_at(32).unwrap_err(), Error::OutOfRange(32));
     /// assert_eq!(slots.allocate_id().unwrap(), 0);
     /// ```
@@ -275,7 +281,10 @@ impl IdAllocator {
     /// assert_eq!(gsi.free_id(irq)?, 5);
     /// assert_eq!(gsi.free_id(irq), Err(Error::AlreadyReleased(5)));
     /// assert_eq!(gsi.free_id(9), Err(Error::NeverAllocated(9)));
-    /// assert_eq!(gsi.free_id(2).unwrap_err().to_string(), "id 2 is not in the allocator's range");
+    /// assert_eq!(
+    ///     gsi.free_id(2).unwrap_err().to_string(),
+    ///     "id 2 is not in the allocator's range"
+    /// );
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
@@ -415,7 +424,10 @@ impl IdAllocator {
     /// msi.owned_by(&net0).allocate_ids(4, 4)?;
     /// msi.allocate_id()?;
     /// msi.owned_by(&net0).allocate_id()?;
-    /// assert_eq!(msi.ids_of("virtio-net0").collect::<Vec<_>>(), [24..=27, 29..=29]);
+    /// assert_eq!(
+    ///     msi.ids_of("virtio-net0").collect::<Vec<_>>(),
+    ///     [24..=27, 29..=29]
+    /// );
     /// assert_eq!(msi.ids_of("nobody").count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -526,10 +538,19 @@ impl IdAllocator {
     /// gsi.free_id(irq)?;
     /// assert_eq!(gsi.generation(), 2);
     /// // Saved and restored with the state.
-    /// assert_eq!(IdAllocator::from_bytes(&gsi.to_bytes()).unwrap().generation(), 2);
+    /// assert_eq!(
+    ///     IdAllocator::from_bytes(&gsi.to_bytes())
+    ///         .unwrap()
+    ///         .generation(),
+    ///     2
+    /// );
     ///
     /// // After u64::MAX comes 0.
-    /// let mut last = IdAllocatorBuilder::new(5, 23).unwrap().generation(u64::MAX).finish().unwrap();
+    /// let mut last = IdAllocatorBuilder::new(5, 23)
+    ///     .unwrap()
+    ///     .generation(u64::MAX)
+    ///     .finish()
+    ///     .unwrap();
     /// last.allocate_id()?;
     /// assert_eq!(last.generation(), 0);
     /// # Ok::<(), vm_allocator::Error>(())
@@ -548,7 +569,10 @@ impl IdAllocator {
     /// let gpu = Owner::new("gpu").unwrap();
     /// ids.allocate_ids(2, 1).unwrap();
     /// ids.owned_by(&gpu).allocate_ids(2, 1).unwrap();
-    /// let items: Vec<_> = ids.allocations().map(|a| (a.ids(), a.owner().cloned())).collect();
+    /// let items: Vec<_> = ids
+    ///     .allocations()
+    ///     .map(|a| (a.ids(), a.owner().cloned()))
+    ///     .collect();
     /// assert_eq!(items, vec![(0..=1, None), (2..=3, Some(gpu))]);
     /// ```
     pub fn allocations(&self) -> IdAllocations<'_> {
@@ -746,7 +770,10 @@ impl IdAllocator {
     /// msi.allocate_ids(8, 8).unwrap(); // 24..=31
     /// msi.allocate_ids(4, 4).unwrap(); // 32..=35
     /// msi.allocate_id_at(40).unwrap();
-    /// assert_eq!(msi.runs_in(30..=40).collect::<Vec<_>>(), vec![30..=35, 40..=40]);
+    /// assert_eq!(
+    ///     msi.runs_in(30..=40).collect::<Vec<_>>(),
+    ///     vec![30..=35, 40..=40]
+    /// );
     /// assert_eq!(msi.runs_in(36..40).len(), 0);
     /// ```
     pub fn runs_in(&self, bounds: impl RangeBounds<u32>) -> IdRuns<'_> {
@@ -1033,7 +1060,10 @@ impl<'a> IdAllocation<'a> {
     /// let mut ids = IdAllocator::new(0, 99)?;
     /// ids.allocate_id()?;
     /// ids.owned_by(&Owner::new("gpu")?).allocate_id()?;
-    /// let owners: Vec<_> = ids.allocations().map(|a| a.owner().map(|o| o.as_str())).collect();
+    /// let owners: Vec<_> = ids
+    ///     .allocations()
+    ///     .map(|a| a.owner().map(|o| o.as_str()))
+    ///     .collect();
     /// assert_eq!(owners, [None, Some("gpu")]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

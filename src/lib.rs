@@ -119,7 +119,10 @@
 //! // Unplug: the answer names the pool and gives a RangeInclusive.
 //! let freed = vm.free_owner("nvme0");
 //! let (pool, range) = &freed[0];
-//! assert_eq!((pool.as_str(), *range), ("msi_gsi", RangeInclusive::try_from(vectors.clone())?));
+//! assert_eq!(
+//!     (pool.as_str(), *range),
+//!     ("msi_gsi", RangeInclusive::try_from(vectors.clone())?)
+//! );
 //! if vm.pool(pool).unwrap().kind() == PoolKind::Ids {
 //!     // Back to ids, to hand its first vector out again.
 //!     let ids = IdRange::<u32>::try_from(*range)?;
@@ -176,13 +179,17 @@
 //! let mut tx = vm.transaction();
 //! tx.owned_by(&net0).allocate_id("legacy_gsi").unwrap();
 //! tx.owned_by(&net0).allocate_ids("msi_gsi", 4, 4).unwrap();
-//! tx.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+//! tx.owned_by(&net0)
+//!     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //! tx.commit().unwrap();
 //!
 //! // What changed, for people and for programs.
 //! let diff = Diff::between(&before, &vm).unwrap();
 //! assert_eq!(diff.len(), 3);
-//! assert!(diff.to_string().contains("+ mmio32 0xd0000000..=0xd0003fff (16 KiB) virtio-net0"));
+//! assert!(diff
+//!     .to_string()
+//!     .contains("+ mmio32 0xd0000000..=0xd0003fff (16 KiB) virtio-net0"));
 //!
 //! // A migration sends the full state early and the delta at the pause.
 //! let full = before.to_bytes();
@@ -225,9 +232,9 @@
 //!     }
 //!
 //!     fn reserve_device_slot(&mut self) -> Result<u32> {
-//!         let mmio = self
-//!             .mmio_allocator
-//!             .allocate(PAGE_SIZE, PAGE_SIZE, AllocPolicy::FirstMatch)?;
+//!         let mmio =
+//!             self.mmio_allocator
+//!                 .allocate(PAGE_SIZE, PAGE_SIZE, AllocPolicy::FirstMatch)?;
 //!         let id = self.id_allocator.allocate_id()?;
 //!         self.slots.insert(id, mmio);
 //!         Ok(id)
@@ -254,13 +261,18 @@
 //! use vm_allocator::{AllocPolicy, History, Made, Owner, ResourceSet, Retention};
 //!
 //! let mut vm = ResourceSet::x86_64();
-//! let mut history = History::with_retention(vm.clone(), Retention::unbounded().max_versions(1_000));
+//! let mut history =
+//!     History::with_retention(vm.clone(), Retention::unbounded().max_versions(1_000));
 //!
 //! let net0 = Owner::new("virtio-net0").unwrap();
-//! vm.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+//! vm.owned_by(&net0)
+//!     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //! history.record_labeled(&vm, "hot-plug virtio-net0").unwrap();
 //! let nvme0 = Owner::new("nvme0").unwrap();
-//! vm.owned_by(&nvme0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+//! vm.owned_by(&nvme0)
+//!     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //! vm.owned_by(&nvme0).allocate_ids("msi_gsi", 4, 4).unwrap();
 //! history.record_labeled(&vm, "hot-plug nvme0").unwrap();
 //!
@@ -269,7 +281,10 @@
 //! assert_eq!((blame.owner(), blame.made()), (Some(&nvme0), Made::At(3)));
 //! assert_eq!(blame.label(), Some("hot-plug nvme0"));
 //! // The first BAR is older than the hot-plug of nvme0.
-//! assert_eq!(history.blame(Some("mmio32"), 0xd000_0000).unwrap().made(), Made::At(1));
+//! assert_eq!(
+//!     history.blame(Some("mmio32"), 0xd000_0000).unwrap().made(),
+//!     Made::At(1)
+//! );
 //!
 //! // Any kept version reads back; any two diff.
 //! assert_eq!(history.get(1).unwrap().ids("msi_gsi").unwrap().used(), 0);
@@ -332,9 +347,8 @@
 //! with its label and the state after it, and `History::from_journal`
 //! keeps them as versions; the bytes are specified in `FORMAT.md` section
 //! 13.
-//!
-#![cfg_attr(feature = "std", doc = "```rust")]
-#![cfg_attr(not(feature = "std"), doc = "```ignore")]
+//! ```rust
+//! # #[cfg(feature = "std")] {
 //! use vm_allocator::{AllocPolicy, History, Journal, Made, Owner, ResourceSet, Retention};
 //!
 //! let dir = tempfile::tempdir().unwrap();
@@ -345,7 +359,9 @@
 //! let gpu = Owner::new("gpu0").unwrap();
 //! let mut tx = vm.transaction();
 //! tx.owned_by(&gpu).allocate_ids("msi_gsi", 8, 8).unwrap();
-//! tx.owned_by(&gpu).allocate("mmio64", 1 << 30, 1 << 30, AllocPolicy::FirstMatch).unwrap();
+//! tx.owned_by(&gpu)
+//!     .allocate("mmio64", 1 << 30, 1 << 30, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //! tx.commit().unwrap();
 //! let before = journal.len();
 //! journal.append_labeled(&vm, "hot-plug gpu0").unwrap();
@@ -357,7 +373,12 @@
 //! journal.append(&vm).unwrap();
 //! drop(journal);
 //! let len = std::fs::metadata(&path).unwrap().len();
-//! std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+//! std::fs::OpenOptions::new()
+//!     .write(true)
+//!     .open(&path)
+//!     .unwrap()
+//!     .set_len(len - 3)
+//!     .unwrap();
 //!
 //! let (journal, recovery) = Journal::<ResourceSet>::open(&path).unwrap();
 //! assert!(recovery.is_torn_tail());
@@ -367,7 +388,11 @@
 //! // The journal as versions: which record took these MSI vectors?
 //! let (history, _) = History::<ResourceSet>::from_journal(&path, Retention::unbounded()).unwrap();
 //! let blame = history.blame(Some("msi_gsi"), 26).unwrap();
-//! assert_eq!((blame.made(), blame.label()), (Made::At(2), Some("hot-plug gpu0")));
+//! assert_eq!(
+//!     (blame.made(), blame.label()),
+//!     (Made::At(2), Some("hot-plug gpu0"))
+//! );
+//! # }
 //! ```
 //!
 //! # Fuzzing a VMM's own state
@@ -379,9 +404,8 @@
 //! public API can reach (empty, full, fragmented, with owners, spaces at 0
 //! and ending at `u64::MAX`, ids at `u32::MAX`, ...), so a VMM derives
 //! `Arbitrary` on its own state and fuzzes it:
-//!
-#![cfg_attr(feature = "arbitrary", doc = "```rust")]
-#![cfg_attr(not(feature = "arbitrary"), doc = "```ignore")]
+//! ```rust
+//! # #[cfg(feature = "arbitrary")] {
 //! use arbitrary::{Arbitrary, Unstructured};
 //! use vm_allocator::{AddressAllocator, IdAllocator, ResourceSet};
 //!
@@ -397,7 +421,10 @@
 //! // The body of a fuzz target, `fuzz_target!(|vm: VmState| check(vm))`.
 //! fn check(vm: VmState) {
 //!     assert_eq!(IdAllocator::from_bytes(&vm.gsi.to_bytes()).unwrap(), vm.gsi);
-//!     assert_eq!(AddressAllocator::from_bytes(&vm.mmio.to_bytes()).unwrap(), vm.mmio);
+//!     assert_eq!(
+//!         AddressAllocator::from_bytes(&vm.mmio.to_bytes()).unwrap(),
+//!         vm.mmio
+//!     );
 //!     let set = ResourceSet::from_bytes(&vm.resources.to_bytes()).unwrap();
 //!     assert_eq!(set, vm.resources);
 //! }
@@ -411,6 +438,7 @@
 //! // Our types bound what one value reads, so the derived hint is bounded.
 //! let (least, most) = VmState::size_hint(0);
 //! assert!(least <= most.unwrap());
+//! # }
 //! ```
 
 #![deny(missing_docs)]

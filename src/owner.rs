@@ -24,7 +24,10 @@ use triomphe::Arc;
 /// assert!(Owner::new(&"a".repeat(MAX_NAME_LEN)).is_ok());
 /// let err = Owner::new(&"a".repeat(MAX_NAME_LEN + 1)).unwrap_err();
 /// assert_eq!(err, NameError::TooLong { len: 65 });
-/// assert_eq!(err.to_string(), "the name is 65 bytes long, over the limit of 64");
+/// assert_eq!(
+///     err.to_string(),
+///     "the name is 65 bytes long, over the limit of 64"
+/// );
 /// ```
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -38,7 +41,10 @@ pub const MAX_NAME_LEN: usize = 64;
 /// use vm_allocator::{NameError, Owner};
 ///
 /// assert_eq!(Owner::new("").unwrap_err(), NameError::Empty);
-/// assert_eq!(Owner::new(&"x".repeat(65)).unwrap_err(), NameError::TooLong { len: 65 });
+/// assert_eq!(
+///     Owner::new(&"x".repeat(65)).unwrap_err(),
+///     NameError::TooLong { len: 65 }
+/// );
 /// assert_eq!(
 ///     Owner::new("net\n0").unwrap_err(),
 ///     NameError::ControlCharacter { offset: 3 }
@@ -132,7 +138,10 @@ impl Owner {
     /// assert_eq!(dev.as_str(), "pci 0000:00:03.0");
     /// let err = Owner::new("net\t0").unwrap_err();
     /// assert_eq!(err, NameError::ControlCharacter { offset: 3 });
-    /// assert_eq!(err.to_string(), "the name holds a control character at byte 3");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "the name holds a control character at byte 3"
+    /// );
     /// # Ok::<(), NameError>(())
     /// ```
     pub fn new(name: &str) -> Result<Owner, NameError> {
@@ -169,7 +178,10 @@ impl Owner {
     /// use vm_allocator::Owner;
     ///
     /// let fake = Owner::new("net0\u{2028}+ mmio32 0x0..=0xfff").unwrap();
-    /// assert_eq!(fake.escaped().to_string(), r"net0\u{2028}+ mmio32 0x0..=0xfff");
+    /// assert_eq!(
+    ///     fake.escaped().to_string(),
+    ///     r"net0\u{2028}+ mmio32 0x0..=0xfff"
+    /// );
     /// assert_eq!(Owner::new("net0").unwrap().escaped().to_string(), "net0");
     /// ```
     pub fn escaped(&self) -> crate::EscapedName<'_> {

@@ -160,7 +160,10 @@ impl RangeInclusive {
     ///
     /// let a = RangeInclusive::new(0, 99).unwrap();
     /// let b = RangeInclusive::new(50, 200).unwrap();
-    /// assert_eq!(a.intersection(&b), Some(RangeInclusive::new(50, 99).unwrap()));
+    /// assert_eq!(
+    ///     a.intersection(&b),
+    ///     Some(RangeInclusive::new(50, 99).unwrap())
+    /// );
     /// ```
     pub fn intersection(&self, other: &RangeInclusive) -> Option<RangeInclusive> {
         let start = max(self.start, other.start);
@@ -186,8 +189,14 @@ impl RangeInclusive {
 /// use vm_allocator::{Error, RangeInclusive};
 ///
 /// let vectors = 24..=27u32;
-/// assert_eq!(RangeInclusive::try_from(vectors)?, RangeInclusive::new(24, 27)?);
-/// assert_eq!(RangeInclusive::try_from(5..=4u32), Err(Error::InvalidRange(5, 4)));
+/// assert_eq!(
+///     RangeInclusive::try_from(vectors)?,
+///     RangeInclusive::new(24, 27)?
+/// );
+/// assert_eq!(
+///     RangeInclusive::try_from(5..=4u32),
+///     Err(Error::InvalidRange(5, 4))
+/// );
 /// # Ok::<(), Error>(())
 /// ```
 impl TryFrom<core::ops::RangeInclusive<u32>> for RangeInclusive {
@@ -217,7 +226,10 @@ impl TryFrom<core::ops::RangeInclusive<u32>> for RangeInclusive {
 /// let run = RangeInclusive::new(24, 27)?;
 /// assert_eq!(IdRange::<u32>::try_from(run)?, 24..=27);
 /// let above = RangeInclusive::new(1 << 32, 1 << 32)?;
-/// assert_eq!(IdRange::<u32>::try_from(above), Err(Error::InvalidRange(1 << 32, 1 << 32)));
+/// assert_eq!(
+///     IdRange::<u32>::try_from(above),
+///     Err(Error::InvalidRange(1 << 32, 1 << 32))
+/// );
 /// # Ok::<(), Error>(())
 /// ```
 impl TryFrom<RangeInclusive> for core::ops::RangeInclusive<u32> {

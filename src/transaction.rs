@@ -34,7 +34,9 @@ use crate::{
 /// let before = vm.clone();
 ///
 /// let mut tx = vm.transaction();
-/// tx.owned_by(&gpu).allocate("mmio32", 0x1000_0000, 0x1000_0000, AllocPolicy::FirstMatch).unwrap();
+/// tx.owned_by(&gpu)
+///     .allocate("mmio32", 0x1000_0000, 0x1000_0000, AllocPolicy::FirstMatch)
+///     .unwrap();
 /// tx.owned_by(&gpu).allocate_ids("msi_gsi", 8, 8).unwrap();
 /// // A 4 GiB BAR does not fit below 4 GiB: the whole hot-plug fails.
 /// let err = tx
@@ -68,7 +70,10 @@ pub struct Transaction<'a, S: Versioned> {
 /// tx.allocate_id()?;
 /// tx.allocate_id()?;
 /// let err: TransactionError<Error> = tx.allocate_id().unwrap_err();
-/// assert_eq!(err.to_string(), "step #2 failed, nothing was changed: the requested resource is not available");
+/// assert_eq!(
+///     err.to_string(),
+///     "step #2 failed, nothing was changed: the requested resource is not available"
+/// );
 /// assert!(err.source().is_some());
 /// drop(tx);
 /// assert_eq!(gsi.used(), 0);
@@ -239,19 +244,24 @@ impl<'a, S: Versioned> Transaction<'a, S> {
     /// # Examples
     ///
     /// ```rust
-    /// use vm_allocator::{AllocPolicy, AddressAllocator};
+    /// use vm_allocator::{AddressAllocator, AllocPolicy};
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
     /// let mut tx = mmio.transaction();
-    /// tx.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// tx.allocate(0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+    /// tx.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// tx.allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// tx.commit().unwrap();
     /// assert_eq!((mmio.len(), mmio.generation()), (2, 2));
     ///
     /// // After a failed step, commit reports it and keeps nothing.
     /// let mut tx = mmio.transaction();
-    /// tx.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// assert!(tx.allocate(0x100_0000, 0x1000, AllocPolicy::FirstMatch).is_err());
+    /// tx.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// assert!(tx
+    ///     .allocate(0x100_0000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .is_err());
     /// assert_eq!(tx.commit().unwrap_err().step(), 1);
     /// assert_eq!(mmio.len(), 2);
     /// # Ok::<(), vm_allocator::Error>(())
@@ -351,7 +361,9 @@ impl ResourceSet {
     /// let net0 = Owner::new("virtio-net0").unwrap();
     /// let mut tx = vm.transaction();
     /// tx.owned_by(&net0).allocate_id("legacy_gsi").unwrap();
-    /// tx.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// tx.owned_by(&net0)
+    ///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// tx.commit().unwrap();
     /// assert_eq!(vm.allocations_of("virtio-net0").count(), 2);
     /// assert_eq!(vm.generation(), 2);
@@ -374,7 +386,8 @@ impl AddressAllocator {
     /// let before = mmio.clone();
     /// {
     ///     let mut tx = mmio.transaction();
-    ///     tx.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    ///     tx.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///         .unwrap();
     ///     // Dropped without a commit: undone.
     /// }
     /// assert_eq!(mmio, before);
@@ -418,8 +431,12 @@ impl Transaction<'_, ResourceSet> {
     ///
     /// let mut vm = ResourceSet::x86_64();
     /// let mut tx = vm.transaction();
-    /// let bar0 = tx.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-    /// let bar1 = tx.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// let bar0 = tx
+    ///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
+    /// let bar1 = tx
+    ///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// tx.commit().unwrap();
     /// assert_eq!(bar1.start(), bar0.end() + 1);
     /// ```
@@ -465,13 +482,20 @@ impl Transaction<'_, ResourceSet> {
     /// use vm_allocator::{AllocPolicy, ResourceSet};
     ///
     /// let mut vm = ResourceSet::x86_64();
-    /// let old = vm.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// let old = vm
+    ///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// // Move a BAR: free the old range and take a bigger one, or neither.
     /// let mut tx = vm.transaction();
     /// tx.free("mmio32", &old).unwrap();
-    /// let new = tx.allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+    /// let new = tx
+    ///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// tx.commit().unwrap();
-    /// assert_eq!(vm.addresses("mmio32").unwrap().iter().collect::<Vec<_>>(), [new]);
+    /// assert_eq!(
+    ///     vm.addresses("mmio32").unwrap().iter().collect::<Vec<_>>(),
+    ///     [new]
+    /// );
     /// ```
     pub fn free(&mut self, pool: &str, range: &RangeInclusive) -> SetResult<()> {
         self.step(|s| s.free(pool, range))
@@ -579,9 +603,15 @@ impl<'a> OwnedBy<'_, Transaction<'a, ResourceSet>> {
     /// let mut vm = ResourceSet::x86_64();
     /// let gpu = Owner::new("gpu0").unwrap();
     /// let mut tx = vm.transaction();
-    /// let bar = tx.owned_by(&gpu).allocate("mmio64", 1 << 30, 1 << 30, AllocPolicy::FirstMatch).unwrap();
+    /// let bar = tx
+    ///     .owned_by(&gpu)
+    ///     .allocate("mmio64", 1 << 30, 1 << 30, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// tx.commit().unwrap();
-    /// assert_eq!(vm.addresses("mmio64").unwrap().owner_at(bar.start()), Some(&gpu));
+    /// assert_eq!(
+    ///     vm.addresses("mmio64").unwrap().owner_at(bar.start()),
+    ///     Some(&gpu)
+    /// );
     /// ```
     pub fn allocate(
         &mut self,
@@ -650,7 +680,9 @@ impl<'a> OwnedBy<'_, Transaction<'a, ResourceSet>> {
     /// let mut vm = ResourceSet::x86_64();
     /// let serial = Owner::new("serial0").unwrap();
     /// let mut tx = vm.transaction();
-    /// tx.owned_by(&serial).allocate_id_at("legacy_gsi", 4 + 1).unwrap();
+    /// tx.owned_by(&serial)
+    ///     .allocate_id_at("legacy_gsi", 4 + 1)
+    ///     .unwrap();
     /// tx.commit().unwrap();
     /// assert_eq!(vm.free_owner("serial0").len(), 1);
     /// ```
@@ -670,7 +702,10 @@ impl<'a> OwnedBy<'_, Transaction<'a, ResourceSet>> {
     /// let mut vm = ResourceSet::x86_64();
     /// let nvme = Owner::new("nvme0").unwrap();
     /// let mut tx = vm.transaction();
-    /// assert_eq!(tx.owned_by(&nvme).allocate_ids("msi_gsi", 8, 8).unwrap(), 24..=31);
+    /// assert_eq!(
+    ///     tx.owned_by(&nvme).allocate_ids("msi_gsi", 8, 8).unwrap(),
+    ///     24..=31
+    /// );
     /// tx.commit().unwrap();
     /// assert_eq!(vm.ids("msi_gsi").unwrap().ids_of("nvme0").count(), 1);
     /// ```
@@ -757,7 +792,9 @@ impl<'a> OwnedBy<'_, Transaction<'a, AddressAllocator>> {
     /// let mut pio = AddressAllocator::new(0, 0x10000)?;
     /// let serial = Owner::new("serial0").unwrap();
     /// let mut tx = pio.transaction();
-    /// tx.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8)).unwrap();
+    /// tx.owned_by(&serial)
+    ///     .allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))
+    ///     .unwrap();
     /// tx.commit().unwrap();
     /// assert_eq!(pio.owner_at(0x3f8), Some(&serial));
     /// # Ok::<(), vm_allocator::Error>(())

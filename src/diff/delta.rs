@@ -25,7 +25,10 @@ use crate::format::FileKind;
 /// let early_bytes = early.to_bytes();
 ///
 /// let nvme = Owner::new("nvme0").unwrap();
-/// source.owned_by(&nvme).allocate("mmio64", 1 << 20, 1 << 20, AllocPolicy::FirstMatch).unwrap();
+/// source
+///     .owned_by(&nvme)
+///     .allocate("mmio64", 1 << 20, 1 << 20, AllocPolicy::FirstMatch)
+///     .unwrap();
 /// let delta = Delta::between(&early, &source).unwrap();
 /// let delta_bytes = delta.to_bytes(); // sent at the pause: a few dozen bytes
 ///
@@ -59,7 +62,10 @@ impl Delta {
     /// let delta = Delta::between(&older, &newer).unwrap();
     /// assert_eq!((delta.base_generation(), delta.target_generation()), (0, 1));
     /// let other = IdAllocator::new(1, 31)?;
-    /// assert!(matches!(Delta::between(&older, &other), Err(DiffError::ShapeMismatch { .. })));
+    /// assert!(matches!(
+    ///     Delta::between(&older, &other),
+    ///     Err(DiffError::ShapeMismatch { .. })
+    /// ));
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn between<S: Versioned>(older: &S, newer: &S) -> Result<Delta, DiffError> {
@@ -109,7 +115,10 @@ impl Delta {
     /// );
     /// // A state at generation 0 with other content: refused by its checksum.
     /// let other = IdAllocator::from_allocations(0, 31, [7..=7]).unwrap();
-    /// assert!(matches!(delta.apply(&other), Err(DiffError::ChecksumMismatch { .. })));
+    /// assert!(matches!(
+    ///     delta.apply(&other),
+    ///     Err(DiffError::ChecksumMismatch { .. })
+    /// ));
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn apply<S: Versioned>(&self, state: &S) -> Result<S, DiffError> {
@@ -171,7 +180,10 @@ impl Delta {
     /// use vm_allocator::{Delta, ResourceSet};
     ///
     /// let vm = ResourceSet::aarch64();
-    /// assert_eq!(Delta::between(&vm, &vm).unwrap().kind(), FileKind::ResourceSet);
+    /// assert_eq!(
+    ///     Delta::between(&vm, &vm).unwrap().kind(),
+    ///     FileKind::ResourceSet
+    /// );
     /// ```
     pub fn kind(&self) -> FileKind {
         self.diff.kind
@@ -188,7 +200,10 @@ impl Delta {
     /// vm.allocate_id("legacy_gsi")?;
     /// let early = vm.clone();
     /// vm.allocate_id("legacy_gsi")?;
-    /// assert_eq!(Delta::between(&early, &vm).unwrap().base_generation(), early.generation());
+    /// assert_eq!(
+    ///     Delta::between(&early, &vm).unwrap().base_generation(),
+    ///     early.generation()
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn base_generation(&self) -> u64 {
@@ -227,7 +242,10 @@ impl Delta {
     /// let mut target = base.clone();
     /// target.allocate_id()?;
     /// target.allocate_id()?;
-    /// assert_eq!(Delta::between(&base, &target).unwrap().target_generation(), 2);
+    /// assert_eq!(
+    ///     Delta::between(&base, &target).unwrap().target_generation(),
+    ///     2
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn target_generation(&self) -> u64 {

@@ -25,9 +25,15 @@ use crate::{Owner, RangeInclusive};
 /// let err = delta.apply(&AddressAllocator::new(0, 0x1000)?).unwrap_err();
 /// assert_eq!(
 ///     err,
-///     DiffError::WrongKind { expected: FileKind::IdAllocator, found: FileKind::AddressAllocator }
+///     DiffError::WrongKind {
+///         expected: FileKind::IdAllocator,
+///         found: FileKind::AddressAllocator
+///     }
 /// );
-/// assert_eq!(err.to_string(), "the diff applies to an IdAllocator, not an AddressAllocator");
+/// assert_eq!(
+///     err.to_string(),
+///     "the diff applies to an IdAllocator, not an AddressAllocator"
+/// );
 /// # Ok::<(), vm_allocator::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -40,7 +40,10 @@ pub use error::DiffError;
 /// let before = gsi.clone();
 /// gsi.allocate_id()?;
 /// assert_eq!(changes_since(&before, &gsi), 1);
-/// assert_eq!(changes_since(&ResourceSet::x86_64(), &ResourceSet::x86_64()), 0);
+/// assert_eq!(
+///     changes_since(&ResourceSet::x86_64(), &ResourceSet::x86_64()),
+///     0
+/// );
 /// # Ok::<(), vm_allocator::Error>(())
 /// ```
 pub trait Versioned:
@@ -58,9 +61,15 @@ pub trait Versioned:
     ///     e.to_string()
     /// }
     /// let mmio = AddressAllocator::new(0, 0x1000)?;
-    /// assert_eq!(error_of(&mmio, Error::Underflow), "management operations on the resource underflowed");
+    /// assert_eq!(
+    ///     error_of(&mmio, Error::Underflow),
+    ///     "management operations on the resource underflowed"
+    /// );
     /// let set = ResourceSet::new();
-    /// assert_eq!(error_of(&set, SetError::NoSuchPool("pio".into())), r#"no pool is named "pio""#);
+    /// assert_eq!(
+    ///     error_of(&set, SetError::NoSuchPool("pio".into())),
+    ///     r#"no pool is named "pio""#
+    /// );
     /// # Ok::<(), Error>(())
     /// ```
     type Error: Clone + fmt::Debug + fmt::Display;
@@ -181,7 +190,8 @@ impl Change {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x10_0000)?;
     /// let net0 = Owner::new("virtio-net0").unwrap();
-    /// mmio.owned_by(&net0).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// mmio.owned_by(&net0)
+    ///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// let before = mmio.clone();
     /// mmio.free_owner("virtio-net0");
     /// // A freed range keeps the owner it had.
@@ -236,7 +246,10 @@ impl PoolDiff {
     /// let mut vm = ResourceSet::x86_64();
     /// let before = vm.clone();
     /// vm.allocate_id("legacy_gsi")?;
-    /// assert_eq!(Diff::between(&before, &vm).unwrap().pools()[0].name(), Some("legacy_gsi"));
+    /// assert_eq!(
+    ///     Diff::between(&before, &vm).unwrap().pools()[0].name(),
+    ///     Some("legacy_gsi")
+    /// );
     ///
     /// let gsi = IdAllocator::new(5, 23).unwrap();
     /// assert_eq!(Diff::between(&gsi, &gsi).unwrap().pools()[0].name(), None);
@@ -256,7 +269,10 @@ impl PoolDiff {
     /// let mut vm = ResourceSet::x86_64();
     /// let before = vm.clone();
     /// vm.allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))?;
-    /// assert_eq!(Diff::between(&before, &vm).unwrap().pools()[0].kind(), PoolKind::Addresses);
+    /// assert_eq!(
+    ///     Diff::between(&before, &vm).unwrap().pools()[0].kind(),
+    ///     PoolKind::Addresses
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn kind(&self) -> PoolKind {
@@ -296,7 +312,10 @@ impl PoolDiff {
     /// let before = gsi.clone();
     /// gsi.allocate_id_at(9)?;
     /// // Ids 5..=8 now count as released, as in 0.1.4.
-    /// assert_eq!(Diff::between(&before, &gsi).unwrap().pools()[0].next_ids(), Some((5, 10)));
+    /// assert_eq!(
+    ///     Diff::between(&before, &gsi).unwrap().pools()[0].next_ids(),
+    ///     Some((5, 10))
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn next_ids(&self) -> Option<(u64, u64)> {
@@ -364,7 +383,11 @@ impl PoolDiff {
 /// let before = gsi.clone();
 /// gsi.free_id(irq)?;
 /// gsi.allocate_id_at(9)?;
-/// let kinds: Vec<ChangeKind> = Diff::between(&before, &gsi).unwrap().changes().map(|c| c.kind).collect();
+/// let kinds: Vec<ChangeKind> = Diff::between(&before, &gsi)
+///     .unwrap()
+///     .changes()
+///     .map(|c| c.kind)
+///     .collect();
 /// assert_eq!(kinds, [ChangeKind::Freed, ChangeKind::Allocated]);
 /// # Ok::<(), vm_allocator::Error>(())
 /// ```
@@ -389,20 +412,28 @@ pub enum ChangeKind {
 ///
 /// let mut vm = ResourceSet::x86_64();
 /// let before = vm.clone();
-/// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+/// vm.owned_by(&Owner::new("rtc").unwrap())
+///     .allocate_id("legacy_gsi")?;
 /// let diff = Diff::between(&before, &vm).unwrap();
 /// let change: ChangeRef<'_> = diff.changes().next().unwrap();
 /// assert_eq!(change.kind, ChangeKind::Allocated);
-/// assert_eq!((change.pool, change.pool_kind), (Some("legacy_gsi"), PoolKind::Ids));
+/// assert_eq!(
+///     (change.pool, change.pool_kind),
+///     (Some("legacy_gsi"), PoolKind::Ids)
+/// );
 /// assert_eq!(change.range.start(), 5);
 /// assert_eq!(change.owner.map(|o| o.as_str()), Some("rtc"));
 /// assert_eq!(change.to_string(), "+ legacy_gsi 5..=5 (1 id) rtc");
 ///
 /// // A name with a line separator stays on its line.
 /// let before = vm.clone();
-/// vm.owned_by(&Owner::new("rtc\u{2028}+ legacy_gsi 6..=6 (1 id)").unwrap()).allocate_id("legacy_gsi")?;
+/// vm.owned_by(&Owner::new("rtc\u{2028}+ legacy_gsi 6..=6 (1 id)").unwrap())
+///     .allocate_id("legacy_gsi")?;
 /// let diff = Diff::between(&before, &vm).unwrap();
-/// assert_eq!(diff.to_string(), "+ legacy_gsi 6..=6 (1 id) rtc\\u{2028}+ legacy_gsi 6..=6 (1 id)\n");
+/// assert_eq!(
+///     diff.to_string(),
+///     "+ legacy_gsi 6..=6 (1 id) rtc\\u{2028}+ legacy_gsi 6..=6 (1 id)\n"
+/// );
 /// # Ok::<(), vm_allocator::SetError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -439,7 +470,9 @@ pub struct ChangeRef<'a> {
 /// let mut vm = ResourceSet::x86_64();
 /// let before = vm.clone();
 /// let net0 = Owner::new("virtio-net0").unwrap();
-/// vm.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch).unwrap();
+/// vm.owned_by(&net0)
+///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)
+///     .unwrap();
 /// vm.owned_by(&net0).allocate_ids("msi_gsi", 4, 4).unwrap();
 ///
 /// let diff = Diff::between(&before, &vm).unwrap();
@@ -470,13 +503,18 @@ impl Diff {
     /// let older = IdAllocator::new(0, 31)?;
     /// let mut newer = older.clone();
     /// newer.allocate_ids(2, 2)?;
-    /// assert_eq!(Diff::between(&older, &newer).unwrap().to_string(), "+ 0..=1 (2 ids)\n");
+    /// assert_eq!(
+    ///     Diff::between(&older, &newer).unwrap().to_string(),
+    ///     "+ 0..=1 (2 ids)\n"
+    /// );
     ///
     /// // Different ranges are not two states of one allocator.
     /// let other = IdAllocator::new(0, 63)?;
     /// let err = Diff::between(&older, &other).unwrap_err();
     /// assert!(matches!(err, DiffError::ShapeMismatch { .. }));
-    /// assert!(err.to_string().starts_with("the states do not have the same shape"));
+    /// assert!(err
+    ///     .to_string()
+    ///     .starts_with("the states do not have the same shape"));
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn between<S: Versioned>(older: &S, newer: &S) -> Result<Diff, DiffError> {
@@ -507,10 +545,20 @@ impl Diff {
     /// newer.allocate_id()?;
     /// let diff = Diff::between(&older, &newer).unwrap();
     /// let replayed = diff.apply(&older).unwrap();
-    /// assert_eq!((replayed.clone(), replayed.generation()), (newer.clone(), 1));
+    /// assert_eq!(
+    ///     (replayed.clone(), replayed.generation()),
+    ///     (newer.clone(), 1)
+    /// );
     /// // The newer state is at the wrong generation to take it again.
     /// let err = diff.apply(&newer).unwrap_err();
-    /// assert!(matches!(err, DiffError::GenerationMismatch { expected: 0, found: 1, .. }));
+    /// assert!(matches!(
+    ///     err,
+    ///     DiffError::GenerationMismatch {
+    ///         expected: 0,
+    ///         found: 1,
+    ///         ..
+    ///     }
+    /// ));
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn apply<S: Versioned>(&self, state: &S) -> Result<S, DiffError> {
@@ -526,7 +574,10 @@ impl Diff {
     /// use vm_allocator::{Diff, ResourceSet};
     ///
     /// let vm = ResourceSet::x86_64();
-    /// assert_eq!(Diff::between(&vm, &vm).unwrap().kind(), FileKind::ResourceSet);
+    /// assert_eq!(
+    ///     Diff::between(&vm, &vm).unwrap().kind(),
+    ///     FileKind::ResourceSet
+    /// );
     /// ```
     pub fn kind(&self) -> FileKind {
         self.kind
@@ -585,8 +636,18 @@ impl Diff {
     /// let diff = Diff::between(&before, &vm).unwrap();
     /// assert!(diff.is_empty());
     /// assert_eq!(diff.pools().len(), 1);
-    /// assert_eq!((diff.pools()[0].name(), diff.pools()[0].generations()), (Some("pio"), (0, 2)));
-    /// assert_eq!(diff.apply(&before).unwrap().pool("pio").unwrap().generation(), 2);
+    /// assert_eq!(
+    ///     (diff.pools()[0].name(), diff.pools()[0].generations()),
+    ///     (Some("pio"), (0, 2))
+    /// );
+    /// assert_eq!(
+    ///     diff.apply(&before)
+    ///         .unwrap()
+    ///         .pool("pio")
+    ///         .unwrap()
+    ///         .generation(),
+    ///     2
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn pools(&self) -> &[PoolDiff] {
@@ -669,9 +730,23 @@ impl Diff {
     /// let before = vm.clone();
     /// vm.free_owner("virtio-net0");
     /// vm.allocate_ids("msi_gsi", 4, 4)?;
-    /// let lines: Vec<String> = Diff::between(&before, &vm).unwrap().changes().map(|c| c.to_string()).collect();
-    /// assert_eq!(lines, ["- legacy_gsi 5..=5 (1 id) virtio-net0", "+ msi_gsi 24..=27 (4 ids)"]);
-    /// let freed = Diff::between(&before, &vm).unwrap().changes().filter(|c| c.kind == ChangeKind::Freed).count();
+    /// let lines: Vec<String> = Diff::between(&before, &vm)
+    ///     .unwrap()
+    ///     .changes()
+    ///     .map(|c| c.to_string())
+    ///     .collect();
+    /// assert_eq!(
+    ///     lines,
+    ///     [
+    ///         "- legacy_gsi 5..=5 (1 id) virtio-net0",
+    ///         "+ msi_gsi 24..=27 (4 ids)"
+    ///     ]
+    /// );
+    /// let freed = Diff::between(&before, &vm)
+    ///     .unwrap()
+    ///     .changes()
+    ///     .filter(|c| c.kind == ChangeKind::Freed)
+    ///     .count();
     /// assert_eq!(freed, 1);
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```

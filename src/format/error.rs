@@ -22,7 +22,9 @@ use crate::{NameError, StateError};
 /// assert_eq!(err.offset, 0);
 /// assert_eq!(err.field, Field::Magic);
 /// assert!(matches!(err.kind, DecodeErrorKind::BadMagic { .. }));
-/// assert!(err.to_string().starts_with("magic at byte 0: not a vm-allocator file"));
+/// assert!(err
+///     .to_string()
+///     .starts_with("magic at byte 0: not a vm-allocator file"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -58,7 +60,10 @@ impl DecodeError {
     /// let expected = DecodeError::new(
     ///     len - 4,
     ///     Field::Checksum,
-    ///     DecodeErrorKind::Truncated { needed: 4, available: 3 },
+    ///     DecodeErrorKind::Truncated {
+    ///         needed: 4,
+    ///         available: 3,
+    ///     },
     /// );
     /// assert_eq!(IdAllocator::from_bytes(&bytes), Err(expected));
     /// ```
@@ -79,7 +84,12 @@ impl DecodeError {
     /// ```rust
     /// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
     ///
-    /// let err = DecodeError::new(40, Field::OwnerName { index: 0 }, DecodeErrorKind::UnusedOwner).in_pool(2);
+    /// let err = DecodeError::new(
+    ///     40,
+    ///     Field::OwnerName { index: 0 },
+    ///     DecodeErrorKind::UnusedOwner,
+    /// )
+    /// .in_pool(2);
     /// assert_eq!(err.pool, Some(2));
     /// assert_eq!(err.in_pool(5).pool, Some(2)); // the innermost pool stays
     /// assert!(err.to_string().starts_with("pool #2 "));
@@ -97,10 +107,20 @@ impl DecodeError {
     /// ```rust
     /// use vm_allocator::format::{DecodeError, DecodeErrorKind, Field};
     ///
-    /// let err = DecodeError::new(40, Field::RecordChecksum, DecodeErrorKind::Truncated { needed: 4, available: 1 })
-    ///     .in_record(3);
+    /// let err = DecodeError::new(
+    ///     40,
+    ///     Field::RecordChecksum,
+    ///     DecodeErrorKind::Truncated {
+    ///         needed: 4,
+    ///         available: 1,
+    ///     },
+    /// )
+    /// .in_record(3);
     /// assert_eq!(err.record, Some(3));
-    /// assert_eq!(err.to_string(), "record #3 checksum at byte 40: truncated: needs 4 bytes, only 1 available");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "record #3 checksum at byte 40: truncated: needs 4 bytes, only 1 available"
+    /// );
     /// ```
     pub fn in_record(mut self, record: u64) -> Self {
         self.record.get_or_insert(record);
@@ -338,7 +358,10 @@ impl fmt::Display for Field {
 /// let err = IdAllocator::from_bytes(&bytes).unwrap_err();
 /// assert!(matches!(err.kind, DecodeErrorKind::ChecksumMismatch { .. }));
 /// assert_eq!(err.field, Field::Checksum);
-/// assert!(err.kind.to_string().starts_with("checksum mismatch: stored CRC-32C 0x"));
+/// assert!(err
+///     .kind
+///     .to_string()
+///     .starts_with("checksum mismatch: stored CRC-32C 0x"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -704,8 +727,17 @@ impl core::error::Error for DecodeError {
 ///
 /// let gsi = IdAllocator::new(5, 23).unwrap();
 /// let err = gsi.to_bytes_version(3).unwrap_err();
-/// assert_eq!(err, EncodeError::UnsupportedVersion { version: 3, supported: &[1, 2] });
-/// assert_eq!(err.to_string(), "cannot write format version 3; this crate writes [1, 2]");
+/// assert_eq!(
+///     err,
+///     EncodeError::UnsupportedVersion {
+///         version: 3,
+///         supported: &[1, 2]
+///     }
+/// );
+/// assert_eq!(
+///     err.to_string(),
+///     "cannot write format version 3; this crate writes [1, 2]"
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -740,13 +772,30 @@ pub enum EncodeError {
 /// use vm_allocator::{IdAllocator, Owner, ResourceSet};
 ///
 /// let err = ResourceSet::x86_64().to_bytes_version(1).unwrap_err();
-/// assert_eq!(err, EncodeError::DoesNotFit { version: 1, what: Unfit::ResourceSet });
-/// assert_eq!(err.to_string(), "format version 1 cannot hold a resource set");
+/// assert_eq!(
+///     err,
+///     EncodeError::DoesNotFit {
+///         version: 1,
+///         what: Unfit::ResourceSet
+///     }
+/// );
+/// assert_eq!(
+///     err.to_string(),
+///     "format version 1 cannot hold a resource set"
+/// );
 ///
 /// let mut gsi = IdAllocator::new(5, 23).unwrap();
-/// gsi.owned_by(&Owner::new("rtc").unwrap()).allocate_id().unwrap();
+/// gsi.owned_by(&Owner::new("rtc").unwrap())
+///     .allocate_id()
+///     .unwrap();
 /// let err = gsi.to_bytes_version(1).unwrap_err();
-/// assert!(matches!(err, EncodeError::DoesNotFit { what: Unfit::Owner { .. }, .. }));
+/// assert!(matches!(
+///     err,
+///     EncodeError::DoesNotFit {
+///         what: Unfit::Owner { .. },
+///         ..
+///     }
+/// ));
 /// assert_eq!(
 ///     err.to_string(),
 ///     "format version 1 cannot hold the owner of the allocation 0x5..=0x5 (\"rtc\"); \
@@ -755,9 +804,17 @@ pub enum EncodeError {
 ///
 /// // A set with owners is refused as a set: version 1 has no sets at all.
 /// let mut vm = ResourceSet::x86_64();
-/// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi").unwrap();
+/// vm.owned_by(&Owner::new("rtc").unwrap())
+///     .allocate_id("legacy_gsi")
+///     .unwrap();
 /// let err = vm.to_bytes_version(1).unwrap_err();
-/// assert_eq!(err, EncodeError::DoesNotFit { version: 1, what: Unfit::ResourceSet });
+/// assert_eq!(
+///     err,
+///     EncodeError::DoesNotFit {
+///         version: 1,
+///         what: Unfit::ResourceSet
+///     }
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -300,7 +300,10 @@ fn still_at(_file: &File, _path: &Path) -> bool {
 /// let path = dir.path().join("vm.vmalloc");
 /// // What a writer killed in the middle of a save leaves.
 /// std::fs::write(dir.path().join(".vm.vmalloc.4242-0.tmp"), b"half a file").unwrap();
-/// assert_eq!(remove_stale_temporaries(&path).unwrap(), if cfg!(unix) { 1 } else { 0 });
+/// assert_eq!(
+///     remove_stale_temporaries(&path).unwrap(),
+///     if cfg!(unix) { 1 } else { 0 }
+/// );
 /// ```
 ///
 /// Only on Unix, where the lock is known to work; elsewhere it removes

@@ -39,7 +39,8 @@
 //! use vm_allocator::{AddressAllocator, AllocPolicy, IdAllocator};
 //!
 //! let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
-//! mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+//! mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //! let bytes = mmio.to_bytes();
 //! assert_eq!(AddressAllocator::from_bytes(&bytes).unwrap(), mmio);
 //!
@@ -47,14 +48,19 @@
 //! let err = IdAllocator::from_bytes(&bytes).unwrap_err();
 //! assert_eq!(err.field, Field::Kind);
 //! assert_eq!(err.offset, 10);
-//! assert!(matches!(err.kind, DecodeErrorKind::WrongKind { found: 2, .. }));
+//! assert!(matches!(
+//!     err.kind,
+//!     DecodeErrorKind::WrongKind { found: 2, .. }
+//! ));
 //!
 //! // Version 1 is still written, for hosts with an older reader.
 //! let v1 = mmio.to_bytes_version(1).unwrap();
 //! assert_eq!(AddressAllocator::from_bytes(&v1).unwrap(), mmio);
 //!
 //! // Every file can be printed for people.
-//! assert!(format::dump(&bytes).unwrap().contains("0xd0000000..=0xd0000fff"));
+//! assert!(format::dump(&bytes)
+//!     .unwrap()
+//!     .contains("0xd0000000..=0xd0000fff"));
 //! ```
 
 mod address;
@@ -156,8 +162,17 @@ pub const FORMAT_VERSION: u16 = 2;
 /// let mut bytes = IdAllocator::new(5, 23).unwrap().to_bytes();
 /// bytes[8] = 9; // a version from the future
 /// let err = IdAllocator::from_bytes(&bytes).unwrap_err();
-/// assert_eq!(err.kind, DecodeErrorKind::UnsupportedVersion { found: 9, supported: SUPPORTED_VERSIONS });
-/// assert_eq!(err.kind.to_string(), "unsupported format version 9; this reader supports 1, 2");
+/// assert_eq!(
+///     err.kind,
+///     DecodeErrorKind::UnsupportedVersion {
+///         found: 9,
+///         supported: SUPPORTED_VERSIONS
+///     }
+/// );
+/// assert_eq!(
+///     err.kind.to_string(),
+///     "unsupported format version 9; this reader supports 1, 2"
+/// );
 /// ```
 pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
 
@@ -205,7 +220,13 @@ pub const MAX_FILE_SIZE: usize = 1 << 30;
 /// let bytes = IdAllocator::new(5, 23).unwrap().to_bytes();
 /// assert_eq!(FileKind::from_byte(bytes[10]), Some(FileKind::IdAllocator));
 /// let err = AddressAllocator::from_bytes(&bytes).unwrap_err();
-/// assert_eq!(err.kind, DecodeErrorKind::WrongKind { expected: FileKind::AddressAllocator, found: 1 });
+/// assert_eq!(
+///     err.kind,
+///     DecodeErrorKind::WrongKind {
+///         expected: FileKind::AddressAllocator,
+///         found: 1
+///     }
+/// );
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -230,7 +251,10 @@ impl FileKind {
     /// use vm_allocator::ResourceSet;
     ///
     /// assert_eq!(FileKind::IdAllocator.byte(), 1);
-    /// assert_eq!(ResourceSet::x86_64().to_bytes()[10], FileKind::ResourceSet.byte());
+    /// assert_eq!(
+    ///     ResourceSet::x86_64().to_bytes()[10],
+    ///     FileKind::ResourceSet.byte()
+    /// );
     /// ```
     pub const fn byte(self) -> u8 {
         match self {
@@ -250,7 +274,12 @@ impl FileKind {
     ///
     /// assert_eq!(FileKind::from_byte(4), Some(FileKind::Delta));
     /// assert_eq!(FileKind::from_byte(0), None);
-    /// for kind in [FileKind::IdAllocator, FileKind::AddressAllocator, FileKind::ResourceSet, FileKind::Delta] {
+    /// for kind in [
+    ///     FileKind::IdAllocator,
+    ///     FileKind::AddressAllocator,
+    ///     FileKind::ResourceSet,
+    ///     FileKind::Delta,
+    /// ] {
     ///     assert_eq!(FileKind::from_byte(kind.byte()), Some(kind));
     /// }
     /// ```

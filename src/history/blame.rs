@@ -66,7 +66,8 @@ impl Made {
 /// let mut vm = ResourceSet::x86_64();
 /// let mut history = History::new(vm.clone());
 /// let nvme0 = Owner::new("nvme0").unwrap();
-/// vm.owned_by(&nvme0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+/// vm.owned_by(&nvme0)
+///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
 /// vm.owned_by(&nvme0).allocate_ids("msi_gsi", 4, 4)?;
 /// history.record_labeled(&vm, "hot-plug nvme0").unwrap();
 ///
@@ -76,7 +77,10 @@ impl Made {
 ///     r#"mmio32 0xd0000000..=0xd0003fff (16 KiB) nvme0: made at generation 2 "hot-plug nvme0""#
 /// );
 /// let vector = history.blame(Some("msi_gsi"), 25).unwrap();
-/// assert_eq!(vector.to_string(), r#"msi_gsi 25 nvme0: made at generation 2 "hot-plug nvme0""#);
+/// assert_eq!(
+///     vector.to_string(),
+///     r#"msi_gsi 25 nvme0: made at generation 2 "hot-plug nvme0""#
+/// );
 /// # Ok::<(), vm_allocator::SetError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,7 +106,10 @@ impl<'a> Blame<'a> {
     /// let mut vm = ResourceSet::x86_64();
     /// vm.allocate_id("legacy_gsi")?;
     /// let history = History::new(vm);
-    /// assert_eq!(history.blame(Some("legacy_gsi"), 5).unwrap().pool(), Some("legacy_gsi"));
+    /// assert_eq!(
+    ///     history.blame(Some("legacy_gsi"), 5).unwrap().pool(),
+    ///     Some("legacy_gsi")
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn pool(&self) -> Option<&'a str> {
@@ -121,7 +128,10 @@ impl<'a> Blame<'a> {
     /// let mut vm = ResourceSet::x86_64();
     /// vm.allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))?;
     /// let history = History::new(vm);
-    /// assert_eq!(history.blame(Some("pio"), 0x3fa).unwrap().pool_kind(), PoolKind::Addresses);
+    /// assert_eq!(
+    ///     history.blame(Some("pio"), 0x3fa).unwrap().pool_kind(),
+    ///     PoolKind::Addresses
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn pool_kind(&self) -> PoolKind {
@@ -164,7 +174,10 @@ impl<'a> Blame<'a> {
     /// let mut gsi = IdAllocator::new(5, 23)?;
     /// let rtc = Owner::new("rtc").unwrap();
     /// gsi.owned_by(&rtc).allocate_id_at(8)?;
-    /// assert_eq!(History::new(gsi).blame(None, 8).unwrap().owner(), Some(&rtc));
+    /// assert_eq!(
+    ///     History::new(gsi).blame(None, 8).unwrap().owner(),
+    ///     Some(&rtc)
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn owner(&self) -> Option<&'a Owner> {
@@ -229,7 +242,10 @@ impl<'a> Blame<'a> {
     /// let mut history = History::new(vm.clone());
     /// vm.allocate_id("legacy_gsi")?;
     /// history.record_labeled(&vm, "hot-plug rtc").unwrap();
-    /// assert_eq!(history.blame(Some("legacy_gsi"), 6).unwrap().label(), Some("hot-plug rtc"));
+    /// assert_eq!(
+    ///     history.blame(Some("legacy_gsi"), 6).unwrap().label(),
+    ///     Some("hot-plug rtc")
+    /// );
     /// assert_eq!(history.blame(Some("legacy_gsi"), 5).unwrap().label(), None);
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```

@@ -19,7 +19,13 @@ use crate::DiffError;
 /// let mut history = History::new(gsi.clone());
 /// // The same generation again is not a new version.
 /// let err = history.record(&gsi).unwrap_err();
-/// assert_eq!(err, HistoryError::NotAbove { latest: 1, found: 1 });
+/// assert_eq!(
+///     err,
+///     HistoryError::NotAbove {
+///         latest: 1,
+///         found: 1
+///     }
+/// );
 /// assert_eq!(
 ///     err.to_string(),
 ///     "cannot record the state at generation 1: the history's latest version is at \

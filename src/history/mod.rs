@@ -35,7 +35,10 @@ pub(crate) use tracked::Tracked;
 /// use vm_allocator::{History, IdAllocator, Retention};
 ///
 /// let retention = Retention::unbounded().max_versions(3).max_bytes(1 << 20);
-/// assert_eq!((retention.version_limit(), retention.byte_limit()), (Some(3), Some(1 << 20)));
+/// assert_eq!(
+///     (retention.version_limit(), retention.byte_limit()),
+///     (Some(3), Some(1 << 20))
+/// );
 ///
 /// let mut gsi = IdAllocator::new(5, 23)?;
 /// let mut history = History::with_retention(gsi.clone(), retention);
@@ -83,8 +86,14 @@ impl Retention {
     /// ```rust
     /// use vm_allocator::Retention;
     ///
-    /// assert_eq!(Retention::unbounded().max_versions(100).version_limit(), Some(100));
-    /// assert_eq!(Retention::unbounded().max_versions(0).version_limit(), Some(1));
+    /// assert_eq!(
+    ///     Retention::unbounded().max_versions(100).version_limit(),
+    ///     Some(100)
+    /// );
+    /// assert_eq!(
+    ///     Retention::unbounded().max_versions(0).version_limit(),
+    ///     Some(1)
+    /// );
     /// ```
     pub const fn max_versions(self, versions: usize) -> Retention {
         Retention {
@@ -103,7 +112,10 @@ impl Retention {
     /// ```rust
     /// use vm_allocator::Retention;
     ///
-    /// assert_eq!(Retention::unbounded().max_bytes(64 << 20).byte_limit(), Some(64 << 20));
+    /// assert_eq!(
+    ///     Retention::unbounded().max_bytes(64 << 20).byte_limit(),
+    ///     Some(64 << 20)
+    /// );
     /// ```
     pub const fn max_bytes(self, bytes: usize) -> Retention {
         Retention {
@@ -121,7 +133,10 @@ impl Retention {
     /// ```rust
     /// use vm_allocator::Retention;
     ///
-    /// assert_eq!(Retention::unbounded().max_bytes(1 << 20).version_limit(), None);
+    /// assert_eq!(
+    ///     Retention::unbounded().max_bytes(1 << 20).version_limit(),
+    ///     None
+    /// );
     /// ```
     pub const fn version_limit(&self) -> Option<usize> {
         self.max_versions
@@ -172,21 +187,31 @@ impl Retention {
 ///
 /// let net0 = Owner::new("virtio-net0").unwrap();
 /// vm.owned_by(&net0).allocate_id("legacy_gsi")?;
-/// vm.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+/// vm.owned_by(&net0)
+///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
 /// history.record_labeled(&vm, "hot-plug virtio-net0").unwrap();
 ///
 /// let nvme0 = Owner::new("nvme0").unwrap();
-/// vm.owned_by(&nvme0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+/// vm.owned_by(&nvme0)
+///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
 /// history.record_labeled(&vm, "hot-plug nvme0").unwrap();
 ///
 /// // Which hot-plug took this BAR, and when?
 /// let blame = history.blame(Some("mmio32"), 0xd000_5000).unwrap();
 /// assert_eq!(blame.owner(), Some(&nvme0));
-/// assert_eq!((blame.made(), blame.label()), (Made::At(3), Some("hot-plug nvme0")));
+/// assert_eq!(
+///     (blame.made(), blame.label()),
+///     (Made::At(3), Some("hot-plug nvme0"))
+/// );
 ///
 /// // Any two versions, diffed; any version, read back.
 /// assert_eq!(history.diff(0, 3).unwrap().len(), 3);
-/// assert!(history.get(2).unwrap().addresses("mmio32").unwrap().is_allocated(0xd000_0000));
+/// assert!(history
+///     .get(2)
+///     .unwrap()
+///     .addresses("mmio32")
+///     .unwrap()
+///     .is_allocated(0xd000_0000));
 /// assert_eq!(history.get(1), None); // never recorded
 /// # Ok::<(), vm_allocator::SetError>(())
 /// ```
@@ -245,7 +270,10 @@ impl<S: Versioned> History<S> {
     /// ```rust
     /// use vm_allocator::{History, ResourceSet, Retention};
     ///
-    /// let history = History::with_retention(ResourceSet::x86_64(), Retention::unbounded().max_versions(64));
+    /// let history = History::with_retention(
+    ///     ResourceSet::x86_64(),
+    ///     Retention::unbounded().max_versions(64),
+    /// );
     /// assert_eq!(history.retention().version_limit(), Some(64));
     /// ```
     pub fn with_retention(state: S, retention: Retention) -> History<S> {
@@ -286,14 +314,26 @@ impl<S: Versioned> History<S> {
     ///     versions.push((gsi.clone(), None));
     /// }
     /// let history = History::from_versions(Retention::unbounded(), versions.clone()).unwrap();
-    /// let labels: Vec<_> = history.versions().map(|v| (v.generation(), v.label())).collect();
+    /// let labels: Vec<_> = history
+    ///     .versions()
+    ///     .map(|v| (v.generation(), v.label()))
+    ///     .collect();
     /// assert_eq!(labels, [(0, Some("boot")), (1, None), (2, None), (3, None)]);
     ///
     /// versions.swap(1, 2);
     /// let err = History::from_versions(Retention::unbounded(), versions).unwrap_err();
-    /// assert_eq!(err, HistoryError::NotAbove { latest: 2, found: 1 });
+    /// assert_eq!(
+    ///     err,
+    ///     HistoryError::NotAbove {
+    ///         latest: 2,
+    ///         found: 1
+    ///     }
+    /// );
     /// let none: Vec<(IdAllocator, Option<&str>)> = Vec::new();
-    /// assert_eq!(History::from_versions(Retention::unbounded(), none).unwrap_err(), HistoryError::Empty);
+    /// assert_eq!(
+    ///     History::from_versions(Retention::unbounded(), none).unwrap_err(),
+    ///     HistoryError::Empty
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn from_versions<L: AsRef<str>>(
@@ -339,7 +379,13 @@ impl<S: Versioned> History<S> {
     /// history.record(&gsi).unwrap();
     /// assert_eq!(history.latest().generation(), 1);
     /// // An older state is refused, saying why.
-    /// assert_eq!(history.record(&older), Err(HistoryError::NotAbove { latest: 1, found: 0 }));
+    /// assert_eq!(
+    ///     history.record(&older),
+    ///     Err(HistoryError::NotAbove {
+    ///         latest: 1,
+    ///         found: 0
+    ///     })
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn record(&mut self, state: &S) -> Result<(), HistoryError> {
@@ -360,7 +406,10 @@ impl<S: Versioned> History<S> {
     /// let mut history = History::new(vm.clone());
     /// vm.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// history.record_labeled(&vm, "hot-plug nvme0").unwrap();
-    /// assert_eq!(history.versions().last().unwrap().label(), Some("hot-plug nvme0"));
+    /// assert_eq!(
+    ///     history.versions().last().unwrap().label(),
+    ///     Some("hot-plug nvme0")
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn record_labeled(&mut self, state: &S, label: &str) -> Result<(), HistoryError> {
@@ -441,7 +490,10 @@ impl<S: Versioned> History<S> {
     ///     gsi.allocate_id()?;
     ///     history.record(&gsi).unwrap();
     /// }
-    /// assert_eq!(history.set_retention(Retention::unbounded().max_versions(2)), 3);
+    /// assert_eq!(
+    ///     history.set_retention(Retention::unbounded().max_versions(2)),
+    ///     3
+    /// );
     /// assert_eq!(history.oldest().generation(), 3);
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
@@ -586,7 +638,11 @@ impl<S: Versioned> History<S> {
     /// assert_eq!(history.diff(3, 1).unwrap().to_string(), "- 6..=7 (2 ids)\n");
     /// assert_eq!(
     ///     history.diff(1, 9).unwrap_err(),
-    ///     HistoryError::NotKept { generation: 9, oldest: 0, latest: 3 }
+    ///     HistoryError::NotKept {
+    ///         generation: 9,
+    ///         oldest: 0,
+    ///         latest: 3
+    ///     }
     /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
@@ -814,7 +870,10 @@ impl<S: Versioned> History<S> {
 /// gsi.allocate_id()?;
 /// history.record_labeled(&gsi, "rtc").unwrap();
 /// let latest: Version<'_, IdAllocator> = history.versions().next_back().unwrap();
-/// assert_eq!((latest.generation(), latest.label(), latest.changes()), (1, Some("rtc"), Some(1)));
+/// assert_eq!(
+///     (latest.generation(), latest.label(), latest.changes()),
+///     (1, Some("rtc"), Some(1))
+/// );
 /// assert!(latest.state().is_allocated(5));
 /// # Ok::<(), vm_allocator::Error>(())
 /// ```

@@ -28,7 +28,10 @@ use crate::{AddressAllocator, IdAllocator, Owner, RangeInclusive};
 ///
 /// let mut vm = ResourceSet::x86_64();
 /// let before = vm.clone();
-/// let claims = [Claim::new(5, 5)?.in_pool("legacy_gsi"), Claim::new(5, 6)?.in_pool("legacy_gsi")];
+/// let claims = [
+///     Claim::new(5, 5)?.in_pool("legacy_gsi"),
+///     Claim::new(5, 6)?.in_pool("legacy_gsi"),
+/// ];
 /// let err = vm.adopt(&claims).unwrap_err();
 /// assert_eq!(err.finding().kind(), FindingKind::Conflict);
 /// assert_eq!(

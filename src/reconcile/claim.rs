@@ -37,7 +37,10 @@ use crate::{escape_name, Error, Owner, PoolKind, RangeInclusive, Result};
 /// let bar = Claim::new(0xd000_0000, 0xd000_3fff)?
 ///     .in_pool("mmio32")
 ///     .with_owner(net0.clone());
-/// assert_eq!((bar.pool(), bar.start(), bar.end()), (Some("mmio32"), 0xd000_0000, 0xd000_3fff));
+/// assert_eq!(
+///     (bar.pool(), bar.start(), bar.end()),
+///     (Some("mmio32"), 0xd000_0000, 0xd000_3fff)
+/// );
 /// assert_eq!(bar.owner(), Some(&net0));
 /// assert_eq!(bar.kind(), None);
 /// // MSI vectors, said to be ids.
@@ -228,7 +231,10 @@ impl Claim {
     ///
     /// assert_eq!(Claim::new(5, 5)?.owner(), None);
     /// let rtc = Owner::new("rtc")?;
-    /// assert_eq!(Claim::new(8, 8)?.with_owner(rtc.clone()).owner(), Some(&rtc));
+    /// assert_eq!(
+    ///     Claim::new(8, 8)?.with_owner(rtc.clone()).owner(),
+    ///     Some(&rtc)
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn owner(&self) -> Option<&Owner> {

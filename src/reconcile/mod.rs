@@ -274,7 +274,10 @@ impl IdAllocator {
     /// let report = gsi.reconcile(&claims);
     /// assert_eq!(report.len(), 1);
     /// assert_eq!(report.findings()[0].kind(), FindingKind::Unexpected);
-    /// assert_eq!(report.to_string(), "unexpected 9..=9 (1 id): allocated without owner; no claim\n");
+    /// assert_eq!(
+    ///     report.to_string(),
+    ///     "unexpected 9..=9 (1 id): allocated without owner; no claim\n"
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reconcile(&self, claims: &[Claim]) -> Report {
@@ -366,13 +369,18 @@ impl AddressAllocator {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000)?;
     /// let net0 = Owner::new("virtio-net0")?;
-    /// let bar = mmio.owned_by(&net0).allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// let bar = mmio
+    ///     .owned_by(&net0)
+    ///     .allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
     /// // The device's BAR moved; the saved state did not follow.
     /// let claim = Claim::new(0xd000_4000, 0xd000_7fff)?.with_owner(net0);
     /// let report = mmio.reconcile(&[claim]);
     /// let kinds: Vec<FindingKind> = report.iter().map(|f| f.kind()).collect();
     /// assert_eq!(kinds, [FindingKind::Unexpected, FindingKind::Missing]);
-    /// assert_eq!(report.findings()[0].allocation().map(|a| a.range()), Some(bar));
+    /// assert_eq!(
+    ///     report.findings()[0].allocation().map(|a| a.range()),
+    ///     Some(bar)
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reconcile(&self, claims: &[Claim]) -> Report {
@@ -395,11 +403,15 @@ impl AddressAllocator {
     ///
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000)?;
     /// let net0 = Owner::new("virtio-net0")?;
-    /// mmio.owned_by(&net0).allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// mmio.owned_by(&net0)
+    ///     .allocate(0x4000, 0x4000, AllocPolicy::FirstMatch)?;
     /// // The device's BAR is 0xd0004000..=0xd0007fff: adopt it.
     /// let claim = Claim::new(0xd000_4000, 0xd000_7fff)?.with_owner(net0.clone());
     /// mmio.adopt(&[claim.clone()])?;
-    /// assert_eq!(mmio.allocations_of("virtio-net0").collect::<Vec<_>>(), [RangeInclusive::new(0xd000_4000, 0xd000_7fff)?]);
+    /// assert_eq!(
+    ///     mmio.allocations_of("virtio-net0").collect::<Vec<_>>(),
+    ///     [RangeInclusive::new(0xd000_4000, 0xd000_7fff)?]
+    /// );
     /// assert_eq!(mmio.generation(), 2); // the allocation, then the adoption
     /// assert!(mmio.reconcile(&[claim]).is_consistent());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -556,13 +568,21 @@ impl ResourceSet {
     ///
     /// let claims = [
     ///     Claim::new(5, 5)?.in_pool("legacy_gsi"), // any owner: keeps net0
-    ///     Claim::new(24, 27)?.in_pool("msi_gsi").with_owner(net0.clone()),
+    ///     Claim::new(24, 27)?
+    ///         .in_pool("msi_gsi")
+    ///         .with_owner(net0.clone()),
     /// ];
     /// let report = vm.adopt(&claims)?;
     /// assert_eq!(report.len(), 2); // msi_gsi missing, mmio32 unexpected
     /// assert_eq!(vm.generation(), generation + 1);
     /// assert_eq!(vm.ids("legacy_gsi").unwrap().owner_at(5), Some(&net0));
-    /// assert_eq!(vm.ids("msi_gsi").unwrap().ids_of("virtio-net0").collect::<Vec<_>>(), [24..=27]);
+    /// assert_eq!(
+    ///     vm.ids("msi_gsi")
+    ///         .unwrap()
+    ///         .ids_of("virtio-net0")
+    ///         .collect::<Vec<_>>(),
+    ///     [24..=27]
+    /// );
     /// assert!(vm.addresses("mmio32").unwrap().is_empty());
     /// assert!(vm.reconcile(&claims).is_consistent());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -604,9 +624,15 @@ impl ResourceSet {
     ///
     /// let net0 = Owner::new("virtio-net0")?;
     /// let claims = [
-    ///     Claim::new(5, 5)?.in_pool("legacy_gsi").with_owner(net0.clone()),
-    ///     Claim::new(24, 27)?.in_pool("msi_gsi").with_owner(net0.clone()),
-    ///     Claim::new(0xd000_0000, 0xd000_3fff)?.in_pool("mmio32").with_owner(net0),
+    ///     Claim::new(5, 5)?
+    ///         .in_pool("legacy_gsi")
+    ///         .with_owner(net0.clone()),
+    ///     Claim::new(24, 27)?
+    ///         .in_pool("msi_gsi")
+    ///         .with_owner(net0.clone()),
+    ///     Claim::new(0xd000_0000, 0xd000_3fff)?
+    ///         .in_pool("mmio32")
+    ///         .with_owner(net0),
     /// ];
     /// let mut vm = ResourceSet::from_claims(&ResourceSet::x86_64(), &claims)?;
     /// assert_eq!(vm.allocations_of("virtio-net0").count(), 3);
@@ -614,7 +640,10 @@ impl ResourceSet {
     /// assert_eq!(vm.allocate_id("legacy_gsi")?, 6); // allocation goes on from there
     ///
     /// // Two devices on one GSI: refused, naming them.
-    /// let bad = [Claim::new(5, 5)?.in_pool("legacy_gsi"), Claim::new(5, 5)?.in_pool("legacy_gsi")];
+    /// let bad = [
+    ///     Claim::new(5, 5)?.in_pool("legacy_gsi"),
+    ///     Claim::new(5, 5)?.in_pool("legacy_gsi"),
+    /// ];
     /// let err = ResourceSet::from_claims(&ResourceSet::x86_64(), &bad).unwrap_err();
     /// assert_eq!(err.finding().kind(), FindingKind::Conflict);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

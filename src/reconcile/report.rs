@@ -90,12 +90,18 @@ impl fmt::Display for FindingKind {
 ///     Claim::ids(5..=5)?.in_pool("pio"),
 ///     Claim::new(2, 2)?.in_pool("legacy_gsi"),
 /// ]);
-/// let reasons: Vec<_> = report.findings().iter().map(|f| f.outside_reason().cloned()).collect();
+/// let reasons: Vec<_> = report
+///     .findings()
+///     .iter()
+///     .map(|f| f.outside_reason().cloned())
+///     .collect();
 /// assert_eq!(
 ///     reasons,
 ///     [
 ///         Some(OutsideReason::NoSuchPool),
-///         Some(OutsideReason::WrongKind { pool_kind: PoolKind::Addresses }),
+///         Some(OutsideReason::WrongKind {
+///             pool_kind: PoolKind::Addresses
+///         }),
 ///         Some(OutsideReason::OutsideSpace { start: 5, end: 23 }),
 ///     ]
 /// );
@@ -135,7 +141,9 @@ pub enum OutsideReason {
 ///
 /// let mut pio = AddressAllocator::new(0, 0x10000)?;
 /// let serial = Owner::new("serial0")?;
-/// let com1 = pio.owned_by(&serial).allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
+/// let com1 = pio
+///     .owned_by(&serial)
+///     .allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
 /// let report = pio.reconcile(&[]);
 /// let found = report.findings()[0].allocation().unwrap();
 /// assert_eq!((found.range(), found.owner()), (com1, Some(&serial)));
@@ -181,7 +189,13 @@ impl Allocated {
     /// use vm_allocator::IdAllocator;
     ///
     /// let gsi = IdAllocator::from_allocations(5, 23, [5..=7])?;
-    /// assert_eq!(gsi.reconcile(&[]).findings()[0].allocation().unwrap().owner(), None);
+    /// assert_eq!(
+    ///     gsi.reconcile(&[]).findings()[0]
+    ///         .allocation()
+    ///         .unwrap()
+    ///         .owner(),
+    ///     None
+    /// );
     /// # Ok::<(), vm_allocator::StateError>(())
     /// ```
     pub fn owner(&self) -> Option<&Owner> {
@@ -296,7 +310,10 @@ impl Finding {
     /// use vm_allocator::{Claim, FindingKind, IdAllocator};
     ///
     /// let gsi = IdAllocator::new(5, 23)?;
-    /// assert_eq!(gsi.reconcile(&[Claim::new(5, 5)?]).findings()[0].kind(), FindingKind::Missing);
+    /// assert_eq!(
+    ///     gsi.reconcile(&[Claim::new(5, 5)?]).findings()[0].kind(),
+    ///     FindingKind::Missing
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn kind(&self) -> FindingKind {
@@ -331,7 +348,11 @@ impl Finding {
     /// gsi.allocate_id_at(6)?;
     /// // Only 5 and 7 of the claim are free.
     /// let report = gsi.reconcile(&[Claim::new(5, 7)?]);
-    /// let spans: Vec<(u64, u64)> = report.findings().iter().map(|f| (f.start(), f.end())).collect();
+    /// let spans: Vec<(u64, u64)> = report
+    ///     .findings()
+    ///     .iter()
+    ///     .map(|f| (f.start(), f.end()))
+    ///     .collect();
     /// assert_eq!(spans, [(5, 5), (7, 7)]);
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
@@ -382,7 +403,10 @@ impl Finding {
     /// let mut pio = AddressAllocator::new(0, 0x10000)?;
     /// let com1 = pio.allocate(8, 1, AllocPolicy::ExactMatch(0x3f8))?;
     /// let report = pio.reconcile(&[Claim::new(0x3f8, 0x3fb)?]);
-    /// assert_eq!(report.findings()[0].allocation().map(|a| a.range()), Some(com1));
+    /// assert_eq!(
+    ///     report.findings()[0].allocation().map(|a| a.range()),
+    ///     Some(com1)
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn allocation(&self) -> Option<&Allocated> {
@@ -400,8 +424,15 @@ impl Finding {
     /// let gsi = IdAllocator::new(5, 23)?;
     /// let (a, b) = (Claim::new(5, 8)?, Claim::new(7, 9)?);
     /// let report = gsi.reconcile(&[b.clone(), a.clone()]);
-    /// let conflict = report.findings().iter().find(|f| f.kind() == FindingKind::Conflict).unwrap();
-    /// assert_eq!((conflict.claim(), conflict.other_claim()), (Some(&b), Some(&a)));
+    /// let conflict = report
+    ///     .findings()
+    ///     .iter()
+    ///     .find(|f| f.kind() == FindingKind::Conflict)
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     (conflict.claim(), conflict.other_claim()),
+    ///     (Some(&b), Some(&a))
+    /// );
     /// assert_eq!((conflict.start(), conflict.end()), (7, 8));
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
@@ -418,7 +449,10 @@ impl Finding {
     ///
     /// let gsi = IdAllocator::new(5, 23)?;
     /// let report = gsi.reconcile(&[Claim::new(5, 5)?.in_pool("legacy_gsi")]);
-    /// assert_eq!(report.findings()[0].outside_reason(), Some(&OutsideReason::NamesPool));
+    /// assert_eq!(
+    ///     report.findings()[0].outside_reason(),
+    ///     Some(&OutsideReason::NamesPool)
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn outside_reason(&self) -> Option<&OutsideReason> {
@@ -633,7 +667,10 @@ impl Report {
     /// use vm_allocator::{Claim, IdAllocator};
     ///
     /// let gsi = IdAllocator::new(5, 23)?;
-    /// assert_eq!(gsi.reconcile(&[Claim::new(5, 5)?, Claim::new(7, 7)?]).len(), 2);
+    /// assert_eq!(
+    ///     gsi.reconcile(&[Claim::new(5, 5)?, Claim::new(7, 7)?]).len(),
+    ///     2
+    /// );
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
     pub fn len(&self) -> usize {

@@ -23,17 +23,32 @@ use crate::{Error, NameError};
 ///
 /// let mut vm = ResourceSet::x86_64();
 /// let err = vm.allocate_id_at("legacy_gsi", 2).unwrap_err();
-/// assert_eq!(err, SetError::Pool { pool: "legacy_gsi".into(), error: Error::OutOfRange(2) });
-/// assert_eq!(err.to_string(), r#"pool "legacy_gsi": id 2 is not in the allocator's range"#);
+/// assert_eq!(
+///     err,
+///     SetError::Pool {
+///         pool: "legacy_gsi".into(),
+///         error: Error::OutOfRange(2)
+///     }
+/// );
+/// assert_eq!(
+///     err.to_string(),
+///     r#"pool "legacy_gsi": id 2 is not in the allocator's range"#
+/// );
 /// assert!(err.source().is_some()); // the allocator's error
 ///
 /// let err = vm.add_id_pool("bad\nname", 0, 1).unwrap_err();
-/// assert_eq!(err.to_string(), r#"invalid pool name "bad\u{a}name": the name holds a control character at byte 3"#);
+/// assert_eq!(
+///     err.to_string(),
+///     r#"invalid pool name "bad\u{a}name": the name holds a control character at byte 3"#
+/// );
 ///
 /// // Names show by the rule of `escape_name`, between quotes: a name
 /// // cannot fake a line of the message or hide what it holds.
 /// let err = vm.allocate_id("gsi\u{2028}legacy_gsi").unwrap_err();
-/// assert_eq!(err.to_string(), r#"no pool is named "gsi\u{2028}legacy_gsi""#);
+/// assert_eq!(
+///     err.to_string(),
+///     r#"no pool is named "gsi\u{2028}legacy_gsi""#
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -62,7 +62,10 @@ pub mod x86_64 {
     ///
     /// let mut vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::LEGACY_GSI, "legacy_gsi");
-    /// assert_eq!(vm.allocate_id(x86_64::LEGACY_GSI)?, x86_64::LEGACY_GSI_FIRST);
+    /// assert_eq!(
+    ///     vm.allocate_id(x86_64::LEGACY_GSI)?,
+    ///     x86_64::LEGACY_GSI_FIRST
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub const LEGACY_GSI: &str = "legacy_gsi";
@@ -76,7 +79,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::LEGACY_GSI_FIRST, 5);
-    /// assert_eq!(vm.ids(x86_64::LEGACY_GSI).unwrap().range_base(), x86_64::LEGACY_GSI_FIRST);
+    /// assert_eq!(
+    ///     vm.ids(x86_64::LEGACY_GSI).unwrap().range_base(),
+    ///     x86_64::LEGACY_GSI_FIRST
+    /// );
     /// ```
     pub const LEGACY_GSI_FIRST: u32 = 5;
     /// Last legacy GSI.
@@ -89,7 +95,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::LEGACY_GSI_LAST, 23);
-    /// assert_eq!(vm.ids(x86_64::LEGACY_GSI).unwrap().range_end(), x86_64::LEGACY_GSI_LAST);
+    /// assert_eq!(
+    ///     vm.ids(x86_64::LEGACY_GSI).unwrap().range_end(),
+    ///     x86_64::LEGACY_GSI_LAST
+    /// );
     /// ```
     pub const LEGACY_GSI_LAST: u32 = 23;
     /// GSIs for MSI routes.
@@ -116,7 +125,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::MSI_GSI_FIRST, 24);
-    /// assert_eq!(vm.ids(x86_64::MSI_GSI).unwrap().range_base(), x86_64::MSI_GSI_FIRST);
+    /// assert_eq!(
+    ///     vm.ids(x86_64::MSI_GSI).unwrap().range_base(),
+    ///     x86_64::MSI_GSI_FIRST
+    /// );
     /// ```
     pub const MSI_GSI_FIRST: u32 = 24;
     /// Last MSI GSI.
@@ -129,7 +141,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::MSI_GSI_LAST, 4095);
-    /// assert_eq!(vm.ids(x86_64::MSI_GSI).unwrap().range_end(), x86_64::MSI_GSI_LAST);
+    /// assert_eq!(
+    ///     vm.ids(x86_64::MSI_GSI).unwrap().range_end(),
+    ///     x86_64::MSI_GSI_LAST
+    /// );
     /// ```
     pub const MSI_GSI_LAST: u32 = 4095;
     /// MMIO below 4 GiB.
@@ -157,7 +172,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::MMIO32_START, 0xd000_0000);
-    /// assert_eq!(vm.addresses(x86_64::MMIO32).unwrap().base(), x86_64::MMIO32_START);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::MMIO32).unwrap().base(),
+    ///     x86_64::MMIO32_START
+    /// );
     /// ```
     pub const MMIO32_START: u64 = 0xd000_0000;
     /// Size of MMIO below 4 GiB: up to the IOAPIC.
@@ -170,7 +188,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::MMIO32_SIZE, 0x2ec0_0000);
-    /// assert_eq!(vm.addresses(x86_64::MMIO32).unwrap().space().len(), x86_64::MMIO32_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::MMIO32).unwrap().space().len(),
+    ///     x86_64::MMIO32_SIZE
+    /// );
     /// ```
     pub const MMIO32_SIZE: u64 = 0xfec0_0000 - MMIO32_START;
     /// MMIO above 4 GiB.
@@ -198,7 +219,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::MMIO64_START, 0x40_0000_0000);
-    /// assert_eq!(vm.addresses(x86_64::MMIO64).unwrap().base(), x86_64::MMIO64_START);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::MMIO64).unwrap().base(),
+    ///     x86_64::MMIO64_START
+    /// );
     /// ```
     pub const MMIO64_START: u64 = 256 << 30;
     /// Size of MMIO above 4 GiB.
@@ -211,7 +235,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::MMIO64_SIZE, 0x40_0000_0000);
-    /// assert_eq!(vm.addresses(x86_64::MMIO64).unwrap().space().len(), x86_64::MMIO64_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::MMIO64).unwrap().space().len(),
+    ///     x86_64::MMIO64_SIZE
+    /// );
     /// ```
     pub const MMIO64_SIZE: u64 = 256 << 30;
     /// The region past the 64-bit MMIO window.
@@ -239,7 +266,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::PAST_MMIO64_START, 0x80_0000_0000);
-    /// assert_eq!(vm.addresses(x86_64::PAST_MMIO64).unwrap().base(), x86_64::PAST_MMIO64_START);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::PAST_MMIO64).unwrap().base(),
+    ///     x86_64::PAST_MMIO64_START
+    /// );
     /// ```
     pub const PAST_MMIO64_START: u64 = MMIO64_START + MMIO64_SIZE;
     /// Size of the region past the 64-bit MMIO window.
@@ -252,7 +282,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::PAST_MMIO64_SIZE, 0x80_0000_0000);
-    /// assert_eq!(vm.addresses(x86_64::PAST_MMIO64).unwrap().space().len(), x86_64::PAST_MMIO64_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::PAST_MMIO64).unwrap().space().len(),
+    ///     x86_64::PAST_MMIO64_SIZE
+    /// );
     /// ```
     pub const PAST_MMIO64_SIZE: u64 = 512 << 30;
     /// Guest memory for system data (MP table, ACPI).
@@ -280,7 +313,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::SYSTEM_MEMORY_START, 0x9_fc00);
-    /// assert_eq!(vm.addresses(x86_64::SYSTEM_MEMORY).unwrap().base(), x86_64::SYSTEM_MEMORY_START);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::SYSTEM_MEMORY).unwrap().base(),
+    ///     x86_64::SYSTEM_MEMORY_START
+    /// );
     /// ```
     pub const SYSTEM_MEMORY_START: u64 = 0x9_fc00;
     /// Size of system memory.
@@ -293,7 +329,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::SYSTEM_MEMORY_SIZE, 0x4_0400);
-    /// assert_eq!(vm.addresses(x86_64::SYSTEM_MEMORY).unwrap().space().len(), x86_64::SYSTEM_MEMORY_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::SYSTEM_MEMORY).unwrap().space().len(),
+    ///     x86_64::SYSTEM_MEMORY_SIZE
+    /// );
     /// ```
     pub const SYSTEM_MEMORY_SIZE: u64 = 0xe_0000 - SYSTEM_MEMORY_START;
     /// I/O ports.
@@ -321,7 +360,10 @@ pub mod x86_64 {
     ///
     /// let vm = ResourceSet::x86_64();
     /// assert_eq!(x86_64::PIO_SIZE, 0x1_0000);
-    /// assert_eq!(vm.addresses(x86_64::PIO).unwrap().space().len(), x86_64::PIO_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(x86_64::PIO).unwrap().space().len(),
+    ///     x86_64::PIO_SIZE
+    /// );
     /// ```
     pub const PIO_SIZE: u64 = 0x1_0000;
 }
@@ -377,7 +419,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::SPI_FIRST, 0);
-    /// assert_eq!(vm.ids(aarch64::SPI).unwrap().range_base(), aarch64::SPI_FIRST);
+    /// assert_eq!(
+    ///     vm.ids(aarch64::SPI).unwrap().range_base(),
+    ///     aarch64::SPI_FIRST
+    /// );
     /// ```
     pub const SPI_FIRST: u32 = 0;
     /// Last SPI (the GIC's SPI 127).
@@ -417,7 +462,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::MSI_GSI_FIRST, 96);
-    /// assert_eq!(vm.ids(aarch64::MSI_GSI).unwrap().range_base(), aarch64::MSI_GSI_FIRST);
+    /// assert_eq!(
+    ///     vm.ids(aarch64::MSI_GSI).unwrap().range_base(),
+    ///     aarch64::MSI_GSI_FIRST
+    /// );
     /// ```
     pub const MSI_GSI_FIRST: u32 = SPI_LAST + 1;
     /// Last MSI GSI.
@@ -430,7 +478,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::MSI_GSI_LAST, 4095);
-    /// assert_eq!(vm.ids(aarch64::MSI_GSI).unwrap().range_end(), aarch64::MSI_GSI_LAST);
+    /// assert_eq!(
+    ///     vm.ids(aarch64::MSI_GSI).unwrap().range_end(),
+    ///     aarch64::MSI_GSI_LAST
+    /// );
     /// ```
     pub const MSI_GSI_LAST: u32 = 4095;
     /// MMIO below DRAM.
@@ -458,7 +509,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::MMIO32_START, 0x4000_0000);
-    /// assert_eq!(vm.addresses(aarch64::MMIO32).unwrap().base(), aarch64::MMIO32_START);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::MMIO32).unwrap().base(),
+    ///     aarch64::MMIO32_START
+    /// );
     /// ```
     pub const MMIO32_START: u64 = 1 << 30;
     /// Size of MMIO below DRAM.
@@ -471,7 +525,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::MMIO32_SIZE, 0x4000_0000);
-    /// assert_eq!(vm.addresses(aarch64::MMIO32).unwrap().space().len(), aarch64::MMIO32_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::MMIO32).unwrap().space().len(),
+    ///     aarch64::MMIO32_SIZE
+    /// );
     /// ```
     pub const MMIO32_SIZE: u64 = DRAM_START - MMIO32_START;
     /// MMIO above 4 GiB.
@@ -499,7 +556,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::MMIO64_START, 0x40_0000_0000);
-    /// assert_eq!(vm.addresses(aarch64::MMIO64).unwrap().base(), aarch64::MMIO64_START);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::MMIO64).unwrap().base(),
+    ///     aarch64::MMIO64_START
+    /// );
     /// ```
     pub const MMIO64_START: u64 = 256 << 30;
     /// Size of MMIO above 4 GiB.
@@ -512,7 +572,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::MMIO64_SIZE, 0x40_0000_0000);
-    /// assert_eq!(vm.addresses(aarch64::MMIO64).unwrap().space().len(), aarch64::MMIO64_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::MMIO64).unwrap().space().len(),
+    ///     aarch64::MMIO64_SIZE
+    /// );
     /// ```
     pub const MMIO64_SIZE: u64 = 256 << 30;
     /// The region past the 64-bit MMIO window.
@@ -540,7 +603,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::PAST_MMIO64_START, 0x80_0000_0000);
-    /// assert_eq!(vm.addresses(aarch64::PAST_MMIO64).unwrap().base(), aarch64::PAST_MMIO64_START);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::PAST_MMIO64).unwrap().base(),
+    ///     aarch64::PAST_MMIO64_START
+    /// );
     /// ```
     pub const PAST_MMIO64_START: u64 = MMIO64_START + MMIO64_SIZE;
     /// Size of the region past the 64-bit MMIO window.
@@ -553,7 +619,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::PAST_MMIO64_SIZE, 0x80_0000_0000);
-    /// assert_eq!(vm.addresses(aarch64::PAST_MMIO64).unwrap().space().len(), aarch64::PAST_MMIO64_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::PAST_MMIO64).unwrap().space().len(),
+    ///     aarch64::PAST_MMIO64_SIZE
+    /// );
     /// ```
     pub const PAST_MMIO64_SIZE: u64 = 512 << 30;
     /// Guest memory for system data (the device tree).
@@ -566,7 +635,12 @@ pub mod aarch64 {
     ///
     /// let mut vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::SYSTEM_MEMORY, "system_memory");
-    /// let first = vm.allocate(aarch64::SYSTEM_MEMORY, 0x400, 0x400, AllocPolicy::FirstMatch)?;
+    /// let first = vm.allocate(
+    ///     aarch64::SYSTEM_MEMORY,
+    ///     0x400,
+    ///     0x400,
+    ///     AllocPolicy::FirstMatch,
+    /// )?;
     /// assert_eq!(first.start(), aarch64::SYSTEM_MEMORY_START);
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
@@ -594,7 +668,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::SYSTEM_MEMORY_START, 0x8000_0000);
-    /// assert_eq!(vm.addresses(aarch64::SYSTEM_MEMORY).unwrap().base(), aarch64::SYSTEM_MEMORY_START);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::SYSTEM_MEMORY).unwrap().base(),
+    ///     aarch64::SYSTEM_MEMORY_START
+    /// );
     /// ```
     pub const SYSTEM_MEMORY_START: u64 = DRAM_START;
     /// Size of system memory.
@@ -607,7 +684,10 @@ pub mod aarch64 {
     ///
     /// let vm = ResourceSet::aarch64();
     /// assert_eq!(aarch64::SYSTEM_MEMORY_SIZE, 0x20_0000);
-    /// assert_eq!(vm.addresses(aarch64::SYSTEM_MEMORY).unwrap().space().len(), aarch64::SYSTEM_MEMORY_SIZE);
+    /// assert_eq!(
+    ///     vm.addresses(aarch64::SYSTEM_MEMORY).unwrap().space().len(),
+    ///     aarch64::SYSTEM_MEMORY_SIZE
+    /// );
     /// ```
     pub const SYSTEM_MEMORY_SIZE: u64 = 0x20_0000;
 }
@@ -628,7 +708,15 @@ impl ResourceSet {
     /// let names: Vec<&str> = vm.pools().map(|(name, _)| name).collect();
     /// assert_eq!(
     ///     names,
-    ///     ["legacy_gsi", "msi_gsi", "mmio32", "mmio64", "past_mmio64", "system_memory", "pio"]
+    ///     [
+    ///         "legacy_gsi",
+    ///         "msi_gsi",
+    ///         "mmio32",
+    ///         "mmio64",
+    ///         "past_mmio64",
+    ///         "system_memory",
+    ///         "pio"
+    ///     ]
     /// );
     /// assert_eq!(vm.addresses(x86_64::MMIO32).unwrap().end(), 0xfebf_ffff);
     /// ```

@@ -289,7 +289,9 @@ impl ResourceSet {
     /// vm.add_pool("pio", pio)?;
     /// assert!(vm.addresses("pio").unwrap().is_allocated(0x3f8));
     ///
-    /// let again = vm.add_pool("pio", AddressAllocator::new(0, 8).unwrap()).unwrap_err();
+    /// let again = vm
+    ///     .add_pool("pio", AddressAllocator::new(0, 8).unwrap())
+    ///     .unwrap_err();
     /// assert_eq!(again, SetError::DuplicatePool("pio".into()));
     /// assert_eq!(again.to_string(), r#"a pool named "pio" exists already"#);
     /// let unnamed = vm.add_pool("", AddressAllocator::new(0, 8).unwrap());
@@ -378,7 +380,10 @@ impl ResourceSet {
     /// let pio = vm.remove_pool("pio")?;
     /// assert_eq!(pio.kind(), PoolKind::Addresses);
     /// assert_eq!(vm.len(), 6);
-    /// assert_eq!(vm.remove_pool("pio").unwrap_err(), SetError::NoSuchPool("pio".into()));
+    /// assert_eq!(
+    ///     vm.remove_pool("pio").unwrap_err(),
+    ///     SetError::NoSuchPool("pio".into())
+    /// );
     /// # Ok::<(), SetError>(())
     /// ```
     pub fn remove_pool(&mut self, name: &str) -> Result<Pool, SetError> {
@@ -403,9 +408,13 @@ impl ResourceSet {
     /// let bar = vm.allocate("mmio32", 0x1000, 0x1000, AllocPolicy::LastMatch)?;
     /// assert_eq!(bar.end(), 0xfebf_ffff);
     /// // Ids are not addresses.
-    /// let err = vm.allocate("msi_gsi", 1, 1, AllocPolicy::FirstMatch).unwrap_err();
+    /// let err = vm
+    ///     .allocate("msi_gsi", 1, 1, AllocPolicy::FirstMatch)
+    ///     .unwrap_err();
     /// assert_eq!(err.to_string(), r#"pool "msi_gsi" is not an address pool"#);
-    /// let err = vm.allocate("pio", 0x2_0000, 1, AllocPolicy::FirstMatch).unwrap_err();
+    /// let err = vm
+    ///     .allocate("pio", 0x2_0000, 1, AllocPolicy::FirstMatch)
+    ///     .unwrap_err();
     /// assert_eq!(err.allocator_error(), Some(Error::ResourceNotAvailable));
     /// # Ok::<(), SetError>(())
     /// ```
@@ -481,7 +490,10 @@ impl ResourceSet {
     /// let com1 = vm.allocate("pio", 8, 1, AllocPolicy::ExactMatch(0x3f8))?;
     /// let serial = Owner::new("serial0").unwrap();
     /// assert_eq!(vm.set_owner("pio", &com1, Some(serial.clone()))?, None);
-    /// assert_eq!(vm.allocations_of("serial0").collect::<Vec<_>>(), [("pio", com1)]);
+    /// assert_eq!(
+    ///     vm.allocations_of("serial0").collect::<Vec<_>>(),
+    ///     [("pio", com1)]
+    /// );
     /// assert_eq!(vm.set_owner("pio", &com1, None)?, Some(serial));
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
@@ -527,7 +539,10 @@ impl ResourceSet {
     /// assert_eq!(vm.allocate_id_at("legacy_gsi", 12)?, 12);
     /// let err = vm.allocate_id_at("legacy_gsi", 12).unwrap_err();
     /// assert_eq!(err.allocator_error(), Some(Error::ResourceNotAvailable));
-    /// assert_eq!(err.to_string(), r#"pool "legacy_gsi": the requested resource is not available"#);
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     r#"pool "legacy_gsi": the requested resource is not available"#
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn allocate_id_at(&mut self, pool: &str, id: u32) -> Result<u32, SetError> {
@@ -665,9 +680,17 @@ impl ResourceSet {
     /// let mut vm = ResourceSet::x86_64();
     /// let net0 = Owner::new("virtio-net0").unwrap();
     /// let vectors = vm.owned_by(&net0).allocate_ids("msi_gsi", 2, 2)?;
-    /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let bar = vm
+    ///     .owned_by(&net0)
+    ///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// let held: Vec<(&str, RangeInclusive)> = vm.allocations_of("virtio-net0").collect();
-    /// assert_eq!(held, [("msi_gsi", RangeInclusive::new(24, 25).unwrap()), ("mmio32", bar)]);
+    /// assert_eq!(
+    ///     held,
+    ///     [
+    ///         ("msi_gsi", RangeInclusive::new(24, 25).unwrap()),
+    ///         ("mmio32", bar)
+    ///     ]
+    /// );
     ///
     /// // The run of MSI vectors, as allocate_ids gave it.
     /// let (pool, run) = held[0];
@@ -709,7 +732,9 @@ impl ResourceSet {
     /// let mut vm = ResourceSet::x86_64();
     /// let net0 = Owner::new("virtio-net0").unwrap();
     /// vm.owned_by(&net0).allocate_id("legacy_gsi")?;
-    /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
+    /// let bar = vm
+    ///     .owned_by(&net0)
+    ///     .allocate("mmio32", 0x1000, 0x1000, AllocPolicy::FirstMatch)?;
     /// let generation = vm.generation();
     /// let freed = vm.free_owner("virtio-net0");
     /// assert_eq!(freed[1], ("mmio32".to_string(), bar));
@@ -751,7 +776,8 @@ impl ResourceSet {
     /// let mut vm = ResourceSet::x86_64();
     /// vm.allocate_id("legacy_gsi")?;
     /// assert!(!vm.has_owners());
-    /// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+    /// vm.owned_by(&Owner::new("rtc").unwrap())
+    ///     .allocate_id("legacy_gsi")?;
     /// assert!(vm.has_owners());
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
@@ -770,7 +796,8 @@ impl ResourceSet {
     /// use vm_allocator::{Owner, ResourceSet};
     ///
     /// let mut vm = ResourceSet::x86_64();
-    /// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+    /// vm.owned_by(&Owner::new("rtc").unwrap())
+    ///     .allocate_id("legacy_gsi")?;
     /// let plain = vm.without_owners();
     /// assert!(!plain.has_owners());
     /// assert!(plain.ids("legacy_gsi").unwrap().is_allocated(5));
@@ -881,8 +908,13 @@ impl OwnedBy<'_, ResourceSet> {
     ///
     /// let mut vm = ResourceSet::x86_64();
     /// let net0 = Owner::new("virtio-net0").unwrap();
-    /// let bar = vm.owned_by(&net0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
-    /// assert_eq!(vm.addresses("mmio32").unwrap().owner_at(bar.start()), Some(&net0));
+    /// let bar = vm
+    ///     .owned_by(&net0)
+    ///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// assert_eq!(
+    ///     vm.addresses("mmio32").unwrap().owner_at(bar.start()),
+    ///     Some(&net0)
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn allocate(
@@ -973,7 +1005,13 @@ impl OwnedBy<'_, ResourceSet> {
     /// let mut vm = ResourceSet::x86_64();
     /// let nvme = Owner::new("nvme0").unwrap();
     /// assert_eq!(vm.owned_by(&nvme).allocate_ids("msi_gsi", 8, 8)?, 24..=31);
-    /// assert_eq!(vm.ids("msi_gsi").unwrap().ids_of("nvme0").collect::<Vec<_>>(), [24..=31]);
+    /// assert_eq!(
+    ///     vm.ids("msi_gsi")
+    ///         .unwrap()
+    ///         .ids_of("nvme0")
+    ///         .collect::<Vec<_>>(),
+    ///     [24..=31]
+    /// );
     /// # Ok::<(), vm_allocator::SetError>(())
     /// ```
     pub fn allocate_ids(

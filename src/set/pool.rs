@@ -16,7 +16,13 @@ use crate::{AddressAllocator, IdAllocator};
 /// let mut vm = ResourceSet::x86_64();
 /// assert_eq!(vm.pool("pio").unwrap().kind(), PoolKind::Addresses);
 /// let err = vm.allocate_id("pio").unwrap_err();
-/// assert_eq!(err, SetError::WrongKind { pool: "pio".into(), expected: PoolKind::Ids });
+/// assert_eq!(
+///     err,
+///     SetError::WrongKind {
+///         pool: "pio".into(),
+///         expected: PoolKind::Ids
+///     }
+/// );
 /// assert_eq!(PoolKind::Ids.to_string(), "id");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,7 +93,10 @@ impl Pool {
     /// use vm_allocator::ResourceSet;
     ///
     /// let vm = ResourceSet::x86_64();
-    /// assert_eq!(vm.pool("msi_gsi").unwrap().as_ids().unwrap().range_base(), 24);
+    /// assert_eq!(
+    ///     vm.pool("msi_gsi").unwrap().as_ids().unwrap().range_base(),
+    ///     24
+    /// );
     /// assert!(vm.pool("pio").unwrap().as_ids().is_none());
     /// ```
     pub fn as_ids(&self) -> Option<&IdAllocator> {
@@ -105,7 +114,10 @@ impl Pool {
     /// use vm_allocator::ResourceSet;
     ///
     /// let vm = ResourceSet::x86_64();
-    /// assert_eq!(vm.pool("pio").unwrap().as_addresses().unwrap().end(), 0xffff);
+    /// assert_eq!(
+    ///     vm.pool("pio").unwrap().as_addresses().unwrap().end(),
+    ///     0xffff
+    /// );
     /// assert!(vm.pool("msi_gsi").unwrap().as_addresses().is_none());
     /// ```
     pub fn as_addresses(&self) -> Option<&AddressAllocator> {
@@ -144,7 +156,8 @@ impl Pool {
     /// use vm_allocator::{Owner, ResourceSet};
     ///
     /// let mut vm = ResourceSet::x86_64();
-    /// vm.owned_by(&Owner::new("rtc").unwrap()).allocate_id("legacy_gsi")?;
+    /// vm.owned_by(&Owner::new("rtc").unwrap())
+    ///     .allocate_id("legacy_gsi")?;
     /// assert!(vm.pool("legacy_gsi").unwrap().has_owners());
     /// assert!(!vm.pool("msi_gsi").unwrap().has_owners());
     /// # Ok::<(), vm_allocator::SetError>(())

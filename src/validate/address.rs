@@ -21,11 +21,17 @@ use super::StateError;
 /// let r = |a, b| RangeInclusive::new(a, b).unwrap();
 /// let mut builder = AddressAllocatorBuilder::new(r(0x1000, 0xffff)).generation(7);
 /// builder.push(r(0x1000, 0x1fff), None).unwrap();
-/// builder.push(r(0x4000, 0x4fff), Some(Owner::new("virtio-net0").unwrap())).unwrap();
+/// builder
+///     .push(r(0x4000, 0x4fff), Some(Owner::new("virtio-net0").unwrap()))
+///     .unwrap();
 /// // Out of order: refused, with its position.
 /// assert_eq!(
 ///     builder.push(r(0x2000, 0x2fff), None).unwrap_err(),
-///     StateError::Overlap { index: 2, previous_end: 0x4fff, start: 0x2000 }
+///     StateError::Overlap {
+///         index: 2,
+///         previous_end: 0x4fff,
+///         start: 0x2000
+///     }
 /// );
 /// // The first error sticks.
 /// assert!(builder.finish().is_err());
@@ -81,7 +87,10 @@ impl AddressAllocatorBuilder {
     /// use vm_allocator::{AddressAllocatorBuilder, RangeInclusive};
     ///
     /// let space = RangeInclusive::new(0, 0xffff)?;
-    /// let pio = AddressAllocatorBuilder::new(space).generation(42).finish().unwrap();
+    /// let pio = AddressAllocatorBuilder::new(space)
+    ///     .generation(42)
+    ///     .finish()
+    ///     .unwrap();
     /// assert_eq!(pio.generation(), 42);
     /// # Ok::<(), vm_allocator::Error>(())
     /// ```
@@ -120,7 +129,10 @@ impl AddressAllocatorBuilder {
     /// builder.push(r(0x2f8, 0x2ff), None)?;
     /// builder.push(r(0x3f8, 0x3ff), Some(Owner::new("serial0").unwrap()))?;
     /// let err = builder.push(r(0xfff8, 0x1_0007), None).unwrap_err();
-    /// assert_eq!(err.to_string(), "allocation #2 0xfff8-0x10007 lies outside 0x0-0xffff");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "allocation #2 0xfff8-0x10007 lies outside 0x0-0xffff"
+    /// );
     /// # Ok::<(), StateError>(())
     /// ```
     pub fn push(&mut self, range: RangeInclusive, owner: Option<Owner>) -> Result<(), StateError> {
@@ -286,13 +298,20 @@ impl AddressAllocator {
     ///
     /// let space = RangeInclusive::new(0x1000, 0xffff).unwrap();
     /// let r = |a, b| RangeInclusive::new(a, b).unwrap();
-    /// let a = AddressAllocator::from_allocations(space, [r(0x1000, 0x1fff), r(0x4000, 0x4fff)])
-    ///     .unwrap();
+    /// let a =
+    ///     AddressAllocator::from_allocations(space, [r(0x1000, 0x1fff), r(0x4000, 0x4fff)]).unwrap();
     /// assert_eq!(a.len(), 2);
     ///
     /// let err = AddressAllocator::from_allocations(space, [r(0x4000, 0x4fff), r(0x1000, 0x1fff)])
     ///     .unwrap_err();
-    /// assert_eq!(err, StateError::Overlap { index: 1, previous_end: 0x4fff, start: 0x1000 });
+    /// assert_eq!(
+    ///     err,
+    ///     StateError::Overlap {
+    ///         index: 1,
+    ///         previous_end: 0x4fff,
+    ///         start: 0x1000
+    ///     }
+    /// );
     /// ```
     ///
     /// Time: O(n).

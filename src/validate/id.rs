@@ -20,12 +20,19 @@ use super::StateError;
 /// use vm_allocator::{IdAllocatorBuilder, Owner, StateError};
 ///
 /// let net0 = Owner::new("virtio-net0").unwrap();
-/// let mut builder = IdAllocatorBuilder::new(5, 23).unwrap().with_next_id(12).unwrap();
+/// let mut builder = IdAllocatorBuilder::new(5, 23)
+///     .unwrap()
+///     .with_next_id(12)
+///     .unwrap();
 /// builder.push(5..=6, None).unwrap();
 /// builder.push(7..=8, Some(net0.clone())).unwrap(); // touches, another owner
 /// assert_eq!(
 ///     builder.push(12..=12, None).unwrap_err(),
-///     StateError::AboveNextId { index: 2, end: 12, next_id: 12 }
+///     StateError::AboveNextId {
+///         index: 2,
+///         end: 12,
+///         next_id: 12
+///     }
 /// );
 /// ```
 #[derive(Debug)]
@@ -261,7 +268,10 @@ impl IdAllocatorBuilder {
     /// let slots = builder.finish()?;
     /// assert_eq!(slots.runs().collect::<Vec<_>>(), [0..=3, 8..=8]);
     /// // Nothing pushed above 8: it is the highest id ever handed out.
-    /// assert_eq!(slots.clone().free_id(9), Err(vm_allocator::Error::NeverAllocated(9)));
+    /// assert_eq!(
+    ///     slots.clone().free_id(9),
+    ///     Err(vm_allocator::Error::NeverAllocated(9))
+    /// );
     /// # Ok::<(), vm_allocator::StateError>(())
     /// ```
     pub fn finish(mut self) -> Result<IdAllocator, StateError> {

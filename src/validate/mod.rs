@@ -37,7 +37,14 @@ pub use set::ResourceSetBuilder;
 ///     [r(0xd000_2000, 0xd000_2fff), r(0xd000_0000, 0xd000_0fff)],
 /// )
 /// .unwrap_err();
-/// assert_eq!(err, StateError::Overlap { index: 1, previous_end: 0xd000_2fff, start: 0xd000_0000 });
+/// assert_eq!(
+///     err,
+///     StateError::Overlap {
+///         index: 1,
+///         previous_end: 0xd000_2fff,
+///         start: 0xd000_0000
+///     }
+/// );
 /// assert_eq!(
 ///     err.to_string(),
 ///     "allocation #1 starts at 0xd0000000, not after the previous one's end 0xd0002fff \

@@ -19,11 +19,20 @@ use super::StateError;
 /// use vm_allocator::{AddressAllocator, IdAllocator, ResourceSetBuilder, StateError};
 ///
 /// let mut builder = ResourceSetBuilder::new().generation(3);
-/// builder.push("gsi", IdAllocator::new(5, 23).unwrap()).unwrap();
-/// builder.push("mmio", AddressAllocator::new(0xd000_0000, 0x1000).unwrap()).unwrap();
+/// builder
+///     .push("gsi", IdAllocator::new(5, 23).unwrap())
+///     .unwrap();
+/// builder
+///     .push("mmio", AddressAllocator::new(0xd000_0000, 0x1000).unwrap())
+///     .unwrap();
 /// assert_eq!(
-///     builder.push("gsi", IdAllocator::new(0, 1).unwrap()).unwrap_err(),
-///     StateError::DuplicatePool { index: 2, previous: 0 }
+///     builder
+///         .push("gsi", IdAllocator::new(0, 1).unwrap())
+///         .unwrap_err(),
+///     StateError::DuplicatePool {
+///         index: 2,
+///         previous: 0
+///     }
 /// );
 /// ```
 #[derive(Debug, Default)]
@@ -78,9 +87,20 @@ impl ResourceSetBuilder {
     ///
     /// let mut builder = ResourceSetBuilder::new();
     /// builder.push("gsi", IdAllocator::new(5, 23).unwrap())?;
-    /// let err = builder.push("", IdAllocator::new(0, 1).unwrap()).unwrap_err();
-    /// assert_eq!(err, StateError::PoolName { index: 1, error: NameError::Empty });
-    /// assert_eq!(err.to_string(), "pool #1 has an invalid name: the name is empty");
+    /// let err = builder
+    ///     .push("", IdAllocator::new(0, 1).unwrap())
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err,
+    ///     StateError::PoolName {
+    ///         index: 1,
+    ///         error: NameError::Empty
+    ///     }
+    /// );
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "pool #1 has an invalid name: the name is empty"
+    /// );
     /// # Ok::<(), StateError>(())
     /// ```
     pub fn push(&mut self, name: &str, pool: impl Into<Pool>) -> Result<(), StateError> {
@@ -112,7 +132,10 @@ impl ResourceSetBuilder {
     /// use vm_allocator::{AddressAllocator, IdAllocator, ResourceSetBuilder};
     ///
     /// let mut builder = ResourceSetBuilder::new();
-    /// builder.push("gsi", IdAllocator::from_allocations(5, 23, [5..=6]).unwrap())?;
+    /// builder.push(
+    ///     "gsi",
+    ///     IdAllocator::from_allocations(5, 23, [5..=6]).unwrap(),
+    /// )?;
     /// builder.push("pio", AddressAllocator::new(0, 0x10000).unwrap())?;
     /// let mut vm = builder.finish()?;
     /// assert_eq!(vm.len(), 2);

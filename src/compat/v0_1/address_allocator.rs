@@ -17,10 +17,15 @@
 //!     #[serde(with = "vm_allocator::compat::v0_1::address_allocator")]
 //!     space: AddressAllocator,
 //! }
-//! let mut mmio = Mmio { space: AddressAllocator::new(0x1000, 0x4000).unwrap() };
-//! mmio.space.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+//! let mut mmio = Mmio {
+//!     space: AddressAllocator::new(0x1000, 0x4000).unwrap(),
+//! };
+//! mmio.space
+//!     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //! let json = serde_json::to_string(&mmio).unwrap();
-//! assert!(json.starts_with(r#"{"space":{"address_space":{"start":4096,"end":20479},"interval_tree":"#));
+//! assert!(json
+//!     .starts_with(r#"{"space":{"address_space":{"start":4096,"end":20479},"interval_tree":"#));
 //! let back: Mmio = serde_json::from_str(&json).unwrap();
 //! assert_eq!(back.space, mmio.space);
 //! ```
@@ -54,7 +59,8 @@ const FIELDS: &[&str] = &["address_space", "interval_tree"];
 /// use vm_allocator::{AddressAllocator, AllocPolicy, Owner};
 ///
 /// let mut mmio = AddressAllocator::new(0x1000, 0x4000).unwrap();
-/// mmio.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x2000)).unwrap();
+/// mmio.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x2000))
+///     .unwrap();
 /// let mut json = Vec::new();
 /// address_allocator::serialize(&mmio, &mut serde_json::Serializer::new(&mut json)).unwrap();
 /// let json = String::from_utf8(json).unwrap();
@@ -63,8 +69,11 @@ const FIELDS: &[&str] = &["address_space", "interval_tree"];
 /// assert_eq!(json.matches(r#""node_state":"Allocated""#).count(), 1);
 ///
 /// // Owners do not exist in 0.1.x: refused, not dropped.
-/// mmio.owned_by(&Owner::new("gpu0").unwrap()).allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
-/// let err = address_allocator::serialize(&mmio, &mut serde_json::Serializer::new(Vec::new())).unwrap_err();
+/// mmio.owned_by(&Owner::new("gpu0").unwrap())
+///     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+///     .unwrap();
+/// let err = address_allocator::serialize(&mmio, &mut serde_json::Serializer::new(Vec::new()))
+///     .unwrap_err();
 /// assert!(err.to_string().contains("call without_owners() first"));
 /// ```
 pub fn serialize<S: Serializer>(
@@ -104,7 +113,9 @@ pub fn serialize<S: Serializer>(
 ///      "left":{"key":{"start":0,"end":4096},"node_state":"Free","left":null,"right":null,"height":1}}}}"#;
 /// let mut de = serde_json::Deserializer::from_str(json);
 /// let err = vm_allocator::compat::v0_1::address_allocator::deserialize(&mut de).unwrap_err();
-/// assert!(err.to_string().contains("node #1 0x1000-0x1fff (Allocated) starts at or before the end of node #0"));
+/// assert!(err
+///     .to_string()
+///     .contains("node #1 0x1000-0x1fff (Allocated) starts at or before the end of node #0"));
 /// ```
 ///
 /// Time: O(n); holds the keys of the allocated nodes until the end.

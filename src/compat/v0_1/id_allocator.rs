@@ -18,11 +18,16 @@
 //!     #[serde(with = "vm_allocator::compat::v0_1::id_allocator")]
 //!     gsi: IdAllocator,
 //! }
-//! let mut irqs = Irqs { gsi: IdAllocator::new(5, 23).unwrap() };
+//! let mut irqs = Irqs {
+//!     gsi: IdAllocator::new(5, 23).unwrap(),
+//! };
 //! irqs.gsi.allocate_ids(3, 1).unwrap();
 //! irqs.gsi.free_id(6).unwrap();
 //! let json = serde_json::to_string(&irqs).unwrap();
-//! assert_eq!(json, r#"{"gsi":{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}}"#);
+//! assert_eq!(
+//!     json,
+//!     r#"{"gsi":{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}}"#
+//! );
 //! let back: Irqs = serde_json::from_str(&json).unwrap();
 //! assert_eq!(back.gsi, irqs.gsi);
 //! ```
@@ -62,7 +67,10 @@ const WHAT: &str = "vm-allocator 0.1 IdAllocator";
 /// gsi.free_id(6).unwrap();
 /// let mut json = Vec::new();
 /// id_allocator::serialize(&gsi, &mut serde_json::Serializer::new(&mut json)).unwrap();
-/// assert_eq!(json, br#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}"#);
+/// assert_eq!(
+///     json,
+///     br#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}"#
+/// );
 /// ```
 pub fn serialize<S: Serializer>(allocator: &IdAllocator, serializer: S) -> Result<S::Ok, S::Error> {
     // has_owners is O(1): the search runs only when there is one to find.
@@ -119,7 +127,9 @@ impl Serialize for FreedIds<'_> {
 /// let json = r#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6,9]}"#;
 /// let mut de = serde_json::Deserializer::from_str(json);
 /// let err = vm_allocator::compat::v0_1::id_allocator::deserialize(&mut de).unwrap_err();
-/// assert!(err.to_string().contains("freed_ids #1 = 9 is at or above next_id 8"));
+/// assert!(err
+///     .to_string()
+///     .contains("freed_ids #1 = 9 is at or above next_id 8"));
 ///
 /// let json = r#"{"range_base":5,"next_id":8,"range_end":23,"freed_ids":[6]}"#;
 /// let mut de = serde_json::Deserializer::from_str(json);

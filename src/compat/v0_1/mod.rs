@@ -40,7 +40,10 @@
 //!     mmio: AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap(),
 //! };
 //! state.gsi.allocate_id().unwrap();
-//! state.mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+//! state
+//!     .mmio
+//!     .allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+//!     .unwrap();
 //!
 //! // A host still on vm-allocator 0.1.x reads these bytes as its own state.
 //! let bytes = bitcode::serialize(&state).unwrap();
@@ -143,7 +146,8 @@ pub const MAX_TREE_DEPTH: u32 = 64;
 /// use vm_allocator::{AddressAllocator, AllocPolicy};
 ///
 /// let mut mmio = AddressAllocator::new(0x1000, 0x4000).unwrap();
-/// mmio.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x2000)).unwrap();
+/// mmio.allocate(0x1000, 0x1000, AllocPolicy::ExactMatch(0x2000))
+///     .unwrap();
 ///
 /// let json = serde_json::to_string(&V01(mmio.clone())).unwrap();
 /// // 0.1.x's interval tree: the allocation between two free nodes.

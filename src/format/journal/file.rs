@@ -76,7 +76,9 @@ use crate::Versioned;
 /// let nvme = Owner::new("nvme0").unwrap();
 /// let mut tx = vm.transaction();
 /// tx.owned_by(&nvme).allocate_ids("msi_gsi", 8, 8).unwrap();
-/// tx.owned_by(&nvme).allocate("mmio64", 1 << 24, 1 << 24, AllocPolicy::FirstMatch).unwrap();
+/// tx.owned_by(&nvme)
+///     .allocate("mmio64", 1 << 24, 1 << 24, AllocPolicy::FirstMatch)
+///     .unwrap();
 /// tx.commit().unwrap();
 /// journal.append_labeled(&vm, "hot-plug nvme0").unwrap(); // durable when it returns
 /// drop(journal);
@@ -126,7 +128,10 @@ impl<S: Versioned> Journal<S> {
     /// let journal = Journal::create(&path, &gsi).unwrap();
     /// assert_eq!((journal.records(), journal.generation()), (0, 0));
     /// // One writer at a time.
-    /// assert!(matches!(Journal::create(&path, &gsi), Err(JournalError::Locked)));
+    /// assert!(matches!(
+    ///     Journal::create(&path, &gsi),
+    ///     Err(JournalError::Locked)
+    /// ));
     /// ```
     pub fn create(path: impl AsRef<Path>, state: &S) -> Result<Self, JournalError> {
         let path = path.as_ref();
@@ -173,7 +178,12 @@ impl<S: Versioned> Journal<S> {
     ///
     /// // A crash cut the last append short.
     /// let len = std::fs::metadata(&path).unwrap().len();
-    /// std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 2).unwrap();
+    /// std::fs::OpenOptions::new()
+    ///     .write(true)
+    ///     .open(&path)
+    ///     .unwrap()
+    ///     .set_len(len - 2)
+    ///     .unwrap();
     ///
     /// let (journal, recovery) = Journal::<IdAllocator>::open(&path).unwrap();
     /// assert!(recovery.is_torn_tail());
@@ -206,7 +216,10 @@ impl<S: Versioned> Journal<S> {
     /// ids.allocate_id().unwrap();
     /// journal.append(&ids).unwrap();
     /// drop(journal);
-    /// assert_eq!(Journal::<IdAllocator>::open_strict(&path).unwrap().state(), &ids);
+    /// assert_eq!(
+    ///     Journal::<IdAllocator>::open_strict(&path).unwrap().state(),
+    ///     &ids
+    /// );
     ///
     /// let mut bytes = std::fs::read(&path).unwrap();
     /// bytes.push(0x07); // a record that never finished
@@ -271,7 +284,8 @@ impl<S: Versioned> Journal<S> {
     /// let path = dir.path().join("mmio.journal");
     /// let mut mmio = AddressAllocator::new(0xd000_0000, 0x1000_0000).unwrap();
     /// let mut journal = Journal::create(&path, &mmio).unwrap();
-    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch).unwrap();
+    /// mmio.allocate(0x1000, 0x1000, AllocPolicy::FirstMatch)
+    ///     .unwrap();
     /// let before = journal.len();
     /// journal.append(&mmio).unwrap();
     /// assert!(journal.len() - before < 64); // one small record
@@ -299,7 +313,10 @@ impl<S: Versioned> Journal<S> {
     /// ids.allocate_ids(4, 4).unwrap();
     /// journal.append_labeled(&ids, "msi for nvme0").unwrap();
     /// let bytes = std::fs::read(&path).unwrap();
-    /// let record = format::replay::<IdAllocator>(&bytes).unwrap().next().unwrap();
+    /// let record = format::replay::<IdAllocator>(&bytes)
+    ///     .unwrap()
+    ///     .next()
+    ///     .unwrap();
     /// assert_eq!(record.label, Some("msi for nvme0"));
     /// ```
     pub fn append_labeled(&mut self, state: &S, label: &str) -> Result<(), JournalError> {

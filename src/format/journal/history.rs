@@ -50,21 +50,31 @@ impl<S: Versioned> History<S> {
     /// let mut vm = ResourceSet::x86_64();
     /// let (mut journal, mut bytes) = JournalWriter::start(&vm, 7);
     /// let nvme0 = Owner::new("nvme0").unwrap();
-    /// vm.owned_by(&nvme0).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    /// vm.owned_by(&nvme0)
+    ///     .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
     /// bytes.extend(journal.append(&vm, Some("hot-plug nvme0")).unwrap());
     /// vm.allocate_id("legacy_gsi")?;
     /// bytes.extend(journal.append(&vm, None).unwrap());
     ///
-    /// let (history, recovery) = History::<ResourceSet>::from_journal_bytes(&bytes, Retention::unbounded())?;
+    /// let (history, recovery) =
+    ///     History::<ResourceSet>::from_journal_bytes(&bytes, Retention::unbounded())?;
     /// assert!(recovery.is_clean());
-    /// let versions: Vec<_> = history.versions().map(|v| (v.generation(), v.label())).collect();
-    /// assert_eq!(versions, [(0, None), (1, Some("hot-plug nvme0")), (2, None)]);
+    /// let versions: Vec<_> = history
+    ///     .versions()
+    ///     .map(|v| (v.generation(), v.label()))
+    ///     .collect();
+    /// assert_eq!(
+    ///     versions,
+    ///     [(0, None), (1, Some("hot-plug nvme0")), (2, None)]
+    /// );
     /// let blame = history.blame(Some("mmio32"), 0xd000_0042).unwrap();
     /// assert_eq!((blame.made(), blame.owner()), (Made::At(1), Some(&nvme0)));
     ///
     /// // A crash cut the last append short: the versions before it.
-    /// let (history, recovery) =
-    ///     History::<ResourceSet>::from_journal_bytes(&bytes[..bytes.len() - 3], Retention::unbounded())?;
+    /// let (history, recovery) = History::<ResourceSet>::from_journal_bytes(
+    ///     &bytes[..bytes.len() - 3],
+    ///     Retention::unbounded(),
+    /// )?;
     /// assert!(recovery.is_torn_tail());
     /// assert_eq!(history.latest().generation(), 1);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
@@ -102,12 +112,14 @@ impl<S: Versioned> History<S> {
     /// let mut journal = Journal::create(&path, &vm)?;
     /// for device in ["virtio-net0", "virtio-blk0", "nvme0"] {
     ///     let owner = Owner::new(device).unwrap();
-    ///     vm.owned_by(&owner).allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
+    ///     vm.owned_by(&owner)
+    ///         .allocate("mmio32", 0x4000, 0x4000, AllocPolicy::FirstMatch)?;
     ///     journal.append_labeled(&vm, &format!("hot-plug {device}"))?;
     /// }
     ///
     /// // Which hot-plug took this BAR? Keep the last two versions only.
-    /// let (history, recovery) = History::<ResourceSet>::from_journal(&path, Retention::unbounded().max_versions(2))?;
+    /// let (history, recovery) =
+    ///     History::<ResourceSet>::from_journal(&path, Retention::unbounded().max_versions(2))?;
     /// assert!(recovery.is_clean());
     /// let blame = history.blame(Some("mmio32"), 0xd000_9000).unwrap();
     /// assert_eq!(
@@ -115,7 +127,10 @@ impl<S: Versioned> History<S> {
     ///     r#"mmio32 0xd0008000..=0xd000bfff (16 KiB) nvme0: made at generation 3 "hot-plug nvme0""#
     /// );
     /// // Older than the versions kept: made at or before the oldest.
-    /// assert_eq!(history.blame(Some("mmio32"), 0xd000_0000).unwrap().made(), Made::AtOrBefore(2));
+    /// assert_eq!(
+    ///     history.blame(Some("mmio32"), 0xd000_0000).unwrap().made(),
+    ///     Made::AtOrBefore(2)
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "std")]

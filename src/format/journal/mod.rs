@@ -43,7 +43,10 @@ use super::FileKind;
 /// use vm_allocator::IdAllocator;
 ///
 /// assert_eq!(&JOURNAL_MAGIC[1..4], b"VMJ");
-/// assert_eq!((JOURNAL_MAGIC[0], &JOURNAL_MAGIC[4..]), (MAGIC[0], &MAGIC[4..]));
+/// assert_eq!(
+///     (JOURNAL_MAGIC[0], &JOURNAL_MAGIC[4..]),
+///     (MAGIC[0], &MAGIC[4..])
+/// );
 /// let gsi = IdAllocator::new(5, 23).unwrap();
 /// let (_, header) = JournalWriter::start(&gsi, 1);
 /// // A journal is not a state file.
@@ -64,7 +67,13 @@ pub const JOURNAL_MAGIC: [u8; 8] = [0x89, b'V', b'M', b'J', b'\r', b'\n', 0x1a, 
 /// let (_, mut header) = JournalWriter::start(&IdAllocator::new(0, 9).unwrap(), 1);
 /// header[8] = 1; // journals have no version 1
 /// let err = format::replay::<IdAllocator>(&header).err().unwrap();
-/// assert_eq!(err.kind, DecodeErrorKind::UnsupportedVersion { found: 1, supported: JOURNAL_VERSIONS });
+/// assert_eq!(
+///     err.kind,
+///     DecodeErrorKind::UnsupportedVersion {
+///         found: 1,
+///         supported: JOURNAL_VERSIONS
+///     }
+/// );
 /// ```
 pub const JOURNAL_VERSIONS: &[u16] = &[2];
 
@@ -78,7 +87,10 @@ pub const JOURNAL_VERSIONS: &[u16] = &[2];
 /// let (_, bytes) = JournalWriter::start(&pio, 0x5eed);
 /// let replay = format::replay::<AddressAllocator>(&bytes).unwrap();
 /// let header = replay.header();
-/// assert_eq!((header.version, header.kind, header.id), (2, FileKind::AddressAllocator, 0x5eed));
+/// assert_eq!(
+///     (header.version, header.kind, header.id),
+///     (2, FileKind::AddressAllocator, 0x5eed)
+/// );
 /// assert_eq!((header.body_offset, header.len), (12, bytes.len()));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -36,7 +36,9 @@ use crate::{Diff, Versioned};
 ///
 /// let mut gsi = IdAllocator::new(5, 23).unwrap();
 /// let (mut journal, mut bytes) = JournalWriter::start(&gsi, 7);
-/// gsi.owned_by(&Owner::new("rtc").unwrap()).allocate_id_at(8).unwrap();
+/// gsi.owned_by(&Owner::new("rtc").unwrap())
+///     .allocate_id_at(8)
+///     .unwrap();
 /// bytes.extend(journal.append(&gsi, Some("rtc")).unwrap());
 /// gsi.allocate_id().unwrap();
 /// bytes.extend(journal.append(&gsi, None).unwrap());
@@ -101,9 +103,11 @@ pub struct Replay<'a, S> {
 /// let (mut journal, mut bytes) = JournalWriter::start(&ids, 1);
 /// ids.allocate_ids(4, 4).unwrap();
 /// bytes.extend(journal.append(&ids, Some("msi")).unwrap());
-/// let record: JournalRecord<'_, IdAllocator> =
-///     format::replay(&bytes).unwrap().next().unwrap();
-/// assert_eq!((record.index, record.generation, record.label), (0, 1, Some("msi")));
+/// let record: JournalRecord<'_, IdAllocator> = format::replay(&bytes).unwrap().next().unwrap();
+/// assert_eq!(
+///     (record.index, record.generation, record.label),
+///     (0, 1, Some("msi"))
+/// );
 /// assert_eq!(record.diff.to_string(), "+ 0..=3 (4 ids)\n");
 /// assert_eq!(record.state, ids);
 /// assert_eq!(record.offset + record.len, bytes.len());
@@ -152,7 +156,10 @@ impl<'a, S: Versioned> Replay<'a, S> {
     ///
     /// let (_, bytes) = JournalWriter::start(&ResourceSet::x86_64(), 0xfeed);
     /// let replay = format::replay::<ResourceSet>(&bytes).unwrap();
-    /// assert_eq!((replay.header().kind, replay.header().id), (FileKind::ResourceSet, 0xfeed));
+    /// assert_eq!(
+    ///     (replay.header().kind, replay.header().id),
+    ///     (FileKind::ResourceSet, 0xfeed)
+    /// );
     /// assert_eq!(replay.header().len, bytes.len());
     /// ```
     pub fn header(&self) -> &JournalHeader {
@@ -200,7 +207,10 @@ impl<'a, S: Versioned> Replay<'a, S> {
     /// bytes.extend(&record[..record.len() - 3]); // a crash in the middle of a write
     ///
     /// let (end, recovery) = format::replay::<IdAllocator>(&bytes).unwrap().finish();
-    /// assert_eq!((recovery.records, recovery.len, recovery.discarded), (1, good, bytes.len() - good));
+    /// assert_eq!(
+    ///     (recovery.records, recovery.len, recovery.discarded),
+    ///     (1, good, bytes.len() - good)
+    /// );
     /// assert_eq!(recovery.discard.unwrap().cause, DiscardCause::TornTail);
     /// assert_eq!(end.generation(), 1);
     /// ```
@@ -316,7 +326,10 @@ impl<S: Versioned> core::iter::FusedIterator for Replay<'_, S> {}
 /// bytes.extend(journal.append(&ids, None).unwrap());
 /// let (_, recovery) = format::replay::<IdAllocator>(&bytes).unwrap().finish();
 /// assert!(recovery.is_clean());
-/// assert_eq!(recovery.to_string(), format!("1 record, {} bytes, nothing discarded", bytes.len()));
+/// assert_eq!(
+///     recovery.to_string(),
+///     format!("1 record, {} bytes, nothing discarded", bytes.len())
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -341,9 +354,17 @@ impl Recovery {
     /// use vm_allocator::IdAllocator;
     ///
     /// let (_, mut bytes) = JournalWriter::start(&IdAllocator::new(0, 9).unwrap(), 1);
-    /// assert!(format::replay::<IdAllocator>(&bytes).unwrap().finish().1.is_clean());
+    /// assert!(format::replay::<IdAllocator>(&bytes)
+    ///     .unwrap()
+    ///     .finish()
+    ///     .1
+    ///     .is_clean());
     /// bytes.push(0x05); // the first byte of a record that never came
-    /// assert!(!format::replay::<IdAllocator>(&bytes).unwrap().finish().1.is_clean());
+    /// assert!(!format::replay::<IdAllocator>(&bytes)
+    ///     .unwrap()
+    ///     .finish()
+    ///     .1
+    ///     .is_clean());
     /// ```
     pub fn is_clean(&self) -> bool {
         self.discard.is_none()
@@ -425,8 +446,14 @@ impl fmt::Display for Recovery {
 /// bytes.truncate(bytes.len() - 1);
 /// let (_, recovery) = format::replay::<IdAllocator>(&bytes).unwrap().finish();
 /// let discard = recovery.discard.unwrap();
-/// assert_eq!((discard.offset, discard.cause), (header, DiscardCause::TornTail));
-/// assert_eq!((discard.error.record, discard.error.field), (Some(0), Field::RecordChecksum));
+/// assert_eq!(
+///     (discard.offset, discard.cause),
+///     (header, DiscardCause::TornTail)
+/// );
+/// assert_eq!(
+///     (discard.error.record, discard.error.field),
+///     (Some(0), Field::RecordChecksum)
+/// );
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -28,7 +28,9 @@ use crate::{Diff, DiffError, NameError, Versioned};
 /// let mut vm = ResourceSet::x86_64();
 /// let (mut journal, mut bytes) = JournalWriter::start(&vm, 42);
 /// let nvme = Owner::new("nvme0").unwrap();
-/// vm.owned_by(&nvme).allocate("mmio64", 1 << 20, 1 << 20, AllocPolicy::FirstMatch).unwrap();
+/// vm.owned_by(&nvme)
+///     .allocate("mmio64", 1 << 20, 1 << 20, AllocPolicy::FirstMatch)
+///     .unwrap();
 /// let record = journal.append(&vm, Some("hot-plug nvme0")).unwrap();
 /// assert!(record.len() < 64);
 /// bytes.extend(record);
@@ -323,7 +325,10 @@ impl<S: Versioned> JournalWriter<S> {
 /// assert_eq!(err, AppendError::Label(NameError::Empty));
 /// assert_eq!(err.to_string(), "invalid label: the name is empty");
 /// let other = IdAllocator::new(0, 10).unwrap();
-/// assert!(matches!(journal.append(&other, None), Err(AppendError::GenerationNotAbove { .. })));
+/// assert!(matches!(
+///     journal.append(&other, None),
+///     Err(AppendError::GenerationNotAbove { .. })
+/// ));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
