@@ -33,41 +33,7 @@ const RECORDS: u64 = 10_000;
 /// Firecracker's six pools with `n` allocations, each owned by one of 16
 /// devices.
 fn set_with(n: u64) -> ResourceSet {
-    let mut set = ResourceSet::new();
-    set.add_id_pool(fc::LEGACY_GSI, fc::LEGACY_GSI_FIRST, fc::LEGACY_GSI_LAST)
-        .unwrap();
-    set.add_id_pool(fc::MSI_GSI, fc::MSI_GSI_FIRST, u32::MAX - 1)
-        .unwrap();
-    set.add_address_pool(fc::MMIO32, fc::MMIO32_START, fc::MMIO32_SIZE)
-        .unwrap();
-    set.add_address_pool(fc::MMIO64, fc::MMIO64_START, fc::MMIO64_SIZE)
-        .unwrap();
-    set.add_address_pool(fc::PAST_MMIO64, fc::PAST_MMIO64_START, fc::PAST_MMIO64_SIZE)
-        .unwrap();
-    set.add_address_pool(
-        fc::SYSTEM_MEMORY,
-        fc::SYSTEM_MEMORY_START,
-        fc::SYSTEM_MEMORY_SIZE,
-    )
-    .unwrap();
-    let owners: Vec<Owner> = (0..16)
-        .map(|i| Owner::new(&format!("device{i}")).unwrap())
-        .collect();
-    for i in 0..n {
-        let owner = &owners[(i % 16) as usize];
-        match i % 4 {
-            3 => {
-                set.owned_by(owner).allocate_id(fc::MSI_GSI).unwrap();
-            }
-            p => {
-                let pool = [fc::MMIO32, fc::MMIO64, fc::PAST_MMIO64][p as usize];
-                set.owned_by(owner)
-                    .allocate(pool, PAGE, PAGE, AllocPolicy::FirstMatch)
-                    .unwrap();
-            }
-        }
-    }
-    set
+    common::set_with(n, true)
 }
 
 /// One change: a page allocated (even steps) or freed again (odd steps).

@@ -14,6 +14,8 @@
 //! cut short (bounds; for ids another owner), a quarter moved to free
 //! space (missing, and unexpected where they were).
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -23,55 +25,13 @@ use vm_allocator::{
     AllocPolicy, Claim, FindingKind, Owner, Pool, RangeInclusive, Report, ResourceSet,
 };
 
-const PAGE: u64 = 0x1000;
+use common::{six_pools, PAGE};
+
 const SIZES: [u64; 2] = [10_000, 100_000];
-
-/// Firecracker's six pools, without the PIO pool of `ResourceSet::x86_64`.
-fn six_pools() -> ResourceSet {
-    let mut set = ResourceSet::new();
-    set.add_id_pool(fc::LEGACY_GSI, fc::LEGACY_GSI_FIRST, fc::LEGACY_GSI_LAST)
-        .unwrap();
-    set.add_id_pool(fc::MSI_GSI, fc::MSI_GSI_FIRST, u32::MAX - 1)
-        .unwrap();
-    set.add_address_pool(fc::MMIO32, fc::MMIO32_START, fc::MMIO32_SIZE)
-        .unwrap();
-    set.add_address_pool(fc::MMIO64, fc::MMIO64_START, fc::MMIO64_SIZE)
-        .unwrap();
-    set.add_address_pool(fc::PAST_MMIO64, fc::PAST_MMIO64_START, fc::PAST_MMIO64_SIZE)
-        .unwrap();
-    set.add_address_pool(
-        fc::SYSTEM_MEMORY,
-        fc::SYSTEM_MEMORY_START,
-        fc::SYSTEM_MEMORY_SIZE,
-    )
-    .unwrap();
-    set
-}
-
-fn owners() -> Vec<Owner> {
-    (0..16)
-        .map(|i| Owner::new(&format!("device{i}")).unwrap())
-        .collect()
-}
 
 /// The six pools with `n` allocations owned by 16 devices.
 fn set_with(n: u64) -> ResourceSet {
-    let mut set = six_pools();
-    let owners = owners();
-    for i in 0..n {
-        let owner = &owners[(i % 16) as usize];
-        let mut view = set.owned_by(owner);
-        match i % 4 {
-            0 => view.allocate(fc::MMIO32, PAGE, PAGE, AllocPolicy::FirstMatch),
-            1 => view.allocate(fc::MMIO64, PAGE, PAGE, AllocPolicy::FirstMatch),
-            2 => view.allocate(fc::PAST_MMIO64, PAGE, PAGE, AllocPolicy::FirstMatch),
-            _ => view
-                .allocate_id(fc::MSI_GSI)
-                .map(|_| vm_allocator::RangeInclusive::new(0, 0).unwrap()),
-        }
-        .unwrap();
-    }
-    set
+    common::set_with(n, true)
 }
 
 /// One claim per allocation of `set` (per run of ids with one owner).
