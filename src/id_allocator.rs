@@ -23,7 +23,7 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::ops::{RangeBounds, RangeInclusive as IdRange};
 
-use crate::engine::idset::{IdSet, IdSetRuns};
+use crate::engine::idset::{IdSet, IdSetRuns, Seek};
 use crate::engine::{SpanTree, Tag, TaggedSpans};
 use crate::id_owners::IdOwners;
 use crate::range::inclusive_bounds;

@@ -8,7 +8,7 @@
 //! and pays nothing for it.
 
 #[cfg(any(test, fuzzing, vm_allocator_check))]
-use crate::engine::idset::IdSet;
+use crate::engine::idset::{IdSet, Seek};
 use crate::engine::{Span, SpanTree, TaggedSpans};
 use crate::Owner;
 

@@ -11,7 +11,7 @@ use alloc::string::String;
 use super::node::{
     bits, height_for, span, valid, Inner, Leaf, Node, FANOUT, LEAF_IDS, LEAF_WORDS, SPACE, TOP,
 };
-use super::{IdSet, Root, Trie};
+use super::{IdSet, Root, Seek, Trie};
 
 /// What a block's parent must know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

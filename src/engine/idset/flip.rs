@@ -15,7 +15,7 @@ use super::node::{
     Leaf, Node, Op, LEAF_BITS, LEAF_IDS, LEAF_WORDS,
 };
 use super::search::leaf_seek;
-use super::{Root, Trie};
+use super::{Root, Seek, Trie};
 use triomphe::Arc;
 
 impl Leaf {

@@ -8,7 +8,7 @@ use core::iter::FusedIterator;
 
 use super::node::{Leaf, LEAF_IDS, SPACE};
 use super::search::leaf_seek;
-use super::IdSet;
+use super::{IdSet, Seek};
 
 /// The maximal runs `(first, last)` of an [`IdSet`], in increasing order.
 ///

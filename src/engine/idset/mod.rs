@@ -82,6 +82,60 @@ pub(crate) struct IdSet {
     trie: Trie,
 }
 
+/// The searches of a set of ids, written once for the trie and for the
+/// set that keeps a run apart from it: each gives the four searches and
+/// `contains`, and the rest follows from them.
+pub(crate) trait Seek {
+    /// True if `id` is in the set. Time: O(d).
+    fn contains(&self, id: u32) -> bool;
+    /// The smallest id `>= x` in the set. Time: O(d).
+    fn next_present(&self, x: u64) -> Option<u64>;
+    /// The smallest id `>= x` (and below 2^32) not in the set. Time: O(d).
+    fn next_absent(&self, x: u64) -> Option<u64>;
+    /// The largest id `<= x` in the set. Time: O(d).
+    fn prev_present(&self, x: u64) -> Option<u64>;
+    /// The largest id `<= x` not in the set. Time: O(d).
+    fn prev_absent(&self, x: u64) -> Option<u64>;
+
+    /// One of the four searches, chosen at compile time.
+    #[inline]
+    fn seek<const PRESENT: bool, const FORWARD: bool>(&self, x: u64) -> Option<u64> {
+        match (PRESENT, FORWARD) {
+            (true, true) => self.next_present(x),
+            (false, true) => self.next_absent(x),
+            (true, false) => self.prev_present(x),
+            (false, false) => self.prev_absent(x),
+        }
+    }
+
+    /// The maximal run of ids that holds `id`, if `id` is in the set.
+    /// Time: O(d).
+    fn run_containing(&self, id: u32) -> Option<(u32, u32)> {
+        if !self.contains(id) {
+            return None;
+        }
+        let x = u64::from(id);
+        let first = self.prev_absent(x).map_or(0, |a| a + 1);
+        let last = self.next_absent(x).map_or(SPACE - 1, |a| a - 1);
+        Some((first as u32, last as u32))
+    }
+
+    /// The first run of the set. Time: O(d). Only the tests ask.
+    #[cfg(test)]
+    fn first(&self) -> Option<(u32, u32)> {
+        let first = self.next_present(0)?;
+        let last = self.next_absent(first).map_or(SPACE - 1, |a| a - 1);
+        Some((first as u32, last as u32))
+    }
+
+    /// The smallest id in `lo..=hi` that is not in the set. Time: O(d).
+    fn first_absent(&self, lo: u32, hi: u32) -> Option<u32> {
+        self.next_absent(lo.into())
+            .filter(|&x| x <= u64::from(hi))
+            .map(|x| x as u32)
+    }
+}
+
 impl IdSet {
     /// An empty set.
     pub(crate) const fn new() -> IdSet {
@@ -165,42 +219,17 @@ impl IdSet {
     pub(crate) fn ptr_eq(&self, other: &IdSet) -> bool {
         (self.low, self.frontier) == (other.low, other.frontier) && self.trie.ptr_eq(&other.trie)
     }
+}
 
+impl Seek for IdSet {
     /// True if `id` is in the set. Time: O(d).
     #[inline]
-    pub(crate) fn contains(&self, id: u32) -> bool {
+    fn contains(&self, id: u32) -> bool {
         self.in_apart(id.into()) || self.trie.contains(id)
     }
 
-    /// The maximal run of ids that holds `id`, if `id` is in the set.
-    /// Time: O(d).
-    pub(crate) fn run_containing(&self, id: u32) -> Option<(u32, u32)> {
-        if !self.contains(id) {
-            return None;
-        }
-        let x = u64::from(id);
-        let first = self.prev_absent(x).map_or(0, |a| a + 1);
-        let last = self.next_absent(x).map_or(SPACE - 1, |a| a - 1);
-        Some((first as u32, last as u32))
-    }
-
-    /// The first run of the set. Time: O(d).
-    #[allow(dead_code)] // part of the set's interface; tested in tests.rs
-    pub(crate) fn first(&self) -> Option<(u32, u32)> {
-        let first = self.next_present(0)?;
-        let last = self.next_absent(first).map_or(SPACE - 1, |a| a - 1);
-        Some((first as u32, last as u32))
-    }
-
-    /// The smallest id in `lo..=hi` that is not in the set. Time: O(d).
-    pub(crate) fn first_absent(&self, lo: u32, hi: u32) -> Option<u32> {
-        self.next_absent(lo.into())
-            .filter(|&x| x <= u64::from(hi))
-            .map(|x| x as u32)
-    }
-
     /// The smallest id `>= x` in the set. Time: O(d).
-    pub(crate) fn next_present(&self, x: u64) -> Option<u64> {
+    fn next_present(&self, x: u64) -> Option<u64> {
         match self.apart() {
             Some((low, frontier)) if x < frontier => Some(max(x, low)),
             _ => self.trie.next_present(x),
@@ -209,7 +238,7 @@ impl IdSet {
 
     /// The smallest id `>= x` (and below 2^32) not in the set. Time: O(d).
     #[inline]
-    pub(crate) fn next_absent(&self, x: u64) -> Option<u64> {
+    fn next_absent(&self, x: u64) -> Option<u64> {
         if self.in_apart(x) {
             self.trie.next_absent(self.frontier)
         } else {
@@ -218,7 +247,7 @@ impl IdSet {
     }
 
     /// The largest id `<= x` in the set. Time: O(d).
-    pub(crate) fn prev_present(&self, x: u64) -> Option<u64> {
+    fn prev_present(&self, x: u64) -> Option<u64> {
         let apart = self.apart();
         match apart {
             Some((low, frontier)) if x < frontier => (x >= low).then_some(x),
@@ -230,7 +259,7 @@ impl IdSet {
     }
 
     /// The largest id `<= x` not in the set. Time: O(d).
-    pub(crate) fn prev_absent(&self, x: u64) -> Option<u64> {
+    fn prev_absent(&self, x: u64) -> Option<u64> {
         let Some((low, frontier)) = self.apart() else {
             return self.trie.prev_absent(x);
         };
@@ -247,18 +276,9 @@ impl IdSet {
             found => found,
         }
     }
+}
 
-    /// One of the four searches above, chosen at compile time.
-    #[inline]
-    pub(crate) fn seek<const PRESENT: bool, const FORWARD: bool>(&self, x: u64) -> Option<u64> {
-        match (PRESENT, FORWARD) {
-            (true, true) => self.next_present(x),
-            (false, true) => self.next_absent(x),
-            (true, false) => self.prev_present(x),
-            (false, false) => self.prev_absent(x),
-        }
-    }
-
+impl IdSet {
     /// Puts the ids kept apart into the trie (before an edit the frontier
     /// cannot describe).
     fn flush(&mut self) {

@@ -12,7 +12,7 @@
 use super::node::{
     above, bits, block_start, low_mask, slot_of, span, valid, Inner, Leaf, Node, LEAF_IDS, SPACE,
 };
-use super::{Root, Trie};
+use super::{Root, Seek, Trie};
 
 /// The lowest (`FORWARD`) or highest set bit of a non-zero mask.
 #[inline]
@@ -163,9 +163,37 @@ fn nearest_in<const PRESENT: bool, const FORWARD: bool>(
     }
 }
 
-impl Trie {
+impl Seek for Trie {
+    /// True if `id` is in the set. Time: O(d).
+    #[inline]
+    fn contains(&self, id: u32) -> bool {
+        let x = u64::from(id);
+        let mut h = self.height;
+        if x >= span(h) {
+            return false;
+        }
+        let mut node = match &self.root {
+            Root::Empty => return false,
+            Root::Full => return true,
+            Root::Node(node) => node,
+        };
+        loop {
+            match node {
+                Node::Leaf(leaf) => return leaf.contains((x & (LEAF_IDS - 1)) as u32),
+                Node::Inner(inner) => {
+                    let i = slot_of(x, h);
+                    match &inner.children[i as usize] {
+                        Some(child) => node = child,
+                        None => return inner.full >> i & 1 != 0,
+                    }
+                    h -= 1;
+                }
+            }
+        }
+    }
+
     /// The smallest id `>= x` in the set. Time: O(d).
-    pub(crate) fn next_present(&self, x: u64) -> Option<u64> {
+    fn next_present(&self, x: u64) -> Option<u64> {
         if x >= span(self.height) {
             return None;
         }
@@ -184,7 +212,7 @@ impl Trie {
     /// root from the next leaf (once per level at most: every later slot it
     /// enters holds a free id).
     #[inline]
-    pub(crate) fn next_absent(&self, mut x: u64) -> Option<u64> {
+    fn next_absent(&self, mut x: u64) -> Option<u64> {
         'root: loop {
             let mut h = self.height;
             let root_span = span(h);
@@ -237,7 +265,7 @@ impl Trie {
     }
 
     /// The largest id `<= x` in the set. Time: O(d).
-    pub(crate) fn prev_present(&self, x: u64) -> Option<u64> {
+    fn prev_present(&self, x: u64) -> Option<u64> {
         let x = x.min(span(self.height) - 1);
         match &self.root {
             Root::Empty => None,
@@ -247,7 +275,7 @@ impl Trie {
     }
 
     /// The largest id `<= x` not in the set. Time: O(d).
-    pub(crate) fn prev_absent(&self, x: u64) -> Option<u64> {
+    fn prev_absent(&self, x: u64) -> Option<u64> {
         if x >= span(self.height) {
             return Some(x);
         }
@@ -257,18 +285,9 @@ impl Trie {
             Root::Node(node) => seek::<false, false>(node, self.height, x),
         }
     }
+}
 
-    /// One of the four searches above, chosen at compile time.
-    #[inline]
-    pub(crate) fn seek<const PRESENT: bool, const FORWARD: bool>(&self, x: u64) -> Option<u64> {
-        match (PRESENT, FORWARD) {
-            (true, true) => self.next_present(x),
-            (false, true) => self.next_absent(x),
-            (true, false) => self.prev_present(x),
-            (false, false) => self.prev_absent(x),
-        }
-    }
-
+impl Trie {
     /// The leaf that holds `x` and its first id, if a leaf does. Time: O(d).
     pub(crate) fn leaf_at(&self, x: u64) -> Option<(&Leaf, u64)> {
         let mut h = self.height;

@@ -15,7 +15,7 @@ use core::fmt::Debug;
 use proptest::prelude::*;
 
 use super::node::{span, Node, LEAF_IDS, SPACE, TOP};
-use super::{IdSet, IdSetBuilder, Root, Trie};
+use super::{IdSet, IdSetBuilder, Root, Seek, Trie};
 use crate::engine::Side;
 
 /// What both models answer. The provided methods derive answers from the

@@ -8,7 +8,8 @@ use core::mem;
 
 #[cfg(test)]
 use super::build::TrieBuilder;
-use super::node::{self, height_for, slot_of, span, Flipped, Node, Op, LEAF_IDS, SPACE};
+use super::node::{self, height_for, span, Flipped, Node, Op};
+use super::Seek;
 
 /// The bitmap trie: a persistent set of `u32` ids (see `node.rs`).
 #[derive(Clone, Default)]
@@ -80,62 +81,6 @@ impl Trie {
             Root::Node(node) => View::Node(node),
         };
         (view, self.height)
-    }
-
-    /// True if `id` is in the set. Time: O(d).
-    #[inline]
-    pub(crate) fn contains(&self, id: u32) -> bool {
-        let x = u64::from(id);
-        let mut h = self.height;
-        if x >= span(h) {
-            return false;
-        }
-        let mut node = match &self.root {
-            Root::Empty => return false,
-            Root::Full => return true,
-            Root::Node(node) => node,
-        };
-        loop {
-            match node {
-                Node::Leaf(leaf) => return leaf.contains((x & (LEAF_IDS - 1)) as u32),
-                Node::Inner(inner) => {
-                    let i = slot_of(x, h);
-                    match &inner.children[i as usize] {
-                        Some(child) => node = child,
-                        None => return inner.full >> i & 1 != 0,
-                    }
-                    h -= 1;
-                }
-            }
-        }
-    }
-
-    /// The maximal run of ids that holds `id`, if `id` is in the set.
-    /// Time: O(d).
-    #[cfg(test)]
-    pub(crate) fn run_containing(&self, id: u32) -> Option<(u32, u32)> {
-        if !self.contains(id) {
-            return None;
-        }
-        let x = u64::from(id);
-        let first = self.prev_absent(x).map_or(0, |a| a + 1);
-        let last = self.next_absent(x).map_or(SPACE - 1, |a| a - 1);
-        Some((first as u32, last as u32))
-    }
-
-    /// The first run of the set. Time: O(d).
-    #[allow(dead_code)] // part of the set's interface; tested in tests.rs
-    pub(crate) fn first(&self) -> Option<(u32, u32)> {
-        let first = self.next_present(0)?;
-        let last = self.next_absent(first).map_or(SPACE - 1, |a| a - 1);
-        Some((first as u32, last as u32))
-    }
-
-    /// The smallest id in `lo..=hi` that is not in the set. Time: O(d).
-    pub(crate) fn first_absent(&self, lo: u32, hi: u32) -> Option<u32> {
-        self.next_absent(lo.into())
-            .filter(|&x| x <= u64::from(hi))
-            .map(|x| x as u32)
     }
 
     /// Adds `first..=last`. Precondition: none of them is in the set.
